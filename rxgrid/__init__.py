@@ -1,0 +1,71 @@
+"""rxgrid: run a Python function thousands of times on every core of a cluster.
+
+    import rxgrid
+    with rxgrid.local(workers=2) as cluster:
+        wins = cluster.exec(play_dice, times=10_000, chunk_size=2_000, seed=777)
+
+The names here are all a user types; the gRPC stubs and the rest load lazily, so
+``import rxgrid`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._args import each
+from ._seeding import task_rng
+from ._version import PROTOCOL_VERSION, __version__
+from .errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
+                     JobCancelledError, JobFailedError, JobNotFinishedError, JobNotFoundError,
+                     ProtocolMismatchError, ResultTimeout, RxgridError, SerializationError,
+                     TaskError, TaskFailure)
+
+if TYPE_CHECKING:
+    from .client.cluster import Cluster
+    from .client.job import Job, JobInfo
+    from .client.local import LocalCluster
+    from .client.sequential import SequentialCluster
+
+__all__ = [
+    "connect", "local", "local_sequential", "each", "task_rng", "Cluster", "LocalCluster",
+    "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
+    "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
+    "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
+    "HeadUnavailableError", "TaskError", "__version__", "PROTOCOL_VERSION",
+]
+
+_LAZY = {
+    "Cluster": "client.cluster", "Job": "client.job", "JobInfo": "client.job",
+    "LocalCluster": "client.local", "SequentialCluster": "client.sequential",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'rxgrid' has no attribute {name!r}")
+
+
+def connect(address: str | None = None, retry_deadline: float = 60.0) -> Cluster:
+    """Connect to a running head (``HOST:PORT``; default ``$RXGRID_HEAD``)."""
+    import os
+
+    from .client.cluster import Cluster
+    address = address or os.environ.get("RXGRID_HEAD")
+    if not address:
+        raise InvalidArgumentError("connect() needs the head's address (HOST:PORT) or "
+                                   "RXGRID_HEAD set in the environment")
+    return Cluster(address, retry_deadline=retry_deadline)
+
+
+def local(workers: int = 2, **options) -> LocalCluster:
+    """Start an embedded cluster: a head and ``workers`` workers as child processes."""
+    from .client.local import LocalCluster
+    return LocalCluster(workers, **options)
+
+
+def local_sequential() -> SequentialCluster:
+    """A compute context that runs every task in this process, in order (for debugging)."""
+    from .client.sequential import SequentialCluster
+    return SequentialCluster()

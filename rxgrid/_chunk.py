@@ -1,0 +1,114 @@
+"""Running a chunk of tasks: the one code path used by every way of running a job.
+
+``local_sequential()`` calls :func:`run_chunk` in the caller's process; a worker's
+executor process calls it on what the head assigned. A chunk is a contiguous range of
+task indices; each task is one call of the function, seeded by (seed, task index).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import _seeding
+from ._args import fill_slots
+from .errors import TaskFailure
+
+
+@dataclass
+class ChunkCall:
+    """Everything needed to run tasks ``first .. first + count - 1`` of one job."""
+
+    function: Callable
+    args: tuple = ()
+    kwargs: dict = field(default_factory=dict)
+    rows: list | None = None  # per-task value tuples, one per task of this chunk
+    first: int = 0
+    count: int = 1
+    seed: int | None = None
+    stop_on_failure: bool = False
+
+
+def import_packages(packages: list[str] | tuple[str, ...]) -> None:
+    """Import ``packages`` before any task runs (RevoScaleR's ``packagesToLoad``)."""
+    for name in packages:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(
+                f"package {name!r} named in packages= is not importable on this worker "
+                f"({exc}); install it there") from exc
+
+
+def describe_failure(task: int, exc: BaseException) -> TaskFailure:
+    """A :class:`TaskFailure` for ``exc``, with the traceback rendered now."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return TaskFailure(task, type(exc).__name__, str(exc), tb)
+
+
+def run_task(call: ChunkCall, offset: int) -> Any:
+    """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
+    task = call.first + offset
+    _seeding.enter_task(call.seed, task)
+    args, kwargs = fill_slots(call.args, call.kwargs, call.rows[offset] if call.rows else None)
+    return call.function(*args, **kwargs)
+
+
+def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None], None] | None = None
+              ) -> tuple[list, list[TaskFailure]]:
+    """Run every task of the chunk in order; return (values, failures).
+
+    ``values`` has one entry per task, ``None`` where the task failed. With
+    ``stop_on_failure`` the chunk stops at the first failure and the rest are not run.
+    """
+    values: list = []
+    failures: list[TaskFailure] = []
+    for offset in range(call.count):
+        try:
+            value, failure = run_task(call, offset), None
+        except Exception as exc:
+            value, failure = None, describe_failure(call.first + offset, exc)
+            failures.append(failure)
+        values.append(value)
+        if on_task is not None:
+            on_task(call.first + offset, value, failure)
+        if failure is not None and call.stop_on_failure:
+            break
+    return values, failures
+
+
+def _join_pickled(pieces: list) -> list:
+    return [None if p is None else pickle.loads(p) for p in pieces]
+
+
+class PickledValues(list):
+    """Task values pickled one by one, which unpickle as the plain list of values.
+
+    A worker daemon assembles a chunk's results from per-task pieces without
+    unpickling them (it may lack the modules the values need).
+    """
+
+    def __reduce__(self):
+        return (_join_pickled, (list(self),))
+
+
+def with_objects(function: Callable, objects: dict | None) -> Callable:
+    """``function`` seeing ``objects`` as globals (RevoScaleR's ``execObjects``).
+
+    A copy of a plain function gets a new globals dict, so the caller's module is not
+    changed; other callables (builtins, partials, classes) are returned as they are.
+    """
+    if not objects:
+        return function
+    import functools
+    import types
+
+    if isinstance(function, types.FunctionType):
+        copy = types.FunctionType(function.__code__, {**function.__globals__, **objects},
+                                  function.__name__, function.__defaults__, function.__closure__)
+        copy.__kwdefaults__ = function.__kwdefaults__
+        return functools.update_wrapper(copy, function)
+    return function

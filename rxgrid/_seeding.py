@@ -1,0 +1,39 @@
+"""Reproducible random streams: task *i* of a job with seed *S* gets a stream from (S, i).
+
+The stream depends on nothing else (not the chunk size, the worker count or which
+worker ran the task). Python tasks see it as ``rxgrid.task_rng()`` (a numpy Generator),
+and the global ``random`` and legacy ``numpy.random`` states are seeded from it too.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+_current: np.random.Generator | None = None
+
+
+def task_generator(seed: int, task: int) -> np.random.Generator:
+    """The numpy Generator of task ``task`` in a job seeded with ``seed``."""
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(task,))))
+
+
+def enter_task(seed: int | None, task: int) -> None:
+    """Seed this process's generators for ``task``; no seed leaves fresh entropy."""
+    global _current
+    if seed is None:
+        _current = None
+        return
+    _current = task_generator(seed, task)
+    words = np.random.SeedSequence(seed, spawn_key=(task, 1)).generate_state(4)
+    random.seed(int.from_bytes(words.tobytes(), "little"))
+    np.random.seed(words)
+
+
+def task_rng() -> np.random.Generator:
+    """The random stream of the task now running (fresh entropy when the job has no seed)."""
+    global _current
+    if _current is None:
+        _current = np.random.default_rng()
+    return _current

@@ -1,0 +1,221 @@
+"""The ``rxgrid`` command: run a head, a worker or a local cluster; look at jobs.
+
+    rxgrid head --listen 127.0.0.1:50051 --state-dir DIR
+    rxgrid worker --head 127.0.0.1:50051 --cores 2
+    rxgrid local --workers 2            a head and workers in the foreground
+    rxgrid demo                         the seed 001 examples on an embedded cluster
+    rxgrid jobs | status JOB | result JOB | cancel JOB | cleanup [--force] [JOB...] | workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import sys
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT,
+                        stream=sys.stderr)
+
+
+def _head_address(args) -> str:
+    address = args.head or os.environ.get("RXGRID_HEAD")
+    if not address:
+        raise SystemExit("rxgrid: say which head to use: --head HOST:PORT or RXGRID_HEAD=HOST:PORT")
+    return address
+
+
+def _when(ts: float) -> str:
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def cmd_head(args) -> int:
+    # Threads hand work to the event loop; the default 5 ms GIL switch interval would
+    # add up to 5 ms to every hand-off.
+    sys.setswitchinterval(1e-4)
+    from .head.server import serve
+    serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
+          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    sys.setswitchinterval(1e-4)
+    from .worker.daemon import run_worker
+    run_worker(_head_address(args), args.cores or os.cpu_count() or 1, args.name,
+               parent_pid=args.parent_pid, max_attempts=args.max_attempts)
+    return 0
+
+
+def cmd_local(args) -> int:
+    import signal
+    import threading
+
+    from .client.local import LocalCluster
+    with LocalCluster(args.workers, cores_per_worker=args.cores, state_dir=args.state_dir) as cluster:
+        print(f"rxgrid local cluster at {cluster.address} (state dir {cluster.state_dir}); "
+              f"export RXGRID_HEAD={cluster.address}. Ctrl-C stops it.", flush=True)
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(args.workers)
+
+
+def _connect(args):
+    from . import connect
+    return connect(_head_address(args), retry_deadline=5)
+
+
+def _print_jobs(jobs, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([j.__dict__ for j in jobs], indent=1, default=str))
+        return
+    print(f"{'JOB':36} {'STATE':10} {'PRI':>4} {'DONE':>8} {'FAILED':>7} {'TOTAL':>8}  SUBMITTED")
+    for j in jobs:
+        print(f"{j.id:36} {j.state:10} {j.priority:>4} {j.tasks_done:>8} {j.tasks_failed:>7} "
+              f"{j.tasks_total:>8}  {_when(j.submitted_at)}")
+
+
+def cmd_jobs(args) -> int:
+    with _connect(args) as cluster:
+        since = datetime.datetime.fromisoformat(args.since).timestamp() if args.since else None
+        until = datetime.datetime.fromisoformat(args.until).timestamp() if args.until else None
+        _print_jobs(cluster.jobs(args.state, since, until, args.limit), args.json)
+    return 0
+
+
+def cmd_status(args) -> int:
+    with _connect(args) as cluster:
+        info = cluster.job(args.job).info()
+        if args.json:
+            print(json.dumps(info.__dict__, indent=1))
+            return 0
+        print(f"job {info.id} ({info.name}): {info.state}, {info.tasks_done} done, "
+              f"{info.tasks_failed} failed of {info.tasks_total} tasks; priority {info.priority}; "
+              f"submitted {_when(info.submitted_at)}, finished {_when(info.finished_at)}"
+              + (f"; {info.error}" if info.error else ""))
+    return 0
+
+
+def cmd_result(args) -> int:
+    from .errors import TaskFailure
+    with _connect(args) as cluster:
+        values = cluster.job(args.job).result_now()
+        if isinstance(values, dict):
+            values = list(values.items())
+        for i, value in enumerate(values):
+            print(f"[{i}] {value!r}" if not isinstance(value, TaskFailure) else
+                  f"[{i}] FAILED {value.type}: {value.message}")
+    return 0
+
+
+def cmd_cancel(args) -> int:
+    with _connect(args) as cluster:
+        cancelled = cluster.job(args.job).cancel()
+        print(f"job {args.job} {'cancelled' if cancelled else 'had already ended'}")
+    return 0
+
+
+def cmd_cleanup(args) -> int:
+    with _connect(args) as cluster:
+        removed = cluster.cleanup(args.jobs or None, force=args.force)
+        print(f"removed {len(removed)} job(s)" + (": " + " ".join(removed) if removed else ""))
+    return 0
+
+
+def cmd_workers(args) -> int:
+    with _connect(args) as cluster:
+        print(f"{'WORKER':24} {'HOST':20} {'CORES':>5} {'BUSY':>4} {'CHUNKS':>7}  STATE")
+        for w in cluster.workers():
+            print(f"{w.name:24} {w.host:20} {w.cores:>5} {w.busy:>4} {w.chunks_done:>7}  {w.state}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rxgrid", description="rxExec for Python: a compute cluster.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name, func, help_text, head=False):
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=func)
+        p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+        if head:
+            p.add_argument("--head", help="head address HOST:PORT (default $RXGRID_HEAD)")
+        return p
+
+    p = command("head", cmd_head, "run a head node")
+    p.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT (loopback by default)")
+    p.add_argument("--state-dir", default="rxgrid-state", help="where jobs and results are kept")
+    p.add_argument("--heartbeat", type=float, default=1.0, help="worker heartbeat interval, s")
+    p.add_argument("--lease-timeout", type=float, default=10.0,
+                   help="a worker silent this long is lost and its chunks rerun, s")
+    p.add_argument("--ready-file", help=argparse.SUPPRESS)
+    p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+
+    p = command("worker", cmd_worker, "run a worker daemon", head=True)
+    p.add_argument("--cores", type=int, default=0, help="executor processes (default: all cores)")
+    p.add_argument("--name", default="", help="worker name (default HOST-PID)")
+    p.add_argument("--max-attempts", type=int, default=3,
+                   help="runs of a task whose executor dies before it is failed")
+    p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+
+    p = command("local", cmd_local, "run a head and workers on this machine in the foreground")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--cores", type=int, default=None, help="cores per worker")
+    p.add_argument("--state-dir", default=None)
+
+    p = command("demo", cmd_demo, "run the seed 001 examples on an embedded local cluster")
+    p.add_argument("--workers", type=int, default=2)
+
+    p = command("jobs", cmd_jobs, "list jobs", head=True)
+    p.add_argument("--state", choices=["queued", "running", "finished", "failed", "cancelled"])
+    p.add_argument("--since", help="submitted at or after (ISO time, e.g. 2026-11-22T08:00)")
+    p.add_argument("--until", help="submitted before (ISO time)")
+    p.add_argument("--limit", type=int, default=0, help="the newest N only")
+    p.add_argument("--json", action="store_true")
+
+    for name, func, text in (("status", cmd_status, "show a job's state and progress"),
+                             ("result", cmd_result, "print a finished job's results"),
+                             ("cancel", cmd_cancel, "cancel a job")):
+        p = command(name, func, text, head=True)
+        p.add_argument("job")
+        if name == "status":
+            p.add_argument("--json", action="store_true")
+
+    p = command("cleanup", cmd_cleanup, "remove ended jobs and their results", head=True)
+    p.add_argument("jobs", nargs="*", help="job ids (default: every ended job)")
+    p.add_argument("--force", action="store_true", help="also remove results nobody has read")
+
+    command("workers", cmd_workers, "list the workers", head=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    from .errors import RxgridError
+    try:
+        return args.func(args)
+    except RxgridError as exc:
+        print(f"rxgrid: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,296 @@
+"""The client: ``Cluster.exec`` runs a function many times on the cluster (rxExec).
+
+    exec() ─► prepare (checks) ─► JobSpec + blobs ─► RunJob stream ─► ResultSet ─► list
+                                                 └─► SubmitJob ─► Job (wait=False)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from .._proto import rxgrid_pb2 as pb
+from .._serialize import blob_hash, dumps
+from .._version import PROTOCOL_VERSION
+from ..errors import (DuplicateJobError, HeadUnavailableError, JobNotFoundError,
+                      ProtocolMismatchError, TaskFailure)
+from .job import Job, JobInfo, outcome
+from .prepare import PreparedCall, auto_chunk_size, prepare
+from .results import ResultSet
+from .rpc import HeadConnection
+
+log = logging.getLogger("rxgrid.client")
+
+INLINE_BLOB_BYTES = 256 << 10
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker as the head sees it."""
+
+    name: str
+    host: str
+    cores: int
+    busy: int
+    state: str
+    last_heartbeat: float
+    pid: int
+    chunks_done: int
+
+
+class Cluster:
+    """A connection to an rxgrid head: run jobs, find them again, clean up.
+
+    Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
+    """
+
+    def __init__(self, address: str, retry_deadline: float = 60.0):
+        self.address = address
+        self._conn = HeadConnection(address, retry_deadline)
+        self._on_head: set[str] = set()
+        self.last_job: Job | None = None
+        self._slots, self._slots_at = 1, 0.0
+        self._connect()
+
+    def _connect(self) -> pb.ConnectReply:
+        reply = self._conn.call("Connect", pb.ConnectRequest(protocol_version=PROTOCOL_VERSION,
+                                                              client="python"))
+        if reply.protocol_version != PROTOCOL_VERSION:
+            raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
+                                        f"client {PROTOCOL_VERSION}")
+        self._slots, self._slots_at = max(1, reply.total_slots), time.monotonic()
+        return reply
+
+    def close(self) -> None:
+        """Close the connection (jobs on the head go on)."""
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.address}>"
+
+    # ---------------------------------------------------------------- exec
+    def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
+             priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
+             objects=None, timeout=None, auto_cleanup=False, **kwargs):
+        """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
+
+        Blocking (``wait=True``) returns the results in task order (a dict by worker name
+        with ``per_node=True``); a failed task's place holds a :class:`TaskFailure`.
+        With ``wait=False`` it returns a :class:`Job` at once. See the README for every
+        option; each maps to an rxExec argument.
+        """
+        call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
+                       job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
+                       per_node=per_node, packages=packages, objects=objects, timeout=timeout,
+                       auto_cleanup=auto_cleanup)
+        spec = self._spec(call)
+        job = Job(self, call.job_id)
+        self.last_job = job
+        if not wait:
+            self._submit(spec)
+            return job
+        return self._run(spec, job)
+
+    def _submit(self, spec: pb.JobSpec) -> None:
+        deadline, retried = time.monotonic() + self._conn.retry_deadline, False
+        while True:
+            try:
+                self._conn.call("SubmitJob", spec, retry=False)
+                return
+            except HeadUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                retried = True
+                time.sleep(0.2)
+            except DuplicateJobError:
+                # A retried submit whose first attempt got through is not a duplicate.
+                if not retried:
+                    raise
+                return
+
+    def _run(self, spec: pb.JobSpec, job: Job):
+        results, info = ResultSet(), None
+        try:
+            for event in self._conn.stream("RunJob", spec):
+                if event.WhichOneof("event") == "chunk":
+                    results.add(event.chunk, self._conn.fetch_blob)
+                else:
+                    info = JobInfo.from_proto(event.info)
+        except HeadUnavailableError:
+            log.warning("lost the head while job %s ran; waiting for it to come back", job.id)
+            return self._resume(spec, job)
+        if info is None:
+            return self._resume(spec, job)
+        value = outcome(info, results)
+        _warn_failures(info)
+        return value
+
+    def _resume(self, spec: pb.JobSpec, job: Job):
+        try:
+            job.info()
+        except JobNotFoundError:
+            self._submit(spec)  # the head never stored it
+        result = job.result()
+        _warn_failures(job.info())
+        return result
+
+    def _spec(self, call: PreparedCall) -> pb.JobSpec:
+        inline: dict[str, bytes] = {}
+        spec = pb.JobSpec(
+            job_id=call.job_id, name=getattr(call.function, "__qualname__", repr(call.function)),
+            function_blob=self._blob(dumps(call.function, "function"), inline),
+            num_tasks=call.num_tasks, priority=call.priority,
+            has_seed=call.seed is not None, seed=call.seed or 0,
+            continue_on_failure=call.continue_on_failure, per_node=call.per_node,
+            packages=call.packages, timeout=call.timeout or 0, auto_cleanup=call.auto_cleanup)
+        if call.args or call.kwargs:
+            spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
+        if call.objects:
+            spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
+        if call.columns:
+            chunks = call.chunks(self._current_slots())
+            spec.chunk_size = chunks[0][1]
+            spec.chunk_blobs.extend(self._blob(dumps(call.rows(first, count), "each() values"), inline)
+                                    for first, count in chunks)
+        elif call.chunk_size:
+            spec.chunk_size = call.chunk_size
+        spec.inline_blobs.extend(pb.Blob(hash=h, data=d) for h, d in inline.items())
+        return spec
+
+    def _current_slots(self) -> int:
+        if time.monotonic() - self._slots_at > 2.0:
+            self._connect()
+        return self._slots
+
+    def _blob(self, data: bytes, inline: dict[str, bytes]) -> str:
+        digest = blob_hash(data)
+        if digest in self._on_head:
+            return digest
+        if len(data) <= INLINE_BLOB_BYTES:
+            inline[digest] = data
+            return digest
+        missing = self._conn.call("MissingBlobs", pb.BlobQuery(hashes=[digest])).missing
+        if missing:
+            self._conn.put_blob(data, digest)
+        self._on_head.add(digest)
+        return digest
+
+    # ---------------------------------------------------------------- jobs
+    def job(self, job_id: str) -> Job:
+        """The job with this id, submitted by any process (JobNotFoundError if unknown)."""
+        job = Job(self, job_id)
+        job.info()
+        return job
+
+    def jobs(self, state: str | None = None, since: float | None = None,
+             until: float | None = None, limit: int = 0) -> list[JobInfo]:
+        """Jobs on the head, oldest first, filtered by state and submission time."""
+        reply = self._conn.call("ListJobs", pb.ListJobsRequest(
+            state=state or "", since=_timestamp(since), until=_timestamp(until), limit=limit))
+        return [JobInfo.from_proto(j) for j in reply.jobs]
+
+    def cleanup(self, jobs=None, force: bool = False) -> list[str]:
+        """Remove ended jobs and their stored results; returns the ids removed.
+
+        Finished jobs whose results nobody has read are kept unless ``force=True`` (so
+        nothing is lost by accident); running jobs are never removed.
+        """
+        ids = [] if jobs is None else [j.id if isinstance(j, Job) else j
+                                       for j in ([jobs] if isinstance(jobs, (str, Job)) else jobs)]
+        reply = self._conn.call("Cleanup", pb.CleanupRequest(job_ids=ids, force=force))
+        if reply.refused:
+            log.warning("cleanup kept %d job(s): %s", len(reply.refused), reply.reason)
+        return list(reply.removed)
+
+    def workers(self) -> list[WorkerInfo]:
+        """The workers connected to the head."""
+        reply = self._conn.call("ListWorkers", pb.Empty())
+        return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
+                           w.chunks_done) for w in reply.workers]
+
+    def executor(self) -> ClusterExecutor:
+        """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""
+        return ClusterExecutor(self)
+
+
+def _timestamp(value) -> float:
+    if value is None:
+        return 0.0
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    return float(value)
+
+
+def _warn_failures(info: JobInfo) -> None:
+    if info.tasks_failed:
+        log.warning("job %s: %d of %d tasks failed; their places hold TaskFailure (see "
+                    "job.errors())", info.id, info.tasks_failed, info.tasks_total)
+
+
+class ClusterExecutor(concurrent.futures.Executor):
+    """``concurrent.futures`` on an rxgrid cluster: each ``submit`` is a one-task job."""
+
+    def __init__(self, cluster: Cluster, max_waiters: int = 32):
+        self._cluster = cluster
+        self._waiters = concurrent.futures.ThreadPoolExecutor(max_waiters,
+                                                              thread_name_prefix="rxgrid-wait")
+        self._lock = threading.Lock()
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot submit after shutdown")
+        job = self._cluster.exec(functools.partial(fn, *args, **kwargs), wait=False)
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.add_done_callback(lambda f: f.cancelled() and job.cancel())
+        self._waiters.submit(_settle, future, job)
+        return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        from .._args import each
+        columns = [list(it) for it in iterables]
+        if not columns or not columns[0]:
+            return iter(())
+        n = min(len(c) for c in columns)
+        job = self._cluster.exec(fn, *[each(c[:n]) for c in columns], wait=False,
+                                 chunk_size=chunksize if chunksize > 1 else None)
+
+        def results():
+            for value in job.result(timeout=timeout):
+                if isinstance(value, TaskFailure):
+                    raise value.exception()
+                yield value
+        return results()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shutdown = True
+        self._waiters.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def _settle(future: concurrent.futures.Future, job: Job) -> None:
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        value = job.result()[0]
+    except BaseException as exc:  # noqa: BLE001 - handed to the future
+        future.set_exception(exc)
+        return
+    if isinstance(value, TaskFailure):
+        future.set_exception(value.exception())
+    else:
+        future.set_result(value)
+
+
+__all__ = ["Cluster", "ClusterExecutor", "WorkerInfo", "auto_chunk_size", "DuplicateJobError"]

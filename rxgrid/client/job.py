@@ -1,0 +1,179 @@
+"""A job on the head, seen from any client process: status, progress, results, cancel.
+
+A :class:`Job` is only a name and a connection; everything it says is asked of the head,
+so a job submitted by one process can be followed from another (``cluster.job(id)``).
+
+States: ``queued -> running -> finished | failed | cancelled``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import grpc
+
+from .._proto import rxgrid_pb2 as pb
+from ..errors import (HeadUnavailableError, JobCancelledError, JobFailedError,
+                      JobNotFinishedError, ResultTimeout, TaskFailure)
+from .results import ResultSet, failure_from_proto
+
+TERMINAL = ("finished", "failed", "cancelled")
+
+
+class Progress(NamedTuple):
+    done: int
+    failed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What the head knows of a job (times are unix seconds, 0 when not yet)."""
+
+    id: str
+    name: str
+    state: str
+    priority: int
+    tasks_total: int
+    tasks_done: int
+    tasks_failed: int
+    chunks_total: int
+    chunks_done: int
+    submitted_at: float
+    started_at: float
+    finished_at: float
+    collected: bool
+    per_node: bool
+    error: str
+    seed: int | None
+
+    @classmethod
+    def from_proto(cls, m: pb.JobInfo) -> JobInfo:
+        return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
+                   m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
+                   m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None)
+
+    @property
+    def is_done(self) -> bool:
+        return self.state in TERMINAL
+
+
+def outcome(info: JobInfo, results: ResultSet):
+    """The value ``result()`` returns for a terminal job, or the error it raises."""
+    if info.state == "cancelled":
+        raise JobCancelledError(
+            f"job {info.id} was cancelled with {info.tasks_done} of {info.tasks_total} tasks "
+            f"done; result(partial=True) returns what finished")
+    if info.state == "failed":
+        first = min(results.failures.values(), key=lambda f: f.task, default=None)
+        error = JobFailedError(f"job {info.id} failed: {info.error or 'a task failed'} "
+                               f"(continue_on_failure=False stops a job at its first failure)",
+                               results.failures)
+        if first is not None:
+            error.__cause__ = first.exception().__cause__
+        raise error
+    if info.per_node:
+        return results.by_worker()
+    return results.as_list(info.tasks_total)
+
+
+class Job:
+    """A handle on a job of a cluster (see ``Cluster.exec(..., wait=False)``)."""
+
+    def __init__(self, cluster, job_id: str):
+        self._cluster = cluster
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id}>"
+
+    @property
+    def _conn(self):
+        return self._cluster._conn
+
+    def info(self) -> JobInfo:
+        """Everything the head knows of this job right now."""
+        return JobInfo.from_proto(self._conn.call("GetJob", pb.JobRef(job_id=self.id)))
+
+    def status(self) -> str:
+        """'queued', 'running', 'finished', 'failed' or 'cancelled'."""
+        return self.info().state
+
+    def progress(self) -> Progress:
+        """(tasks done, tasks failed, tasks in all)."""
+        i = self.info()
+        return Progress(i.tasks_done, i.tasks_failed, i.tasks_total)
+
+    def done(self) -> bool:
+        """True once the job is finished, failed or cancelled."""
+        return self.info().is_done
+
+    def wait(self, timeout: float | None = None) -> JobInfo:
+        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout(timeout)
+            try:
+                for event in self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id),
+                                                      timeout=remaining):
+                    if event.WhichOneof("event") == "info" and event.info.state in TERMINAL:
+                        return JobInfo.from_proto(event.info)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise self._timeout(timeout) from None
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise self._conn._error(exc) from None
+                self._ride_out_restart()
+
+    def _ride_out_restart(self) -> None:
+        # The head went away: wait for it (GetJob retries) and watch again.
+        time.sleep(0.2)
+        self.info()
+
+    def _timeout(self, timeout) -> ResultTimeout:
+        i = self.info()
+        return ResultTimeout(f"job {self.id} is still {i.state} after {timeout} s "
+                             f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
+
+    def result(self, timeout: float | None = None, partial: bool = False):
+        """The results in task order (a dict by worker for per-node jobs).
+
+        Waits for the job to end (``timeout`` seconds at most). A failed task's place
+        holds a :class:`TaskFailure`. With ``partial=True`` it does not wait: it
+        returns what is stored now, ``None`` for tasks not done yet.
+        """
+        if partial:
+            info, results = self.info(), self._fetch()
+            return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
+        info = self.wait(timeout)
+        return outcome(info, self._fetch())
+
+    def _fetch(self) -> ResultSet:
+        results = ResultSet()
+        for chunk in self._conn.stream("GetResults", pb.JobRef(job_id=self.id)):
+            results.add(chunk, self._conn.fetch_blob)
+        return results
+
+    def result_now(self):
+        """The results if the job has finished; else JobNotFinishedError saying how far it is."""
+        info = self.info()
+        if not info.is_done:
+            raise JobNotFinishedError(f"job {self.id} is {info.state}, {info.tasks_done} of "
+                                      f"{info.tasks_total} tasks done")
+        return outcome(info, self._fetch())
+
+    def errors(self) -> dict[int, TaskFailure]:
+        """Task index -> TaskFailure (type, message, traceback) for every failed task."""
+        reply = self._conn.call("GetErrors", pb.JobRef(job_id=self.id))
+        return {e.task: failure_from_proto(e) for e in reply.errors}
+
+    def cancel(self) -> bool:
+        """Cancel the job: queued chunks are dropped, running ones stopped. False if it had ended."""
+        return self._conn.call("CancelJob", pb.JobRef(job_id=self.id)).cancelled
+
+
+__all__ = ["Job", "JobInfo", "Progress", "HeadUnavailableError"]

@@ -1,0 +1,163 @@
+"""``rxgrid.local()``: a head and N workers as child processes on loopback.
+
+Each child runs in its own process group and watches this process: it stops when this
+process exits, however that happens, so an embedded cluster never outlives its program.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from ..errors import RxgridError
+from .cluster import Cluster
+
+log = logging.getLogger("rxgrid.local")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LocalCluster(Cluster):
+    """A head and ``workers`` worker daemons on this machine, stopped by ``close()``."""
+
+    def __init__(self, workers: int = 2, cores_per_worker: int | None = None,
+                 state_dir: str | None = None, startup_timeout: float = 120.0,
+                 log_level: str = "INFO", retry_deadline: float = 60.0):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.num_workers = workers
+        self.cores_per_worker = cores_per_worker or max(1, (os.cpu_count() or 1) // workers)
+        self._own_dir = state_dir is None
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="rxgrid-local-")
+        self.log_dir = os.path.join(self.state_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.log_level = log_level
+        self._procs: dict[str, subprocess.Popen] = {}
+        self._closed = False
+        address = f"127.0.0.1:{free_port()}"
+        self.address = address
+        atexit.register(self.close)
+        started = time.monotonic()
+        try:
+            self.start_head()
+            for i in range(workers):
+                self.start_worker(f"local-{i}")
+            super().__init__(address, retry_deadline=retry_deadline)
+            self.wait_for_workers(workers * self.cores_per_worker, startup_timeout)
+        except BaseException:
+            self.close()
+            raise
+        log.info("local cluster ready at %s in %.2f s", address, time.monotonic() - started)
+
+    # ---------------------------------------------------------------- processes
+    def _spawn(self, key: str, args: list[str]) -> subprocess.Popen:
+        log_file = open(os.path.join(self.log_dir, f"{key}.log"), "ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rxgrid", *args, "--parent-pid", str(os.getpid()),
+             "--log-level", self.log_level],
+            stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, env=env)
+        log_file.close()
+        self._procs[key] = proc
+        return proc
+
+    def start_head(self) -> None:
+        """Start (or restart) the head on this cluster's address and state dir."""
+        self._spawn("head", ["head", "--listen", self.address, "--state-dir", self.state_dir])
+
+    def start_worker(self, name: str, cores: int | None = None) -> None:
+        """Start one more worker daemon named ``name``."""
+        self._spawn(name, ["worker", "--head", self.address, "--name", name,
+                           "--cores", str(cores or self.cores_per_worker)])
+
+    def kill(self, key: str, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to a child's process group ('head' or a worker name)."""
+        proc = self._procs[key]
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            proc.wait(10)
+
+    def pid(self, key: str) -> int:
+        return self._procs[key].pid
+
+    def wait_for_workers(self, slots: int, timeout: float = 60.0) -> None:
+        """Block until the head reports ``slots`` executor slots connected."""
+        deadline = time.monotonic() + timeout
+        while True:
+            have = sum(w.cores for w in self.workers() if w.state == "connected")
+            if have >= slots:
+                return
+            for key, proc in self._procs.items():
+                if proc.poll() is not None:
+                    raise RxgridError(f"{key} of the local cluster exited with code "
+                                      f"{proc.returncode}:\n{self.log_tail(key)}")
+            if time.monotonic() > deadline:
+                raise RxgridError(f"only {have} of {slots} executor slots connected after "
+                                  f"{timeout} s; see the logs in {self.log_dir}")
+            time.sleep(0.02)
+
+    def log_tail(self, key: str, lines: int = 30) -> str:
+        try:
+            with open(os.path.join(self.log_dir, f"{key}.log"), errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return ""
+
+    def close(self) -> None:
+        """Stop every child process and remove the temporary state dir."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            super().close()
+        except AttributeError:
+            pass
+        for proc in self._procs.values():
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for proc in self._procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+        if self._own_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        atexit.unregister(self.close)
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def local(workers: int = 2, **options) -> LocalCluster:
+    """Start an embedded cluster: a head and ``workers`` workers on loopback.
+
+    Use it as a context manager (``with rxgrid.local(2) as cluster: ...``); it is also
+    stopped when the program exits.
+    """
+    return LocalCluster(workers, **options)

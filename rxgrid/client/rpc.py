@@ -1,0 +1,93 @@
+"""The client's edge to the wire: a stub whose calls retry while the head is away and
+turn gRPC statuses into rxgrid errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from .._proto import rxgrid_pb2 as pb
+from .._proto import rxgrid_pb2_grpc as pb_grpc
+from ..errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
+                      JobNotFoundError, ProtocolMismatchError, RxgridError)
+
+log = logging.getLogger("rxgrid.client")
+
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
+                   ("grpc.max_send_message_length", 64 << 20),
+                   ("grpc.enable_retries", 0)]
+_RETRY = (grpc.StatusCode.UNAVAILABLE,)
+
+
+def translate(exc: grpc.RpcError) -> RxgridError:
+    """The rxgrid error for a failed call."""
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.NOT_FOUND:
+        return JobNotFoundError(details)
+    if code == grpc.StatusCode.ALREADY_EXISTS:
+        return DuplicateJobError(details)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidArgumentError(details)
+    if code == grpc.StatusCode.FAILED_PRECONDITION and "protocol" in details:
+        return ProtocolMismatchError(details)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return HeadUnavailableError(details)
+    return RxgridError(f"{code.name}: {details}")
+
+
+class HeadConnection:
+    """A channel to one head, with calls that ride through a head restart."""
+
+    def __init__(self, address: str, retry_deadline: float = 60.0):
+        self.address = address
+        self.retry_deadline = retry_deadline
+        self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.stub = pb_grpc.ClusterStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None):
+        """A unary call; UNAVAILABLE is retried until ``retry_deadline`` passes."""
+        deadline = time.monotonic() + (self.retry_deadline if retry else 0)
+        delay = 0.05
+        while True:
+            try:
+                return getattr(self.stub, method)(request, timeout=timeout, wait_for_ready=False)
+            except grpc.RpcError as exc:
+                if exc.code() not in _RETRY or time.monotonic() + delay > deadline:
+                    raise self._error(exc) from None
+                log.info("head %s unavailable (%s); retrying", self.address, method)
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def stream(self, method: str, request) -> Iterator:
+        """A server-streaming call (not retried here: callers resume where they were)."""
+        try:
+            yield from getattr(self.stub, method)(request)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: grpc.RpcError) -> RxgridError:
+        error = translate(exc)
+        if isinstance(error, HeadUnavailableError):
+            return HeadUnavailableError(
+                f"cannot reach the rxgrid head at {self.address}: {exc.details()}. Is it "
+                f"running? Start one with `rxgrid head` or use rxgrid.local()")
+        return error
+
+    def fetch_blob(self, digest: str) -> bytes:
+        """A blob's bytes, streamed in pieces."""
+        return b"".join(p.data for p in self.stream("GetBlob", pb.BlobRef(hash=digest)))
+
+    def put_blob(self, data: bytes, digest: str) -> None:
+        def pieces():
+            for i in range(0, max(len(data), 1), 1 << 20):
+                yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
+        try:
+            self.stub.PutBlob(pieces())
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None

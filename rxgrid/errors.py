@@ -1,0 +1,107 @@
+"""The rxgrid error tree: one root, a few precise subclasses.
+
+gRPC status codes are turned into these only at the edge (the client stub wrapper);
+everything inside raises and catches these.
+"""
+
+from __future__ import annotations
+
+
+class RxgridError(Exception):
+    """Root of every error rxgrid raises on purpose."""
+
+
+class InvalidArgumentError(RxgridError, ValueError):
+    """An argument is wrong: the message says which and what would be right."""
+
+
+class SerializationError(InvalidArgumentError):
+    """A function, argument or result could not be pickled or unpickled."""
+
+
+class DuplicateJobError(RxgridError):
+    """A job with this id already exists."""
+
+
+class JobNotFoundError(RxgridError, LookupError):
+    """No job with this id is stored on the head."""
+
+
+class JobCancelledError(RxgridError):
+    """The job was cancelled, so it has no complete results."""
+
+
+class JobNotFinishedError(RxgridError):
+    """The job has not finished: its results are not all there yet."""
+
+
+class JobFailedError(RxgridError):
+    """The job failed; ``errors`` maps task index to its :class:`TaskFailure`."""
+
+    def __init__(self, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class ResultTimeout(RxgridError, TimeoutError):
+    """Waiting for a job took longer than the timeout given; the job goes on."""
+
+
+class ProtocolMismatchError(RxgridError):
+    """Client, head or worker speak different protocol versions."""
+
+
+class HeadUnavailableError(RxgridError, ConnectionError):
+    """The head could not be reached (it is down, restarting, or the address is wrong)."""
+
+
+class RemoteTraceback(Exception):
+    """Carries a task's traceback text so it prints under the local one."""
+
+    def __init__(self, tb: str):
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return "\n" + self.tb
+
+
+class TaskFailure:
+    """What is left of a task that raised: its exception type, message and traceback.
+
+    A failed task's place in a result list holds one of these, so a list of results
+    still lines up with the task indices.
+    """
+
+    __slots__ = ("task", "type", "message", "traceback", "worker")
+
+    def __init__(self, task: int, type: str, message: str, traceback: str = "", worker: str = ""):
+        self.task = task
+        self.type = type
+        self.message = message
+        self.traceback = traceback
+        self.worker = worker
+
+    def __repr__(self) -> str:
+        return f"TaskFailure(task={self.task}, {self.type}: {self.message})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TaskFailure) and (self.task, self.type, self.message) == (
+            other.task, other.type, other.message)
+
+    def __reduce__(self):
+        return (TaskFailure, (self.task, self.type, self.message, self.traceback, self.worker))
+
+    def exception(self) -> RxgridError:
+        """An exception to raise for this failure, with the remote traceback as cause."""
+        exc = TaskError(f"task {self.task} raised {self.type}: {self.message}", self)
+        exc.__cause__ = RemoteTraceback(self.traceback)
+        return exc
+
+
+class TaskError(RxgridError):
+    """Raised in the caller for a task that failed remotely; ``failure`` has the details."""
+
+    def __init__(self, message: str, failure: TaskFailure):
+        super().__init__(message)
+        self.failure = failure

@@ -1,0 +1,1 @@
+"""The head node: gRPC services, job store, scheduler."""

@@ -1,0 +1,592 @@
+"""The head's brain: jobs, chunks, worker sessions and results, on one asyncio loop.
+
+Data flow of one job:
+
+    client ─SubmitJob/RunJob─► Head.submit ─► Store (commit) ─► Scheduler.add_job
+                                                                    │ _dispatch
+    worker ◄─ChunkAssignment── WorkerSession.outbox ◄───────────────┘
+    worker ──ChunkDone──────► Head.chunk_done ─► Scheduler.complete ─► Store (commit)
+                                                     │
+    client ◄─JobEvent (chunk results, final info)────┘ watchers
+
+The servicers in ``service.py`` only translate messages; this module holds no gRPC.
+Everything here runs on the event loop thread, so no locks are needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import math
+import re
+import secrets
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+from .._proto import rxgrid_pb2 as pb
+from .._version import PROTOCOL_VERSION
+from .scheduler import ChunkLease, Scheduler
+from .store import Store, StoreError
+
+log = logging.getLogger("rxgrid.head")
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+TERMINAL = ("finished", "failed", "cancelled")
+INLINE_BLOB_LIMIT = 1 << 20  # blobs up to this size ride along with an assignment
+KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
+
+
+class HeadError(Exception):
+    """A request the head refuses; ``code`` tells the servicer which gRPC status to use."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code  # invalid | not_found | exists | precondition | unavailable
+
+
+@dataclass(eq=False)
+class ActiveJob:
+    info: pb.JobInfo
+    spec: pb.JobSpec
+    watchers: set = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class WorkerSession:
+    name: str
+    host: str
+    cores: int
+    pid: int
+    token: str
+    registered_at: float
+    last_heartbeat: float = 0.0
+    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
+    sent_blobs: set = field(default_factory=set)
+    chunks_done: int = 0
+    open: bool = False
+
+
+class Head:
+    """Jobs, workers and results of one cluster; call from the event loop only."""
+
+    def __init__(self, store: Store, heartbeat_interval: float = 1.0, lease_timeout: float = 10.0):
+        self.store = store
+        self.heartbeat_interval = heartbeat_interval
+        self.lease_timeout = lease_timeout
+        self.scheduler = Scheduler(first_lease=time.time_ns() // 1000)
+        self.jobs: dict[str, ActiveJob] = {}
+        self.sessions: dict[str, WorkerSession] = {}
+        self._seq = 0
+        self._blob_cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._monitor: asyncio.Task | None = None
+
+    # ================================================================ life cycle
+    async def start(self) -> None:
+        """Resume unfinished jobs from the store and start watching heartbeats."""
+        rows = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM jobs")
+        self._seq = rows[0][0]
+        for row in self.store.query(
+                "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"):
+            self._resume(row)
+        self._monitor = asyncio.create_task(self._watch_heartbeats())
+
+    async def stop(self) -> None:
+        if self._monitor:
+            self._monitor.cancel()
+        for session in list(self.sessions.values()):
+            session.outbox.put_nowait(None)
+
+    def _resume(self, row) -> None:
+        spec = pb.JobSpec.FromString(row["spec"])
+        info = _info_from_row(row)
+        chunks = self.store.query(
+            "SELECT chunk, first_task, num_tasks, pinned, state FROM chunks WHERE job_id=? "
+            "ORDER BY chunk", (row["job_id"],))
+        done = {c["chunk"] for c in chunks if c["state"] == "done"}
+        self.scheduler.add_job(info.job_id, info.priority, row["seq"],
+                               [(c["first_task"], c["num_tasks"], c["pinned"]) for c in chunks], done)
+        self.jobs[info.job_id] = ActiveJob(info, spec)
+        log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
+
+    # ================================================================ clients
+    async def submit(self, spec: pb.JobSpec) -> pb.JobInfo:
+        """Validate, store and queue a job; return its info once it is durable."""
+        self._refuse_if_store_failed()
+        job_id = self._check_job_id(spec.job_id)
+        for blob in spec.inline_blobs:
+            self.store.blobs.put(blob.data, blob.hash)
+        chunks = self._layout(spec)
+        self._check_blobs(spec)
+        spec.job_id = job_id
+        del spec.inline_blobs[:]
+        self._seq += 1
+        info = pb.JobInfo(
+            job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
+            priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
+            chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
+            has_seed=spec.has_seed, seed=spec.seed)
+        self.jobs[job_id] = ActiveJob(info, spec)
+        try:
+            await self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
+        except StoreError as exc:
+            del self.jobs[job_id]
+            raise HeadError("unavailable", f"job not accepted: {exc}") from exc
+        self.scheduler.add_job(job_id, spec.priority, self._seq, chunks)
+        log.info("job %s queued: %d tasks in %d chunks, priority %d",
+                 job_id, info.tasks_total, len(chunks), spec.priority)
+        self._dispatch()
+        return info
+
+    def _refuse_if_store_failed(self) -> None:
+        if self.store.write_failure:
+            # Retry once with a probe: a transient failure should not block forever.
+            try:
+                self.store.write_sync([("UPDATE jobs SET seq=seq WHERE 0", ())])
+                self.store._writer.failed = None
+            except StoreError as exc:
+                raise HeadError("unavailable",
+                                f"the head cannot write its state dir {self.store.dir} ({exc}); "
+                                f"it refuses new work until it can. Free disk space or fix "
+                                f"permissions; stored jobs and results are kept") from exc
+
+    def _check_job_id(self, job_id: str) -> str:
+        if not job_id:
+            return time.strftime("rx-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+        if not JOB_ID_RE.match(job_id):
+            raise HeadError("invalid", f"job id {job_id!r} is not valid: use 1 to 128 of the "
+                                       f"characters A-Z a-z 0-9 . _ -")
+        if job_id in self.jobs or self.store.query("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)):
+            raise HeadError("exists", f"a job with id {job_id!r} already exists: choose another "
+                                      f"id, or clean the old job up first (rxgrid cleanup {job_id})")
+        return job_id
+
+    def _layout(self, spec: pb.JobSpec) -> list[tuple[int, int, str | None]]:
+        """The chunks of a job as (first task, task count, pinned worker)."""
+        if spec.per_node:
+            names = sorted(s.name for s in self.sessions.values() if s.open)
+            if not names:
+                raise HeadError("precondition", "a per-node job needs connected workers, and "
+                                                "none is connected: start one with `rxgrid worker`")
+            return [(i, 1, name) for i, name in enumerate(names)]
+        n = spec.num_tasks
+        if n < 1:
+            raise HeadError("invalid", f"a job needs at least one task, got num_tasks={n}")
+        size = spec.chunk_size or max(1, math.ceil(n / (4 * max(1, self.total_slots()))))
+        count = math.ceil(n / size)
+        if spec.chunk_blobs and len(spec.chunk_blobs) != count:
+            raise HeadError("invalid", f"{len(spec.chunk_blobs)} chunk argument blobs for "
+                                       f"{count} chunks of {size} tasks")
+        return [(i * size, min(size, n - i * size), None) for i in range(count)]
+
+    def _check_blobs(self, spec: pb.JobSpec) -> None:
+        if spec.kernel.name:
+            if spec.kernel.name not in KERNEL_NAMES:
+                raise HeadError("invalid", f"unknown kernel {spec.kernel.name!r}; "
+                                           f"built-in kernels are {', '.join(KERNEL_NAMES)}")
+        elif not spec.function_blob:
+            raise HeadError("invalid", "the job has neither a function blob nor a kernel name")
+        for digest in _spec_blobs(spec):
+            if not self.store.blobs.has(digest):
+                raise HeadError("invalid", f"blob {digest[:12]}... is not on the head: upload it "
+                                           f"with PutBlob (or inline it) before submitting")
+
+    def total_slots(self) -> int:
+        return sum(s.cores for s in self.sessions.values() if s.open)
+
+    def job_info(self, job_id: str) -> pb.JobInfo:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job.info
+        rows = self.store.query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        if not rows:
+            raise HeadError("not_found", f"no job {job_id!r} on this head (list jobs with "
+                                         f"`rxgrid jobs`)")
+        return _info_from_row(rows[0])
+
+    async def watch(self, job_id: str, results: bool, progress: bool) -> AsyncIterator[pb.JobEvent]:
+        """Events of a job: stored chunk results (if asked), progress, then its final info."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            info = self.job_info(job_id)
+            if results:
+                for chunk in self.stored_results(job_id):
+                    yield pb.JobEvent(chunk=chunk)
+            yield pb.JobEvent(info=info)
+            return
+        queue: asyncio.Queue = asyncio.Queue()
+        job.watchers.add(queue)
+        sent: set[int] = set()
+        try:
+            if results:
+                for chunk in self.stored_results(job_id):
+                    sent.add(chunk.chunk)
+                    yield pb.JobEvent(chunk=chunk)
+            if progress:
+                yield pb.JobEvent(info=job.info)
+            while True:
+                kind, payload = await queue.get()
+                if kind == "chunk" and results and payload.chunk not in sent:
+                    sent.add(payload.chunk)
+                    yield pb.JobEvent(chunk=payload)
+                elif kind == "info" and progress:
+                    yield pb.JobEvent(info=payload)
+                elif kind == "end":
+                    yield pb.JobEvent(info=payload)
+                    return
+        finally:
+            job.watchers.discard(queue)
+
+    def stored_results(self, job_id: str) -> Iterator[pb.ChunkResult]:
+        """The stored chunk results of a job, in chunk order, with their task errors."""
+        errors = collections.defaultdict(list)
+        for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task", (job_id,)):
+            errors[e["task"]].append(pb.TaskError(task=e["task"], type=e["type"], message=e["message"],
+                                                  traceback=e["traceback"], worker=e["worker"] or ""))
+        rows = self.store.read.execute(
+            "SELECT chunk, first_task, num_tasks, results, results_blob, worker FROM chunks "
+            "WHERE job_id=? AND state='done' ORDER BY chunk", (job_id,))
+        for r in rows:
+            chunk_errors = [e for t in range(r["first_task"], r["first_task"] + r["num_tasks"])
+                            for e in errors.get(t, ())] if errors else []
+            yield pb.ChunkResult(job_id=job_id, chunk=r["chunk"], first_task=r["first_task"],
+                                 num_tasks=r["num_tasks"], results=r["results"] or b"",
+                                 results_blob=r["results_blob"] or "", errors=chunk_errors,
+                                 worker=r["worker"] or "")
+
+    async def mark_collected(self, job_id: str) -> None:
+        """Record that a client has read every result; clean up if the job asked for it."""
+        info = self.job_info(job_id)
+        if info.state not in TERMINAL or info.collected:
+            return
+        await self.store.write([("UPDATE jobs SET collected=1 WHERE job_id=?", (job_id,))])
+        spec = self._spec(job_id)
+        if spec is not None and spec.auto_cleanup:
+            await self.cleanup([job_id], force=True)
+
+    def _spec(self, job_id: str) -> pb.JobSpec | None:
+        rows = self.store.query("SELECT spec FROM jobs WHERE job_id=?", (job_id,))
+        return pb.JobSpec.FromString(rows[0]["spec"]) if rows else None
+
+    def errors(self, job_id: str) -> list[pb.TaskError]:
+        self.job_info(job_id)
+        return [e for c in self.stored_results(job_id) for e in c.errors]
+
+    async def cancel(self, job_id: str) -> tuple[pb.JobInfo, bool]:
+        """Cancel a queued or running job: queued chunks are dropped, running ones killed."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return self.job_info(job_id), False
+        for lease in self.scheduler.cancel_job(job_id):
+            self._send_cancel(lease)
+        await self._finish(job, "cancelled", "cancelled by request")
+        self._dispatch()
+        return job.info, True
+
+    def list_jobs(self, state: str, since: float, until: float, limit: int) -> list[pb.JobInfo]:
+        sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        if state:
+            sql += " AND state=?"
+            params.append(state)
+        if since:
+            sql += " AND submitted_at>=?"
+            params.append(since)
+        if until:
+            sql += " AND submitted_at<?"
+            params.append(until)
+        sql += " ORDER BY seq" + (f" DESC LIMIT {int(limit)}" if limit else "")
+        rows = self.store.query(sql, tuple(params))
+        infos = [self.jobs[r["job_id"]].info if r["job_id"] in self.jobs else _info_from_row(r)
+                 for r in rows]
+        return sorted(infos, key=lambda i: i.submitted_at)
+
+    async def cleanup(self, job_ids: list[str], force: bool) -> tuple[list[str], list[str], str]:
+        """Delete terminal jobs and their blobs; uncollected finished ones only with force."""
+        if job_ids:
+            infos = [self.job_info(j) for j in job_ids]
+        else:
+            infos = [_info_from_row(r) for r in self.store.query(
+                "SELECT * FROM jobs WHERE state IN ('finished', 'failed', 'cancelled')")]
+        removed, refused, reasons = [], [], []
+        for info in infos:
+            if info.state not in TERMINAL:
+                refused.append(info.job_id)
+                reasons.append(f"{info.job_id} is {info.state} (cancel it first)")
+            elif info.state == "finished" and not info.collected and not force:
+                refused.append(info.job_id)
+                reasons.append(f"{info.job_id} has results nobody has read (use force)")
+            else:
+                removed.append(info.job_id)
+        if removed:
+            await self._delete_jobs(removed)
+        return removed, refused, "; ".join(reasons)
+
+    async def _delete_jobs(self, job_ids: list[str]) -> None:
+        hashes = {r["hash"] for j in job_ids for r in self.store.query(
+            "SELECT hash FROM job_blobs WHERE job_id=?", (j,))}
+        ops = [(f"DELETE FROM {table} WHERE job_id=?", [(j,) for j in job_ids])
+               for table in ("jobs", "chunks", "task_errors", "job_blobs")]
+        await self.store.write(ops)
+        for digest in hashes:
+            if not self.store.query("SELECT 1 FROM job_blobs WHERE hash=? LIMIT 1", (digest,)):
+                self.store.blobs.delete(digest)
+                self._blob_cache.pop(digest, None)
+        log.info("cleaned up %d job(s): %s", len(job_ids), ", ".join(job_ids[:10]))
+
+    def list_workers(self) -> list[pb.WorkerInfo]:
+        busy = self.scheduler.workers()
+        out = []
+        for s in sorted(self.sessions.values(), key=lambda s: s.name):
+            out.append(pb.WorkerInfo(
+                name=s.name, host=s.host, cores=s.cores, busy=busy.get(s.name, (0, 0))[1],
+                state="connected" if s.open else "registering", last_heartbeat=s.last_heartbeat,
+                registered_at=s.registered_at, pid=s.pid, chunks_done=s.chunks_done))
+        return out
+
+    # ================================================================ workers
+    def register(self, req: pb.RegisterRequest) -> pb.RegisterReply:
+        if req.protocol_version != PROTOCOL_VERSION:
+            raise HeadError("precondition", f"worker speaks protocol {req.protocol_version}, "
+                                            f"this head speaks {PROTOCOL_VERSION}: install the "
+                                            f"same rxgrid version on head and workers")
+        if req.cores < 1:
+            raise HeadError("invalid", f"a worker needs at least one core, got {req.cores}")
+        name = req.name or f"{req.host}-{req.pid}"
+        if not JOB_ID_RE.match(name):
+            raise HeadError("invalid", f"worker name {name!r} is not valid: use A-Z a-z 0-9 . _ -")
+        old = self.sessions.get(name)
+        if old is not None:
+            log.warning("worker %s registered again; dropping its previous session", name)
+            self._close_session(old)
+        session = WorkerSession(name, req.host, req.cores, req.pid, secrets.token_hex(16), time.time())
+        self.sessions[name] = session
+        return pb.RegisterReply(name=name, heartbeat_interval=self.heartbeat_interval,
+                                lease_timeout=self.lease_timeout, session=session.token)
+
+    def open_session(self, name: str, token: str) -> WorkerSession:
+        session = self.sessions.get(name)
+        if session is None or session.token != token:
+            raise HeadError("precondition", f"worker {name!r} has no current registration: "
+                                            f"call Register first")
+        session.open, session.last_heartbeat = True, time.time()
+        self.scheduler.add_worker(name, session.cores)
+        log.info("worker %s connected from %s with %d cores", name, session.host, session.cores)
+        self.store.write_nowait([(
+            "INSERT OR REPLACE INTO workers(name, host, cores, pid, registered_at, last_seen) "
+            "VALUES (?,?,?,?,?,?)", (name, session.host, session.cores, session.pid,
+                                     session.registered_at, session.last_heartbeat))])
+        self._dispatch()
+        return session
+
+    def close_session(self, session: WorkerSession) -> None:
+        if self.sessions.get(session.name) is session:
+            self._close_session(session)
+            self._dispatch()
+
+    def _close_session(self, session: WorkerSession) -> None:
+        self.sessions.pop(session.name, None)
+        session.outbox.put_nowait(None)
+        if not session.open:
+            return
+        session.open = False
+        orphans = self.scheduler.remove_worker(session.name)
+        log.warning("worker %s is gone; its running chunks go back to the queue", session.name)
+        for chunk in orphans:
+            asyncio.create_task(self._fail_orphan(chunk))
+
+    async def _fail_orphan(self, chunk) -> None:
+        error = pb.TaskError(task=chunk.first, type="WorkerLostError",
+                             message=f"worker {chunk.pinned} was lost before its per-node task "
+                                     f"finished", worker=chunk.pinned)
+        result = pb.ChunkResult(job_id=chunk.job_id, chunk=chunk.index, first_task=chunk.first,
+                                num_tasks=chunk.count, worker=chunk.pinned, errors=[error])
+        await self.chunk_done(None, None, result)
+
+    async def worker_message(self, session: WorkerSession, msg: pb.WorkerMessage) -> None:
+        session.last_heartbeat = time.time()
+        kind = msg.WhichOneof("msg")
+        if kind == "done":
+            await self.chunk_done(session, msg.done.lease, msg.done.result)
+
+    async def chunk_done(self, session: WorkerSession | None, lease: int | None,
+                         result: pb.ChunkResult) -> None:
+        """Store a chunk's result (once), tell the watchers, schedule more work."""
+        accepted, other = self.scheduler.complete(result.job_id, result.chunk, lease)
+        if other is not None:
+            self._send_cancel(other)
+        job = self.jobs.get(result.job_id)
+        if not accepted or job is None:
+            log.debug("ignored a late result for %s chunk %d", result.job_id, result.chunk)
+            self._dispatch()
+            return
+        if session is not None:
+            session.chunks_done += 1
+        info = job.info
+        info.chunks_done += 1
+        info.tasks_failed += len(result.errors)
+        info.tasks_done += result.num_tasks - len(result.errors)
+        info.result_bytes += len(result.results)
+        state = self._state_after(job, result)
+        if state in TERMINAL:
+            info.state, info.finished_at = state, time.time()
+            if state == "failed":
+                info.error = _first_error(result)
+        self._dispatch()
+        try:
+            await self.store.write(_chunk_done_ops(info, result))
+        except StoreError:
+            log.error("result of %s chunk %d not stored; it will run again", result.job_id,
+                      result.chunk)
+            return
+        _notify(job, ("chunk", result))
+        if state in TERMINAL:
+            if state == "failed":
+                for running in self.scheduler.cancel_job(info.job_id):
+                    self._send_cancel(running)
+            self._retire(job)
+        else:
+            _notify(job, ("info", info))
+
+    def _state_after(self, job: ActiveJob, result: pb.ChunkResult) -> str:
+        info = job.info
+        if result.errors and not job.spec.continue_on_failure:
+            return "failed"
+        if info.chunks_done >= info.chunks_total:
+            return "finished"
+        return "running"
+
+    async def _finish(self, job: ActiveJob, state: str, error: str) -> None:
+        info = job.info
+        info.state, info.finished_at, info.error = state, time.time(), error
+        await self.store.write([("UPDATE jobs SET state=?, finished_at=?, error=? WHERE job_id=?",
+                                 (state, info.finished_at, error, info.job_id))])
+        self._retire(job)
+
+    def _retire(self, job: ActiveJob) -> None:
+        self.jobs.pop(job.info.job_id, None)
+        self.scheduler.forget_job(job.info.job_id)
+        log.info("job %s %s: %d done, %d failed of %d tasks", job.info.job_id, job.info.state,
+                 job.info.tasks_done, job.info.tasks_failed, job.info.tasks_total)
+        _notify(job, ("end", job.info))
+
+    # ================================================================ dispatch
+    def _dispatch(self) -> None:
+        for lease in self.scheduler.assign():
+            job = self.jobs[lease.job_id]
+            session = self.sessions[lease.worker]
+            if job.info.state == "queued":
+                job.info.state, job.info.started_at = "running", time.time()
+                self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? "
+                                          "WHERE job_id=?", (job.info.started_at, job.info.job_id))])
+            session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
+
+    def _assignment(self, job: ActiveJob, lease: ChunkLease, session: WorkerSession) -> pb.ChunkAssignment:
+        spec = job.spec
+        msg = pb.ChunkAssignment(
+            job_id=lease.job_id, chunk=lease.chunk, lease=lease.lease, first_task=lease.first,
+            num_tasks=lease.count, function_blob=spec.function_blob, common_blob=spec.common_blob,
+            chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "",
+            objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
+            packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
+            stop_on_failure=not spec.continue_on_failure)
+        for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
+            if digest and digest not in session.sent_blobs:
+                data = self._small_blob(digest)
+                if data is not None:
+                    msg.blobs.add(hash=digest, data=data)
+                    session.sent_blobs.add(digest)
+        return msg
+
+    def _small_blob(self, digest: str) -> bytes | None:
+        data = self._blob_cache.get(digest)
+        if data is None:
+            if self.store.blobs.size(digest) > INLINE_BLOB_LIMIT:
+                return None
+            data = self.store.blobs.read(digest)
+            self._blob_cache[digest] = data
+            if len(self._blob_cache) > 256:
+                self._blob_cache.popitem(last=False)
+        return data
+
+    def _send_cancel(self, lease: ChunkLease) -> None:
+        session = self.sessions.get(lease.worker)
+        if session is not None:
+            session.outbox.put_nowait(pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
+
+    async def _watch_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            deadline = time.time() - self.lease_timeout
+            for session in list(self.sessions.values()):
+                if session.open and session.last_heartbeat < deadline:
+                    log.warning("worker %s sent nothing for %.0f s: treating it as lost",
+                                session.name, time.time() - session.last_heartbeat)
+                    self.close_session(session)
+
+
+# ==================================================================== helpers
+def _notify(job: ActiveJob, event: tuple) -> None:
+    for queue in job.watchers:
+        queue.put_nowait(event)
+
+
+def _first_error(result: pb.ChunkResult) -> str:
+    e = result.errors[0]
+    return f"task {e.task} raised {e.type}: {e.message}"
+
+
+def _spec_blobs(spec: pb.JobSpec) -> list[str]:
+    return [d for d in (spec.function_blob, spec.common_blob, spec.objects_blob, *spec.chunk_blobs) if d]
+
+
+def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) -> list:
+    return [
+        ("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, chunks_total, "
+         "submitted_at) VALUES (?,?,?,?,?,?,?,?,?)",
+         (info.job_id, seq, info.name, spec.SerializeToString(), info.state, info.priority,
+          info.tasks_total, info.chunks_total, info.submitted_at)),
+        ("INSERT INTO chunks(job_id, chunk, first_task, num_tasks, pinned) VALUES (?,?,?,?,?)",
+         [(info.job_id, i, first, count, pinned) for i, (first, count, pinned) in enumerate(chunks)]),
+        ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
+         [(info.job_id, d) for d in set(_spec_blobs(spec))]),
+    ]
+
+
+def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
+    ops = [
+        ("UPDATE chunks SET state='done', worker=?, results=?, results_blob=?, finished_at=? "
+         "WHERE job_id=? AND chunk=?",
+         (result.worker, result.results, result.results_blob, time.time(), result.job_id, result.chunk)),
+        ("UPDATE jobs SET state=?, tasks_done=?, tasks_failed=?, chunks_done=?, finished_at=?, "
+         "error=?, result_bytes=? WHERE job_id=?",
+         (info.state, info.tasks_done, info.tasks_failed, info.chunks_done, info.finished_at or None,
+          info.error, info.result_bytes, info.job_id)),
+    ]
+    if result.errors:
+        ops.append(("INSERT OR REPLACE INTO task_errors(job_id, task, type, message, traceback, "
+                    "worker) VALUES (?,?,?,?,?,?)",
+                    [(result.job_id, e.task, e.type, e.message, e.traceback, e.worker or result.worker)
+                     for e in result.errors]))
+    if result.results_blob:
+        ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
+                    (result.job_id, result.results_blob)))
+    return ops
+
+
+def _info_from_row(row) -> pb.JobInfo:
+    spec_has_seed = False
+    seed = 0
+    try:
+        spec = pb.JobSpec.FromString(row["spec"])
+        spec_has_seed, seed, per_node = spec.has_seed, spec.seed, spec.per_node
+    except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
+        per_node = False
+    return pb.JobInfo(
+        job_id=row["job_id"], name=row["name"] or "", state=row["state"], priority=row["priority"],
+        tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
+        tasks_failed=row["tasks_failed"], chunks_total=row["chunks_total"],
+        chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
+        started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
+        collected=bool(row["collected"]), per_node=per_node, error=row["error"],
+        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"])

@@ -1,0 +1,265 @@
+"""The chunk scheduler: a priority queue of runnable chunks and the leases on them.
+
+Plain Python with no gRPC and no I/O, so it is tested on its own (see
+``tests/test_scheduler.py``). The head calls it on every event:
+
+    add_job ─► queue (heap: higher priority first, then submission order)
+                 │ lease_next(worker)            free slot pulls the best chunk
+                 ▼
+              leases ──complete(lease)──► done
+                 │ remove_worker / release
+                 └──────────────► back into the queue (same place in the order)
+
+A chunk is leased to at most one worker at a time. A result that arrives on a lease
+that is no longer current (the worker was thought lost and the chunk ran elsewhere)
+is accepted only if the chunk is not done yet: every task ends exactly once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+QUEUED, LEASED, DONE, CANCELLED = "queued", "leased", "done", "cancelled"
+
+
+@dataclass(eq=False)
+class Chunk:
+    """A contiguous range of tasks of one job, scheduled as one unit."""
+
+    job_id: str
+    index: int
+    first: int
+    count: int
+    priority: int
+    seq: int
+    pinned: str | None = None  # per-node chunks run only on this worker
+    state: str = QUEUED
+    lease: int | None = None
+    worker: str | None = None
+    attempts: int = 0
+
+    def sort_key(self) -> tuple:
+        return (-self.priority, self.seq, self.index)
+
+
+@dataclass(frozen=True)
+class ChunkLease:
+    """The right of one worker to run one chunk; ``lease`` names it on the wire."""
+
+    lease: int
+    job_id: str
+    chunk: int
+    worker: str
+    first: int
+    count: int
+
+
+@dataclass
+class _Worker:
+    name: str
+    slots: int
+    leases: set[int] = field(default_factory=set)
+
+    @property
+    def free(self) -> int:
+        return self.slots - len(self.leases)
+
+
+class Scheduler:
+    """Priority scheduling of chunks onto worker slots, with leases."""
+
+    def __init__(self, first_lease: int = 1):
+        self._queue: list[tuple] = []
+        self._pinned: dict[str, list[tuple]] = {}
+        self._chunks: dict[tuple[str, int], Chunk] = {}
+        self._jobs: dict[str, list[Chunk]] = {}
+        self._leases: dict[int, Chunk] = {}
+        self._workers: dict[str, _Worker] = {}
+        self._lease_ids = itertools.count(first_lease)
+
+    # ---------------------------------------------------------------- jobs
+    def add_job(self, job_id: str, priority: int, seq: int,
+                chunks: list[tuple[int, int, str | None]], done: set[int] = frozenset()) -> None:
+        """Queue a job's chunks, given as (first task, task count, pinned worker or None)."""
+        if job_id in self._jobs:
+            raise ValueError(f"job {job_id!r} is already scheduled")
+        made = []
+        for index, (first, count, pinned) in enumerate(chunks):
+            chunk = Chunk(job_id, index, first, count, priority, seq, pinned)
+            made.append(chunk)
+            self._chunks[(job_id, index)] = chunk
+            if index in done:
+                chunk.state = DONE
+            else:
+                self._push(chunk)
+        self._jobs[job_id] = made
+
+    def forget_job(self, job_id: str) -> None:
+        """Drop a finished or cancelled job's bookkeeping."""
+        for chunk in self._jobs.pop(job_id, []):
+            self._chunks.pop((job_id, chunk.index), None)
+            if chunk.state == LEASED:
+                self._drop_lease(chunk)
+
+    def cancel_job(self, job_id: str) -> list[ChunkLease]:
+        """Stop scheduling a job; return the leases running now, to be stopped."""
+        running = []
+        for chunk in self._jobs.get(job_id, []):
+            if chunk.state == LEASED:
+                running.append(self._lease_of(chunk))
+                self._drop_lease(chunk)
+            if chunk.state != DONE:
+                chunk.state = CANCELLED
+        return running
+
+    # ---------------------------------------------------------------- workers
+    def add_worker(self, name: str, slots: int) -> None:
+        """A worker with ``slots`` free executor slots joined."""
+        if name in self._workers:
+            raise ValueError(f"worker {name!r} is already registered")
+        self._workers[name] = _Worker(name, slots)
+        self._pinned.setdefault(name, [])
+
+    def remove_worker(self, name: str) -> list[Chunk]:
+        """A worker left or was lost: requeue its chunks; return pinned ones it held."""
+        worker = self._workers.pop(name, None)
+        orphans = []
+        if worker is None:
+            return orphans
+        for lease in list(worker.leases):
+            chunk = self._leases[lease]
+            self._drop_lease(chunk)
+            if chunk.pinned is not None:
+                orphans.append(chunk)
+            else:
+                chunk.state = QUEUED
+                self._push(chunk)
+        return orphans
+
+    def pinned_chunks(self, name: str) -> list[Chunk]:
+        """Chunks still waiting for worker ``name`` (per-node jobs)."""
+        return [c for c in self._iter_live(self._pinned.get(name, [])) if c.pinned == name]
+
+    def workers(self) -> dict[str, tuple[int, int]]:
+        """Worker name -> (slots, busy)."""
+        return {w.name: (w.slots, len(w.leases)) for w in self._workers.values()}
+
+    # ---------------------------------------------------------------- leases
+    def lease_next(self, worker_name: str) -> ChunkLease | None:
+        """Lease the best runnable chunk to a free slot of this worker, if any."""
+        worker = self._workers.get(worker_name)
+        if worker is None or worker.free <= 0:
+            return None
+        chunk = self._pop_best(worker_name)
+        if chunk is None:
+            return None
+        chunk.state, chunk.lease, chunk.worker = LEASED, next(self._lease_ids), worker_name
+        chunk.attempts += 1
+        self._leases[chunk.lease] = chunk
+        worker.leases.add(chunk.lease)
+        return self._lease_of(chunk)
+
+    def assign(self) -> list[ChunkLease]:
+        """Fill every free slot of every worker, spreading chunks across workers."""
+        leases = []
+        while True:
+            progressed = False
+            for name in sorted(self._workers, key=lambda n: -self._workers[n].free):
+                lease = self.lease_next(name)
+                if lease is not None:
+                    leases.append(lease)
+                    progressed = True
+            if not progressed:
+                return leases
+
+    def complete(self, job_id: str, index: int, lease: int | None) -> tuple[bool, ChunkLease | None]:
+        """Record a chunk's result; return (accepted, other lease to stop).
+
+        A result on the current lease is accepted. A result on an old lease is accepted
+        only if the chunk is not done yet; then the lease running it now, if any, is
+        returned so the head can stop that duplicate run.
+        """
+        chunk = self._chunks.get((job_id, index))
+        if chunk is None or chunk.state in (DONE, CANCELLED):
+            return False, None
+        other = None
+        if chunk.state == LEASED:
+            if chunk.lease != lease:
+                other = self._lease_of(chunk)
+            self._drop_lease(chunk)
+        chunk.state = DONE
+        return True, other
+
+    def release(self, lease: int) -> Chunk | None:
+        """Put a leased chunk back in the queue (its run was lost); free the slot."""
+        chunk = self._leases.get(lease)
+        if chunk is None:
+            return None
+        self._drop_lease(chunk)
+        chunk.state = QUEUED
+        self._push(chunk)
+        return chunk
+
+    def current_lease(self, lease: int) -> ChunkLease | None:
+        """The lease if it is still current."""
+        chunk = self._leases.get(lease)
+        return None if chunk is None else self._lease_of(chunk)
+
+    # ---------------------------------------------------------------- views
+    def queued(self) -> list[Chunk]:
+        """Runnable chunks in the order they would be leased."""
+        live = list(self._iter_live(self._queue))
+        for heap in self._pinned.values():
+            live.extend(self._iter_live(heap))
+        return sorted(live, key=Chunk.sort_key)
+
+    def leased(self) -> list[ChunkLease]:
+        """Every current lease."""
+        return [self._lease_of(c) for c in self._leases.values()]
+
+    def chunk(self, job_id: str, index: int) -> Chunk | None:
+        return self._chunks.get((job_id, index))
+
+    # ---------------------------------------------------------------- internals
+    def _push(self, chunk: Chunk) -> None:
+        heap = self._queue if chunk.pinned is None else self._pinned.setdefault(chunk.pinned, [])
+        heapq.heappush(heap, (*chunk.sort_key(), chunk.job_id, chunk))
+
+    @staticmethod
+    def _iter_live(heap: list[tuple]):
+        seen = set()
+        for entry in heap:
+            chunk = entry[-1]
+            if chunk.state == QUEUED and id(chunk) not in seen:
+                seen.add(id(chunk))
+                yield chunk
+
+    def _top(self, heap: list[tuple]) -> tuple | None:
+        # Entries go stale when a chunk is leased, cancelled or pushed twice: drop them lazily.
+        while heap and (heap[0][-1].state != QUEUED
+                        or self._chunks.get((heap[0][-1].job_id, heap[0][-1].index)) is not heap[0][-1]):
+            heapq.heappop(heap)
+        return heap[0] if heap else None
+
+    def _pop_best(self, worker_name: str) -> Chunk | None:
+        shared, pinned = self._top(self._queue), self._top(self._pinned.get(worker_name, []))
+        if shared is None and pinned is None:
+            return None
+        heap = self._queue if pinned is None or (shared is not None and shared[:3] < pinned[:3]) \
+            else self._pinned[worker_name]
+        chunk = heapq.heappop(heap)[-1]
+        return chunk
+
+    def _drop_lease(self, chunk: Chunk) -> None:
+        self._leases.pop(chunk.lease, None)
+        worker = self._workers.get(chunk.worker or "")
+        if worker is not None:
+            worker.leases.discard(chunk.lease)
+        chunk.lease = None
+
+    @staticmethod
+    def _lease_of(chunk: Chunk) -> ChunkLease:
+        return ChunkLease(chunk.lease, chunk.job_id, chunk.index, chunk.worker,
+                          chunk.first, chunk.count)

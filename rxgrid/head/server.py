@@ -1,0 +1,106 @@
+"""Start a head: a grpc.aio server with the cluster, worker, health and reflection services.
+
+``serve()`` runs one until it is told to stop; ``start_head()`` returns a started one
+(used by tests and the embedded cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .._proto import rxgrid_pb2 as pb
+from .._proto import rxgrid_pb2_grpc as pb_grpc
+from .core import Head
+from .service import MAX_MESSAGE_BYTES, ClusterService, WorkerLinkService
+from .store import Store
+
+log = logging.getLogger("rxgrid.head")
+
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.so_reuseport", 0),
+]
+
+
+class RunningHead:
+    """A started head: ``address`` to connect to, ``stop()`` to end it."""
+
+    def __init__(self, server: grpc.aio.Server, head: Head, store: Store, address: str):
+        self.server, self.head, self.store, self.address = server, head, store, address
+
+    async def stop(self, grace: float = 1.0) -> None:
+        await self.head.stop()
+        await self.server.stop(grace)
+        self.store.close()
+
+
+async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.0,
+                     lease_timeout: float = 10.0) -> RunningHead:
+    """Start a head listening on ``listen`` (``HOST:PORT``, port 0 picks a free one)."""
+    store = Store(state_dir)
+    head = Head(store, heartbeat_interval=heartbeat_interval, lease_timeout=lease_timeout)
+    await head.start()
+    server = grpc.aio.server(options=SERVER_OPTIONS)
+    pb_grpc.add_ClusterServicer_to_server(ClusterService(head), server)
+    pb_grpc.add_WorkerLinkServicer_to_server(WorkerLinkService(head), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = (pb.DESCRIPTOR.services_by_name["Cluster"].full_name,
+             pb.DESCRIPTOR.services_by_name["WorkerLink"].full_name,
+             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(listen)
+    if port == 0:
+        raise OSError(f"cannot listen on {listen}: the address is in use or not local")
+    await server.start()
+    for name in ("", *names[:2]):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    host = listen.rsplit(":", 1)[0]
+    address = f"{host}:{port}"
+    log.info("head listening on %s, state dir %s", address, os.path.abspath(state_dir))
+    return RunningHead(server, head, store, address)
+
+
+def serve(listen: str, state_dir: str, ready_file: str | None = None, parent_pid: int = 0,
+          **options) -> None:
+    """Run a head in the foreground until SIGINT/SIGTERM (or the parent process exits)."""
+    asyncio.run(_serve(listen, state_dir, ready_file, parent_pid, **options))
+
+
+async def _serve(listen, state_dir, ready_file, parent_pid, **options) -> None:
+    running = await start_head(listen, state_dir, **options)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready_file:
+        _write_atomically(ready_file, running.address)
+    if parent_pid:
+        asyncio.create_task(_exit_with_parent(parent_pid, stop))
+    await stop.wait()
+    log.info("head stopping")
+    await running.stop()
+
+
+async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    # An embedded cluster must not outlive the program that started it, even a killed one.
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    log.warning("parent process %d is gone: stopping", parent_pid)
+    stop.set()
+
+
+def _write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,227 @@
+"""gRPC servicers of the head: they translate messages into calls on :class:`Head`.
+
+No scheduling or storage logic lives here; a :class:`HeadError` becomes the matching
+gRPC status with the head's message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+import grpc
+
+from .._proto import rxgrid_pb2 as pb
+from .._proto import rxgrid_pb2_grpc as pb_grpc
+from .._serialize import blob_hash
+from .._version import PROTOCOL_VERSION, __version__
+from .core import Head, HeadError
+
+log = logging.getLogger("rxgrid.head.service")
+
+MAX_MESSAGE_BYTES = 64 << 20
+PIECE_BYTES = 1 << 20
+
+_CODES = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "exists": grpc.StatusCode.ALREADY_EXISTS,
+    "precondition": grpc.StatusCode.FAILED_PRECONDITION,
+    "unavailable": grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def _translate_errors(method):
+    """Turn HeadError into a gRPC status; works for unary and streaming handlers."""
+    import inspect
+
+    if inspect.isasyncgenfunction(method):
+        @functools.wraps(method)
+        async def stream(self, request, context):
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except HeadError as exc:
+                await context.abort(_CODES[exc.code], str(exc))
+        return stream
+
+    @functools.wraps(method)
+    async def unary(self, request, context):
+        try:
+            return await method(self, request, context)
+        except HeadError as exc:
+            await context.abort(_CODES[exc.code], str(exc))
+    return unary
+
+
+async def _receive_blob(store, request_iterator) -> pb.BlobRef:
+    pieces, expected = [], ""
+    async for piece in request_iterator:
+        if piece.hash:
+            expected = piece.hash
+        pieces.append(piece.data)
+    data = b"".join(pieces)
+    digest = blob_hash(data)
+    if expected and expected != digest:
+        raise HeadError("invalid", f"blob content hashes to {digest[:12]}..., not the "
+                                   f"{expected[:12]}... it was sent as: it was damaged in transit")
+    store.blobs.put(data, digest)
+    return pb.BlobRef(hash=digest, size=len(data))
+
+
+def _send_blob(store, request: pb.BlobRef):
+    if not store.blobs.has(request.hash):
+        raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
+    first = True
+    for data in store.blobs.pieces(request.hash, PIECE_BYTES):
+        yield pb.BlobPiece(hash=request.hash if first else "", data=data,
+                           total_size=store.blobs.size(request.hash) if first else 0)
+        first = False
+    if first:
+        yield pb.BlobPiece(hash=request.hash, data=b"", total_size=0)
+
+
+class ClusterService(pb_grpc.ClusterServicer):
+    """What clients call."""
+
+    def __init__(self, head: Head):
+        self.head = head
+
+    @_translate_errors
+    async def Connect(self, request, context):
+        if request.protocol_version != PROTOCOL_VERSION:
+            raise HeadError("precondition", f"client speaks protocol {request.protocol_version}, "
+                                            f"this head speaks {PROTOCOL_VERSION}: use the same "
+                                            f"rxgrid version as the head ({__version__})")
+        return pb.ConnectReply(protocol_version=PROTOCOL_VERSION, head_version=__version__,
+                               total_slots=self.head.total_slots(),
+                               workers=sum(s.open for s in self.head.sessions.values()),
+                               max_message_bytes=MAX_MESSAGE_BYTES)
+
+    @_translate_errors
+    async def SubmitJob(self, request, context):
+        return await self.head.submit(request)
+
+    @_translate_errors
+    async def RunJob(self, request, context):
+        info = await self.head.submit(request)
+        async for event in self.head.watch(info.job_id, results=True, progress=False):
+            yield event
+        await self.head.mark_collected(info.job_id)
+
+    @_translate_errors
+    async def GetJob(self, request, context):
+        return self.head.job_info(request.job_id)
+
+    @_translate_errors
+    async def WatchJob(self, request, context):
+        async for event in self.head.watch(request.job_id, request.results, request.progress):
+            yield event
+        if request.results and self.head.job_info(request.job_id).state == "finished":
+            await self.head.mark_collected(request.job_id)
+
+    @_translate_errors
+    async def GetResults(self, request, context):
+        info = self.head.job_info(request.job_id)
+        for chunk in self.head.stored_results(request.job_id):
+            yield chunk
+        if info.state == "finished":
+            await self.head.mark_collected(request.job_id)
+
+    @_translate_errors
+    async def GetErrors(self, request, context):
+        return pb.ErrorsReply(errors=self.head.errors(request.job_id))
+
+    @_translate_errors
+    async def CancelJob(self, request, context):
+        info, cancelled = await self.head.cancel(request.job_id)
+        return pb.CancelReply(job=info, cancelled=cancelled)
+
+    @_translate_errors
+    async def ListJobs(self, request, context):
+        if request.state and request.state not in ("queued", "running", "finished", "failed",
+                                                   "cancelled"):
+            raise HeadError("invalid", f"unknown state {request.state!r}: use queued, running, "
+                                       f"finished, failed or cancelled")
+        return pb.ListJobsReply(jobs=self.head.list_jobs(request.state, request.since,
+                                                         request.until, request.limit))
+
+    @_translate_errors
+    async def Cleanup(self, request, context):
+        removed, refused, reason = await self.head.cleanup(list(request.job_ids), request.force)
+        return pb.CleanupReply(removed=removed, refused=refused, reason=reason)
+
+    @_translate_errors
+    async def ListWorkers(self, request, context):
+        return pb.ListWorkersReply(workers=self.head.list_workers())
+
+    @_translate_errors
+    async def PutBlob(self, request_iterator, context):
+        return await _receive_blob(self.head.store, request_iterator)
+
+    @_translate_errors
+    async def GetBlob(self, request, context):
+        for piece in _send_blob(self.head.store, request):
+            yield piece
+
+    @_translate_errors
+    async def MissingBlobs(self, request, context):
+        return pb.BlobQueryReply(missing=[h for h in request.hashes
+                                          if not self.head.store.blobs.has(h)])
+
+
+class WorkerLinkService(pb_grpc.WorkerLinkServicer):
+    """What worker daemons call."""
+
+    def __init__(self, head: Head):
+        self.head = head
+
+    @_translate_errors
+    async def Register(self, request, context):
+        return self.head.register(request)
+
+    async def Session(self, request_iterator, context):
+        meta = dict(context.invocation_metadata())
+        try:
+            session = self.head.open_session(meta.get("rxgrid-worker", ""),
+                                             meta.get("rxgrid-session", ""))
+        except HeadError as exc:
+            await context.abort(_CODES[exc.code], str(exc))
+        reader = _spawn_reader(self.head, session, request_iterator)
+        try:
+            while True:
+                msg = await session.outbox.get()
+                if msg is None:
+                    break
+                await context.write(msg)
+        finally:
+            reader.cancel()
+            self.head.close_session(session)
+
+    @_translate_errors
+    async def GetBlob(self, request, context):
+        for piece in _send_blob(self.head.store, request):
+            yield piece
+
+    @_translate_errors
+    async def PutBlob(self, request_iterator, context):
+        return await _receive_blob(self.head.store, request_iterator)
+
+
+def _spawn_reader(head: Head, session, request_iterator):
+    import asyncio
+
+    async def read() -> None:
+        try:
+            async for msg in request_iterator:
+                if msg.WhichOneof("msg") == "done":
+                    # Chunk results are handled concurrently so their writes share commits.
+                    asyncio.create_task(head.worker_message(session, msg))
+                else:
+                    await head.worker_message(session, msg)
+        except Exception as exc:  # noqa: BLE001 - any stream failure means the worker is gone
+            log.info("stream of worker %s ended: %s", session.name, exc)
+        finally:
+            session.outbox.put_nowait(None)
+
+    return asyncio.create_task(read())

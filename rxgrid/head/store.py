@@ -1,0 +1,227 @@
+"""Durable state of the head: SQLite (WAL) for jobs, chunks, errors and workers, plus
+content-addressed blob files beside it.
+
+Writes queued during one turn of the event loop commit together in one transaction
+(group commit), so a thousand chunk results cost a handful of commits, not a thousand. Callers on the event loop await the commit before telling
+anyone that a result is stored. Reads use a second connection on the loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import pathlib
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+
+from .._serialize import blob_hash
+
+log = logging.getLogger("rxgrid.head.store")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT, spec BLOB NOT NULL,
+    state TEXT NOT NULL, priority INTEGER NOT NULL,
+    tasks_total INTEGER NOT NULL, tasks_done INTEGER NOT NULL DEFAULT 0,
+    tasks_failed INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER NOT NULL,
+    chunks_done INTEGER NOT NULL DEFAULT 0, submitted_at REAL NOT NULL,
+    started_at REAL, finished_at REAL, collected INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '', result_bytes INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs(submitted_at);
+CREATE TABLE IF NOT EXISTS chunks (
+    job_id TEXT NOT NULL, chunk INTEGER NOT NULL, first_task INTEGER NOT NULL,
+    num_tasks INTEGER NOT NULL, pinned TEXT, state TEXT NOT NULL DEFAULT 'queued',
+    worker TEXT, results BLOB, results_blob TEXT, finished_at REAL,
+    PRIMARY KEY (job_id, chunk)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_errors (
+    job_id TEXT NOT NULL, task INTEGER NOT NULL, type TEXT, message TEXT,
+    traceback TEXT, worker TEXT, PRIMARY KEY (job_id, task)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_blobs (
+    job_id TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (job_id, hash)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_blobs_hash ON job_blobs(hash);
+CREATE TABLE IF NOT EXISTS workers (
+    name TEXT PRIMARY KEY, host TEXT, cores INTEGER, pid INTEGER,
+    registered_at REAL, last_seen REAL, chunks_done INTEGER NOT NULL DEFAULT 0);
+"""
+
+Op = tuple[str, tuple | list]
+
+
+class StoreError(Exception):
+    """A write to the state dir failed (disk full, read-only, ...)."""
+
+
+class BlobStore:
+    """Blob bytes as files named by their sha256, under ``root/ab/cdef...``."""
+
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, digest: str) -> pathlib.Path:
+        return self.root / digest[:2] / digest[2:]
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).exists()
+
+    def put(self, data: bytes, digest: str | None = None) -> str:
+        """Store ``data`` (atomically: temp file then rename); return its hash."""
+        digest = digest or blob_hash(data)
+        target = self.path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            pathlib.Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def read(self, digest: str) -> bytes:
+        return self.path(digest).read_bytes()
+
+    def size(self, digest: str) -> int:
+        return self.path(digest).stat().st_size
+
+    def pieces(self, digest: str, piece: int = 1 << 20) -> Iterator[bytes]:
+        with open(self.path(digest), "rb") as f:
+            while data := f.read(piece):
+                yield data
+
+    def delete(self, digest: str) -> None:
+        self.path(digest).unlink(missing_ok=True)
+
+    def total_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+class _Writer:
+    """Writes to SQLite from the event loop, committing everything queued in one go.
+
+    ``submit`` queues ops and schedules one flush with ``call_soon``; every write queued
+    before the flush runs shares its transaction (group commit). No thread is involved:
+    a hand-off between threads costs more than a commit here (WAL, synchronous=NORMAL).
+    """
+
+    def __init__(self, path: pathlib.Path):
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        self._batch: list = []
+        self._scheduled = False
+        self.failed: str | None = None
+
+    def submit(self, ops: list[Op], done: Callable[[BaseException | None], None] | None) -> None:
+        self._batch.append((ops, done))
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def stop(self) -> None:
+        self.flush()
+        self._conn.close()
+
+    def flush(self) -> None:
+        self._scheduled = False
+        batch, self._batch = self._batch, []
+        if batch:
+            self._commit(batch)
+
+    def _commit(self, batch: list) -> None:
+        error = None
+        try:
+            self._conn.execute("BEGIN")
+            for ops, _ in batch:
+                for sql, params in ops:
+                    if isinstance(params, list):
+                        self._conn.executemany(sql, params)
+                    else:
+                        self._conn.execute(sql, params)
+            self._conn.execute("COMMIT")
+            self.failed = None
+        except sqlite3.Error as exc:
+            error = StoreError(f"cannot write the state database: {exc}")
+            self.failed = str(exc)
+            log.error("state database write failed, batch rolled back: %s", exc)
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+        for _, done in batch:
+            if done is not None:
+                done(error)
+
+
+class Store:
+    """The head's durable state: one SQLite file plus a blob folder, in ``state_dir``."""
+
+    def __init__(self, state_dir: str | os.PathLike):
+        self.dir = pathlib.Path(state_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.dir / "rxgrid.sqlite3"
+        self.blobs = BlobStore(self.dir / "blobs")
+        self._writer = _Writer(self.db_path)
+        self.read = sqlite3.connect(self.db_path, check_same_thread=False)
+        self.read.row_factory = sqlite3.Row
+
+    @property
+    def write_failure(self) -> str | None:
+        """Why the last write failed, or None if the last batches committed."""
+        return self._writer.failed
+
+    def write(self, ops: list[Op]) -> asyncio.Future:
+        """Queue ``ops`` for the next group commit; the future resolves once committed."""
+        future = asyncio.get_running_loop().create_future()
+
+        def done(error: BaseException | None) -> None:
+            _settle(future, error)
+
+        self._writer.submit(ops, done)
+        return future
+
+    def write_nowait(self, ops: list[Op]) -> None:
+        """Queue ``ops`` without waiting for the commit (bookkeeping nobody waits on)."""
+        self._writer.submit(ops, None)
+
+    def write_sync(self, ops: list[Op]) -> None:
+        """Write now, with whatever else is queued, and raise if it failed."""
+        box = []
+        self._writer.submit(ops, box.append)
+        self._writer.flush()
+        if box and box[0] is not None:
+            raise box[0]
+
+    def query(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        return self.read.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._writer.stop()
+        self.read.close()
+
+
+def _settle(future: asyncio.Future, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,269 @@
+"""The worker daemon: registers with the head, keeps one stream open, runs chunks.
+
+    head ──Session stream──► _read ──assign──► _run_chunk ─► Slot.run (thread) ─► executor
+                 ▲                                              │
+                 └──── _write ◄── outbox ◄── ChunkDone ◄────────┘
+
+Chunks keep running while the head is away; their results wait in the outbox and go
+out after the daemon has registered again (with backoff). The head ignores a result
+for a chunk that has meanwhile run elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import os
+import random
+import signal
+import socket
+import time
+
+import grpc
+
+from .._proto import rxgrid_pb2 as pb
+from .._proto import rxgrid_pb2_grpc as pb_grpc
+from .._version import PROTOCOL_VERSION
+from .slot import ChunkWork, Slot
+
+log = logging.getLogger("rxgrid.worker")
+
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
+                   ("grpc.max_send_message_length", 64 << 20)]
+INLINE_RESULT_LIMIT = 1 << 20
+
+
+class BlobCache:
+    """Blob bytes by hash, bounded in total size, least recently used dropped first."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._items: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+
+    def get(self, digest: str) -> bytes | None:
+        data = self._items.get(digest)
+        if data is not None:
+            self._items.move_to_end(digest)
+        return data
+
+    def put(self, digest: str, data: bytes) -> None:
+        if digest in self._items:
+            return
+        self._items[digest] = data
+        self.size += len(data)
+        while self.size > self.max_bytes and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self.size -= len(old)
+
+
+class WorkerDaemon:
+    """One worker: ``cores`` executor slots fed by one head."""
+
+    def __init__(self, head: str, cores: int, name: str = "", cache_bytes: int = 2 << 30,
+                 max_attempts: int = 3):
+        self.head = head
+        self.cores = cores
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}"
+        self.blobs = BlobCache(cache_bytes)
+        self.slots = [Slot(i, self.name, max_attempts) for i in range(cores)]
+        self._threads = concurrent.futures.ThreadPoolExecutor(cores, thread_name_prefix="slot")
+        self._free: asyncio.Queue | None = None
+        self._outbox: asyncio.Queue | None = None
+        self._running: dict[int, Slot | None] = {}
+        self._cancelled: set[int] = set()
+        self._stub: pb_grpc.WorkerLinkStub | None = None
+        self._stopping = False
+
+    # ---------------------------------------------------------------- life cycle
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Start the executors, then serve the head until ``stop`` is set."""
+        loop = asyncio.get_running_loop()
+        self._free, self._outbox = asyncio.Queue(), asyncio.Queue()
+        await asyncio.gather(*(loop.run_in_executor(self._threads, s.start) for s in self.slots))
+        for slot in self.slots:
+            self._free.put_nowait(slot)
+        log.info("worker %s: %d executors ready", self.name, self.cores)
+        stop = stop or asyncio.Event()
+        serving = asyncio.create_task(self._serve_forever())
+        await stop.wait()
+        self._stopping = True
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        await loop.run_in_executor(None, self._kill_all)
+
+    def _kill_all(self) -> None:
+        for slot in self.slots:
+            slot.kill()
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    async def _serve_forever(self) -> None:
+        delay = 0.1
+        while not self._stopping:
+            started = time.monotonic()
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION,
+                                  grpc.StatusCode.INVALID_ARGUMENT):
+                    log.error("head refused worker %s: %s", self.name, exc.details())
+                    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT or "protocol" in exc.details():
+                        raise SystemExit(2) from exc
+                else:
+                    log.warning("lost the head at %s (%s); reconnecting", self.head, exc.code().name)
+            except Exception:  # noqa: BLE001 - keep the daemon alive through anything
+                log.exception("worker session failed; reconnecting")
+            if time.monotonic() - started > 5:
+                delay = 0.1
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+
+    async def _session(self) -> None:
+        async with grpc.aio.insecure_channel(self.head, options=CHANNEL_OPTIONS) as channel:
+            self._stub = stub = pb_grpc.WorkerLinkStub(channel)
+            reply = await stub.Register(pb.RegisterRequest(
+                protocol_version=PROTOCOL_VERSION, name=self.name, host=socket.gethostname(),
+                cores=self.cores, pid=os.getpid()))
+            self.name = reply.name
+            call = stub.Session(metadata=(("rxgrid-worker", reply.name),
+                                          ("rxgrid-session", reply.session)))
+            await call.write(pb.WorkerMessage(hello=pb.Hello(
+                name=self.name, running_leases=list(self._running))))
+            log.info("worker %s connected to head %s", self.name, self.head)
+            tasks = [asyncio.create_task(self._write(call)),
+                     asyncio.create_task(self._heartbeat(reply.heartbeat_interval))]
+            try:
+                async for msg in call:
+                    self._handle(msg)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _write(self, call) -> None:
+        pending = None
+        try:
+            while True:
+                pending = await self._outbox.get()
+                await call.write(pending)
+                pending = None
+        finally:
+            if pending is not None and pending.WhichOneof("msg") == "done":
+                # Not sent: keep it for the next session.
+                self._outbox.put_nowait(pending)
+
+    async def _heartbeat(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            busy = self.cores - self._free.qsize()
+            self._outbox.put_nowait(pb.WorkerMessage(heartbeat=pb.Heartbeat(busy=busy)))
+
+    # ---------------------------------------------------------------- chunks
+    def _handle(self, msg: pb.HeadMessage) -> None:
+        kind = msg.WhichOneof("msg")
+        if kind == "assign":
+            self._running[msg.assign.lease] = None
+            asyncio.create_task(self._run_chunk(msg.assign))
+        elif kind == "cancel":
+            for lease in msg.cancel.leases:
+                self._cancel(lease)
+
+    def _cancel(self, lease: int) -> None:
+        if lease not in self._running:
+            return
+        self._cancelled.add(lease)
+        slot = self._running[lease]
+        if slot is not None:
+            log.info("cancelling lease %d: killing its executor", lease)
+            slot.cancel(lease)
+
+    async def _run_chunk(self, a: pb.ChunkAssignment) -> None:
+        try:
+            for blob in a.blobs:
+                self.blobs.put(blob.hash, blob.data)
+            await self._fetch_missing(a)
+            slot = await self._free.get()
+            try:
+                if a.lease in self._cancelled:
+                    return
+                self._running[a.lease] = slot
+                outcome = await asyncio.get_running_loop().run_in_executor(
+                    self._threads, slot.run, self._work(a))
+            finally:
+                self._free.put_nowait(slot)
+            if outcome is None or a.lease in self._cancelled:
+                return
+            result = pb.ChunkResult(job_id=a.job_id, chunk=a.chunk, first_task=a.first_task,
+                                    num_tasks=a.num_tasks, worker=self.name, errors=[
+                                        pb.TaskError(task=t, type=ty, message=m, traceback=tb,
+                                                     worker=self.name)
+                                        for t, ty, m, tb in outcome.failures])
+            await self._attach_results(result, outcome.results)
+            self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
+        except Exception:  # noqa: BLE001 - the head will rerun the chunk when the lease is lost
+            log.exception("chunk %d of job %s could not run here", a.chunk, a.job_id)
+        finally:
+            self._running.pop(a.lease, None)
+            self._cancelled.discard(a.lease)
+
+    def _work(self, a: pb.ChunkAssignment) -> ChunkWork:
+        return ChunkWork(
+            lease=a.lease, job_id=a.job_id, first=a.first_task, count=a.num_tasks,
+            blob=self._blob_or_fail, function=a.function_blob, common=a.common_blob,
+            objects=a.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
+            seed=a.seed if a.has_seed else None, timeout=a.timeout, packages=tuple(a.packages),
+            kernel=a.kernel.name, kernel_params=dict(a.kernel.params),
+            stop_on_failure=a.stop_on_failure)
+
+    def _blob_or_fail(self, digest: str) -> bytes:
+        data = self.blobs.get(digest)
+        if data is None:
+            raise RuntimeError(f"blob {digest[:12]} left the cache before its chunk ran")
+        return data
+
+    async def _fetch_missing(self, a: pb.ChunkAssignment) -> None:
+        for digest in (a.function_blob, a.common_blob, a.chunk_blob, a.objects_blob):
+            if digest and self.blobs.get(digest) is None:
+                pieces = [p.data async for p in self._stub.GetBlob(pb.BlobRef(hash=digest))]
+                self.blobs.put(digest, b"".join(pieces))
+
+    async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
+        if len(data) <= INLINE_RESULT_LIMIT:
+            result.results = data
+            return
+        from .._serialize import blob_hash
+
+        digest = blob_hash(data)
+
+        async def pieces():
+            for i in range(0, len(data), 1 << 20):
+                yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
+
+        await self._stub.PutBlob(pieces())
+        result.results_blob = digest
+
+
+def run_worker(head: str, cores: int, name: str = "", parent_pid: int = 0, **options) -> None:
+    """Run a worker daemon in the foreground until SIGINT/SIGTERM or the parent exits."""
+    asyncio.run(_main(head, cores, name, parent_pid, **options))
+
+
+async def _main(head: str, cores: int, name: str, parent_pid: int, **options) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if parent_pid:
+        asyncio.create_task(_exit_with_parent(parent_pid, stop))
+    await WorkerDaemon(head, cores, name, **options).run(stop)
+
+
+async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(0.5)
+    log.warning("parent process %d is gone: stopping", parent_pid)
+    stop.set()

@@ -1,0 +1,225 @@
+"""One executor slot of a worker daemon: a spawned executor process and the pipe to it.
+
+``Slot.run`` (called from a thread of the daemon) sends a chunk to the executor and
+waits for its outcome. It is also where the daemon survives what tasks do to their
+process: a task that overruns its timeout or kills its executor (``os._exit``, a
+segfault, the OOM killer) costs a new executor, not the daemon. Such a chunk is rerun
+task by task so the one culprit is found, retried up to ``max_attempts`` times, and
+recorded as failed; the other tasks are unaffected.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import pickle
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .._chunk import PickledValues
+from . import executor
+
+log = logging.getLogger("rxgrid.worker")
+
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+@dataclass
+class ChunkWork:
+    """A chunk as the daemon hands it to a slot."""
+
+    lease: int
+    job_id: str
+    first: int
+    count: int
+    blob: Callable[[str], bytes]  # hash -> bytes, from the daemon's cache
+    function: str = ""
+    common: str = ""
+    objects: str = ""
+    chunk_data: bytes = b""
+    seed: int | None = None
+    timeout: float = 0.0
+    packages: tuple = ()
+    kernel: str = ""
+    kernel_params: dict = field(default_factory=dict)
+    stop_on_failure: bool = False
+
+
+@dataclass
+class ChunkOutcome:
+    results: bytes
+    failures: list  # (task, type, message, traceback)
+
+
+class Slot:
+    """An executor process the daemon can run chunks on, kill, and replace."""
+
+    def __init__(self, index: int, worker_name: str, max_attempts: int = 3):
+        self.index = index
+        self.worker_name = worker_name
+        self.max_attempts = max_attempts
+        self.lease: int | None = None
+        self._cancelled = False
+        self._lock = threading.Lock()
+        self.process = None
+        self.conn = None
+        self.known = executor.ObjectCache()
+
+    # ---------------------------------------------------------------- process
+    def start(self) -> None:
+        parent, child = _SPAWN.Pipe()
+        process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name),
+                                 name=f"rxgrid-executor-{self.index}", daemon=True)
+        process.start()
+        child.close()
+        if not parent.poll(120):
+            process.kill()
+            raise RuntimeError("executor process did not start within 120 s")
+        parent.recv()
+        self.process, self.conn, self.known = process, parent, executor.ObjectCache()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.join(5)
+            self.conn.close()
+            self.process = None
+
+    def cancel(self, lease: int) -> bool:
+        """Stop the chunk of ``lease`` if this slot runs it (kills the executor)."""
+        with self._lock:
+            if self.lease != lease:
+                return False
+            self._cancelled = True
+            if self.process is not None:
+                self.process.kill()
+            return True
+
+    # ---------------------------------------------------------------- running
+    def run(self, work: ChunkWork) -> ChunkOutcome | None:
+        """Run ``work``; return its outcome, or None if it was cancelled."""
+        with self._lock:
+            self.lease, self._cancelled = work.lease, False
+        try:
+            return self._run(work)
+        finally:
+            with self._lock:
+                self.lease = None
+            if self.process is None or not self.process.is_alive():
+                self.restart()
+
+    def _run(self, work: ChunkWork) -> ChunkOutcome | None:
+        pieces: list = [None] * work.count
+        failures: dict[int, tuple] = {}
+        attempts: dict[int, int] = {}
+        start, per_task = 0, work.timeout > 0
+        while start < work.count:
+            self.conn.send(("run", self._request(work, start, per_task)))
+            status, payload = self._collect(work, pieces, failures, per_task)
+            if self._cancelled:
+                return None
+            if status == "done":
+                if not per_task:
+                    return ChunkOutcome(payload, [failures[k] for k in sorted(failures)])
+                break
+            # The executor died or overran: replace it and go on task by task.
+            task, code = payload, self._reap()
+            self.restart()
+            if task is None:  # died in batch mode: rerun the chunk one task at a time
+                per_task = True
+                continue
+            attempts[task] = attempts.get(task, 0) + 1
+            if status == "timeout" or attempts[task] >= self.max_attempts:
+                failures[task] = self._lost_task(work, task, status, attempts[task], code)
+                if work.stop_on_failure:
+                    break
+                start = task + 1
+            else:
+                start = task
+        return ChunkOutcome(pickle.dumps(PickledValues(pieces), protocol=5),
+                            [failures[k] for k in sorted(failures)])
+
+    def _request(self, work: ChunkWork, start: int, per_task: bool) -> dict:
+        blobs = {}
+        for digest in (work.function, work.common, work.objects):
+            if digest and self.known.remember(digest):
+                blobs[digest] = work.blob(digest)
+        return {"first": work.first, "count": work.count, "start": start, "per_task": per_task,
+                "function": work.function, "common": work.common, "objects": work.objects,
+                "blobs": blobs, "chunk_data": work.chunk_data, "seed": work.seed,
+                "packages": work.packages, "kernel": work.kernel,
+                "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure}
+
+    def _collect(self, work: ChunkWork, pieces: list, failures: dict, per_task: bool):
+        """Read the executor's messages until the chunk is done or the executor is lost.
+
+        Returns ("done", results bytes), ("died", task or None) or ("timeout", task).
+        """
+        running, deadline = None, None
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                ready = self.conn.poll(wait)
+            except (OSError, EOFError):
+                ready = True
+            if not ready:
+                return "timeout", work.first + running
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return "died", None if running is None else work.first + running
+            kind = message[0]
+            if kind == "start":
+                running = message[1]
+                deadline = time.monotonic() + work.timeout if work.timeout > 0 else None
+            elif kind == "result":
+                _, offset, data, failure = message
+                pieces[offset] = data
+                if failure is not None:
+                    failures[work.first + offset] = failure
+                running, deadline = None, None
+            elif kind == "done":
+                _, data, batch_failures, reset = message
+                if reset:
+                    self.known = executor.ObjectCache()
+                for failure in batch_failures:
+                    failures[failure[0]] = failure
+                return "done", data
+
+    def _reap(self) -> int | None:
+        """Make sure the executor is dead and return its exit code."""
+        if self.process is None:
+            return None
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        return self.process.exitcode
+
+    def _lost_task(self, work: ChunkWork, task: int, status: str, attempts: int,
+                   code: int | None) -> tuple:
+        if status == "timeout":
+            message = (f"task {task} ran longer than timeout={work.timeout:g} s; its executor "
+                       f"was stopped and the slot freed")
+            return (task, "TimeoutError", message, "")
+        how = _describe_exit(code)
+        log.warning("job %s task %d: executor died (%s), attempt %d", work.job_id, task, how, attempts)
+        return (task, "ExecutorDiedError",
+                f"executor died while running task {task} ({how}); tried {attempts} time(s)", "")
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
