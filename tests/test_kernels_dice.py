@@ -8,7 +8,9 @@ from rxgrid.kernels.dice import WIN_PROBABILITY
 from tests import naive
 
 
-@pytest.mark.parametrize("n_games, seed, task, first_game", [(0, 1, 0, 0), (1, 1, 0, 0), (300, 7, 2, 0), (200, 7, 2, 1000)])
+@pytest.mark.parametrize(
+    "n_games, seed, task, first_game", [(0, 1, 0, 0), (1, 1, 0, 0), (300, 7, 2, 0), (200, 7, 2, 1000)]
+)
 def test_games_equal_reference(n_games, seed, task, first_game):
     expected = naive.naive_play_dice(n_games, seed, task, first_game)
     np.testing.assert_array_equal(play_dice(n_games, seed, task, first_game), expected)
@@ -32,7 +34,9 @@ def test_same_seed_same_wins_however_split():
     assert dice_wins(10_000, seed=778) != whole or dice_wins(10_000, 777, task=1) != whole
 
 
-@pytest.mark.parametrize("sizes, n_tests, seed", [([0, 1, 2], 50, 1), ([3, 23, 50], 200, 5), ([366, 400], 3, 9)])
+@pytest.mark.parametrize(
+    "sizes, n_tests, seed", [([0, 1, 2], 50, 1), ([3, 23, 50], 200, 5), ([366, 400], 3, 9)]
+)
 def test_birthday_equals_reference(sizes, n_tests, seed):
     np.testing.assert_array_equal(
         pbirthday(sizes, n_tests, seed), naive.naive_pbirthday(sizes, n_tests, seed)
@@ -43,7 +47,7 @@ def test_birthday_matches_exact_formula():
     sizes = np.arange(2, 101, 7)
     n_tests = 5000
     estimates = pbirthday(sizes, n_tests, seed=3)
-    for n, p_hat in zip(sizes, estimates):
+    for n, p_hat in zip(sizes, estimates, strict=True):
         p = naive.exact_pbirthday(n)
         sigma = math.sqrt(max(p * (1 - p), 1e-12) / n_tests)
         assert abs(p_hat - p) < 4.5 * sigma + 1e-12, n

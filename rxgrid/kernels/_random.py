@@ -245,9 +245,7 @@ def random_uniform(seed: int, task: int, size: int, first: int = 0) -> np.ndarra
     return out
 
 
-def random_integers(
-    seed: int, task: int, n: int, size: int, first: int = 0
-) -> np.ndarray:
+def random_integers(seed: int, task: int, n: int, size: int, first: int = 0) -> np.ndarray:
     """Uniform integers in [0, n) from stream (seed, task).
 
     Parameters

@@ -1,0 +1,101 @@
+"""Numba kernels: pure functions over numpy arrays, compiled once per process.
+
+Each workload has its own module, written in three layers (after STUMPY): a
+private ``@njit`` kernel on a slice of the problem, a private parallel driver
+(``prange``) and a public wrapper that validates its arguments. Kernels do no
+I/O and import nothing else of rxgrid. Random numbers come from a
+counter-based generator keyed by (seed, task), see ``_random``.
+
+Public functions are named apart from their modules (``pbirthday`` in
+``birthday``, ``kmeans_fit`` in ``kmeans``) so a submodule import never hides
+an export. Importing this package is cheap: the public names load their module (and
+Numba) on first use. Call `warm` once in a new process to load the compiled
+code from the on-disk cache (or compile it) before the first real task.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "dice_wins": "dice",
+    "play_dice": "dice",
+    "pbirthday": "birthday",
+    "mandelbrot_grid": "mandelbrot",
+    "mandelbrot_row": "mandelbrot",
+    "kmeans_fit": "kmeans",
+    "kmeans_lloyd": "kmeans",
+    "kmeans_block_stats": "kmeans",
+    "KMeansResult": "kmeans",
+    "KMeansBlockStats": "kmeans",
+    "glm_block_stats": "glm",
+    "GlmBlockStats": "glm",
+    "design_layout": "glm",
+    "random_uniform": "_random",
+    "random_integers": "_random",
+    "random_normal": "_random",
+}
+
+__all__ = [
+    "GlmBlockStats",
+    "KMeansBlockStats",
+    "KMeansResult",
+    "design_layout",
+    "dice_wins",
+    "glm_block_stats",
+    "kmeans_block_stats",
+    "kmeans_fit",
+    "kmeans_lloyd",
+    "mandelbrot_grid",
+    "mandelbrot_row",
+    "pbirthday",
+    "play_dice",
+    "random_integers",
+    "random_normal",
+    "random_uniform",
+    "warm",
+]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def warm() -> None:
+    """Compile (or load from cache) every kernel by running it on tiny inputs.
+
+    A worker calls this when it starts so that its first task does not pay
+    for compilation. The inputs have the dtypes and layouts the public
+    wrappers pass, so the signatures compiled here are the ones used later.
+    """
+    import numpy as np
+
+    _random, birthday, dice, glm, kmeans, mandelbrot = (
+        importlib.import_module(f".{name}", __name__)
+        for name in ("_random", "birthday", "dice", "glm", "kmeans", "mandelbrot")
+    )
+
+    _random.random_uniform(0, 0, 2)
+    _random.random_integers(0, 0, 6, 2)
+    _random.random_normal(0, 0, 2)
+    dice.dice_wins(2, 0)
+    dice.play_dice(2, 0)
+    birthday.pbirthday([2, 3], 2)
+    mandelbrot.mandelbrot_grid([0.0, 0.1], [0.0], 3)
+    mandelbrot.mandelbrot_row([0.0, 0.1], 0.0, 3)
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    for init in ("k-means++", "random"):
+        kmeans.kmeans_fit(X, 2, 2, 1, init=init)
+    kmeans.kmeans_lloyd(X, X[:2], 2)
+    kmeans.kmeans_block_stats(X, X[:2])
+    y = np.array([0.0, 1.0, 1.0])
+    for family in glm.FAMILIES:
+        for start in (False, True):
+            glm.glm_block_stats(y, [[0, 1, 1]], [[0.5, 1.0, 2.0]], np.zeros(3), family, [2], start=start)
