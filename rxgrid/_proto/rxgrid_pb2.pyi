@@ -270,7 +270,7 @@ class BlobQueryReply(_message.Message):
     def __init__(self, missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerInfo(_message.Message):
-    __slots__ = ("name", "host", "cores", "busy", "state", "last_heartbeat", "registered_at", "pid", "chunks_done")
+    __slots__ = ("name", "host", "cores", "busy", "state", "last_heartbeat", "registered_at", "pid", "chunks_done", "blob_bytes_sent")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_FIELD_NUMBER: _ClassVar[int]
     CORES_FIELD_NUMBER: _ClassVar[int]
@@ -280,6 +280,7 @@ class WorkerInfo(_message.Message):
     REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_DONE_FIELD_NUMBER: _ClassVar[int]
+    BLOB_BYTES_SENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     host: str
     cores: int
@@ -289,7 +290,8 @@ class WorkerInfo(_message.Message):
     registered_at: float
     pid: int
     chunks_done: int
-    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., cores: _Optional[int] = ..., busy: _Optional[int] = ..., state: _Optional[str] = ..., last_heartbeat: _Optional[float] = ..., registered_at: _Optional[float] = ..., pid: _Optional[int] = ..., chunks_done: _Optional[int] = ...) -> None: ...
+    blob_bytes_sent: int
+    def __init__(self, name: _Optional[str] = ..., host: _Optional[str] = ..., cores: _Optional[int] = ..., busy: _Optional[int] = ..., state: _Optional[str] = ..., last_heartbeat: _Optional[float] = ..., registered_at: _Optional[float] = ..., pid: _Optional[int] = ..., chunks_done: _Optional[int] = ..., blob_bytes_sent: _Optional[int] = ...) -> None: ...
 
 class Empty(_message.Message):
     __slots__ = ()

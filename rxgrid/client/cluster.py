@@ -40,6 +40,7 @@ class WorkerInfo:
     last_heartbeat: float
     pid: int
     chunks_done: int
+    blob_bytes_sent: int = 0
 
 
 class Cluster:
@@ -216,7 +217,7 @@ class Cluster:
         """The workers connected to the head."""
         reply = self._conn.call("ListWorkers", pb.Empty())
         return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
-                           w.chunks_done) for w in reply.workers]
+                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers]
 
     def executor(self) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""

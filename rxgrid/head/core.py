@@ -65,6 +65,7 @@ class WorkerSession:
     outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
     sent_blobs: set = field(default_factory=set)
     chunks_done: int = 0
+    blob_bytes_sent: int = 0
     open: bool = False
 
 
@@ -341,7 +342,8 @@ class Head:
             out.append(pb.WorkerInfo(
                 name=s.name, host=s.host, cores=s.cores, busy=busy.get(s.name, (0, 0))[1],
                 state="connected" if s.open else "registering", last_heartbeat=s.last_heartbeat,
-                registered_at=s.registered_at, pid=s.pid, chunks_done=s.chunks_done))
+                registered_at=s.registered_at, pid=s.pid, chunks_done=s.chunks_done,
+                blob_bytes_sent=s.blob_bytes_sent))
         return out
 
     # ================================================================ workers
@@ -496,6 +498,7 @@ class Head:
                 if data is not None:
                     msg.blobs.add(hash=digest, data=data)
                     session.sent_blobs.add(digest)
+                    session.blob_bytes_sent += len(data)
         return msg
 
     def _small_blob(self, digest: str) -> bytes | None:

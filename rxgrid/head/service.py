@@ -200,7 +200,10 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
     @_translate_errors
     async def GetBlob(self, request, context):
+        session = self.head.sessions.get(dict(context.invocation_metadata()).get("rxgrid-worker", ""))
         for piece in _send_blob(self.head.store, request):
+            if session is not None:
+                session.blob_bytes_sent += len(piece.data)
             yield piece
 
     @_translate_errors

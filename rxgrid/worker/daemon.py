@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import logging
 import os
 import random
@@ -69,7 +68,6 @@ class WorkerDaemon:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.blobs = BlobCache(cache_bytes)
         self.slots = [Slot(i, self.name, max_attempts) for i in range(cores)]
-        self._threads = concurrent.futures.ThreadPoolExecutor(cores, thread_name_prefix="slot")
         self._free: asyncio.Queue | None = None
         self._outbox: asyncio.Queue | None = None
         self._running: dict[int, Slot | None] = {}
@@ -80,9 +78,8 @@ class WorkerDaemon:
     # ---------------------------------------------------------------- life cycle
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Start the executors, then serve the head until ``stop`` is set."""
-        loop = asyncio.get_running_loop()
         self._free, self._outbox = asyncio.Queue(), asyncio.Queue()
-        await asyncio.gather(*(loop.run_in_executor(self._threads, s.start) for s in self.slots))
+        await asyncio.gather(*(s.start() for s in self.slots))
         for slot in self.slots:
             self._free.put_nowait(slot)
         log.info("worker %s: %d executors ready", self.name, self.cores)
@@ -92,12 +89,8 @@ class WorkerDaemon:
         self._stopping = True
         serving.cancel()
         await asyncio.gather(serving, return_exceptions=True)
-        await loop.run_in_executor(None, self._kill_all)
-
-    def _kill_all(self) -> None:
         for slot in self.slots:
             slot.kill()
-        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def _serve_forever(self) -> None:
         delay = 0.1
@@ -191,8 +184,7 @@ class WorkerDaemon:
                 if a.lease in self._cancelled:
                     return
                 self._running[a.lease] = slot
-                outcome = await asyncio.get_running_loop().run_in_executor(
-                    self._threads, slot.run, self._work(a))
+                outcome = await slot.run(self._work(a))
             finally:
                 self._free.put_nowait(slot)
             if outcome is None or a.lease in self._cancelled:
@@ -228,7 +220,8 @@ class WorkerDaemon:
     async def _fetch_missing(self, a: pb.ChunkAssignment) -> None:
         for digest in (a.function_blob, a.common_blob, a.chunk_blob, a.objects_blob):
             if digest and self.blobs.get(digest) is None:
-                pieces = [p.data async for p in self._stub.GetBlob(pb.BlobRef(hash=digest))]
+                pieces = [p.data async for p in self._stub.GetBlob(
+                    pb.BlobRef(hash=digest), metadata=(("rxgrid-worker", self.name),))]
                 self.blobs.put(digest, b"".join(pieces))
 
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:

@@ -1,7 +1,8 @@
 """One executor slot of a worker daemon: a spawned executor process and the pipe to it.
 
-``Slot.run`` (called from a thread of the daemon) sends a chunk to the executor and
-waits for its outcome. It is also where the daemon survives what tasks do to their
+``Slot.run`` (a coroutine on the daemon's event loop) sends a chunk to the executor and
+waits for its outcome; the pipe is watched with ``add_reader``, so no thread stands
+between the loop and the executor. It is also where the daemon survives what tasks do to their
 process: a task that overruns its timeout or kills its executor (``os._exit``, a
 segfault, the OOM killer) costs a new executor, not the daemon. Such a chunk is rerun
 task by task so the one culprit is found, retried up to ``max_attempts`` times, and
@@ -14,7 +15,7 @@ import logging
 import multiprocessing
 import pickle
 import signal
-import threading
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -63,13 +64,14 @@ class Slot:
         self.max_attempts = max_attempts
         self.lease: int | None = None
         self._cancelled = False
-        self._lock = threading.Lock()
         self.process = None
         self.conn = None
         self.known = executor.ObjectCache()
+        self._inbox: asyncio.Queue | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ---------------------------------------------------------------- process
-    def start(self) -> None:
+    def _spawn(self):
         parent, child = _SPAWN.Pipe()
         process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name),
                                  name=f"rxgrid-executor-{self.index}", daemon=True)
@@ -79,14 +81,31 @@ class Slot:
             process.kill()
             raise RuntimeError("executor process did not start within 120 s")
         parent.recv()
-        self.process, self.conn, self.known = process, parent, executor.ObjectCache()
+        return process, parent
 
-    def restart(self) -> None:
+    async def start(self) -> None:
+        """Start the executor (in a thread: spawning blocks) and watch its pipe."""
+        self._loop = asyncio.get_running_loop()
+        self.process, self.conn = await asyncio.to_thread(self._spawn)
+        self.known, self._inbox = executor.ObjectCache(), asyncio.Queue()
+        self._loop.add_reader(self.conn.fileno(), self._on_readable, self.conn, self._inbox)
+
+    def _on_readable(self, conn, inbox: asyncio.Queue) -> None:
+        try:
+            while conn.poll(0):
+                inbox.put_nowait(conn.recv())
+        except (EOFError, OSError):
+            self._loop.remove_reader(conn.fileno())
+            inbox.put_nowait(None)  # the executor is gone
+
+    async def restart(self) -> None:
         self.kill()
-        self.start()
+        await self.start()
 
     def kill(self) -> None:
         if self.process is not None:
+            if self._loop is not None:
+                self._loop.remove_reader(self.conn.fileno())
             self.process.kill()
             self.process.join(5)
             self.conn.close()
@@ -94,35 +113,32 @@ class Slot:
 
     def cancel(self, lease: int) -> bool:
         """Stop the chunk of ``lease`` if this slot runs it (kills the executor)."""
-        with self._lock:
-            if self.lease != lease:
-                return False
-            self._cancelled = True
-            if self.process is not None:
-                self.process.kill()
-            return True
+        if self.lease != lease:
+            return False
+        self._cancelled = True
+        if self.process is not None:
+            self.process.kill()
+        return True
 
     # ---------------------------------------------------------------- running
-    def run(self, work: ChunkWork) -> ChunkOutcome | None:
+    async def run(self, work: ChunkWork) -> ChunkOutcome | None:
         """Run ``work``; return its outcome, or None if it was cancelled."""
-        with self._lock:
-            self.lease, self._cancelled = work.lease, False
+        self.lease, self._cancelled = work.lease, False
         try:
-            return self._run(work)
+            return await self._run(work)
         finally:
-            with self._lock:
-                self.lease = None
+            self.lease = None
             if self.process is None or not self.process.is_alive():
-                self.restart()
+                await self.restart()
 
-    def _run(self, work: ChunkWork) -> ChunkOutcome | None:
+    async def _run(self, work: ChunkWork) -> ChunkOutcome | None:
         pieces: list = [None] * work.count
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
         start, per_task = 0, work.timeout > 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
-            status, payload = self._collect(work, pieces, failures, per_task)
+            status, payload = await self._collect(work, pieces, failures)
             if self._cancelled:
                 return None
             if status == "done":
@@ -131,7 +147,7 @@ class Slot:
                 break
             # The executor died or overran: replace it and go on task by task.
             task, code = payload, self._reap()
-            self.restart()
+            await self.restart()
             if task is None:  # died in batch mode: rerun the chunk one task at a time
                 per_task = True
                 continue
@@ -157,23 +173,22 @@ class Slot:
                 "packages": work.packages, "kernel": work.kernel,
                 "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure}
 
-    def _collect(self, work: ChunkWork, pieces: list, failures: dict, per_task: bool):
+    async def _collect(self, work: ChunkWork, pieces: list, failures: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.
 
         Returns ("done", results bytes), ("died", task or None) or ("timeout", task).
         """
         running, deadline = None, None
         while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                ready = self.conn.poll(wait)
-            except (OSError, EOFError):
-                ready = True
-            if not ready:
-                return "timeout", work.first + running
-            try:
-                message = self.conn.recv()
-            except (EOFError, OSError):
+            if deadline is None:
+                message = await self._inbox.get()
+            else:
+                try:
+                    message = await asyncio.wait_for(self._inbox.get(),
+                                                     max(0.0, deadline - time.monotonic()))
+                except asyncio.TimeoutError:
+                    return "timeout", work.first + running
+            if message is None:
                 return "died", None if running is None else work.first + running
             kind = message[0]
             if kind == "start":

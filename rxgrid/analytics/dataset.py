@@ -1,0 +1,413 @@
+"""Block-columnar data sets on disk, like RevoScaleR's .xdf files.
+
+A data set is a directory::
+
+    airline/
+      manifest.json            names, types, category levels, rows per block
+      block_000000/c000.npy    one .npy file per column per block
+      block_000000/c001.npy
+      block_000001/...
+
+Every column of every block is a plain ``.npy`` file, so a worker reads one
+block of the columns it needs with ``numpy.load(mmap_mode="r")`` and nothing
+else. Categorical columns are stored as int32 codes (-1 for missing) with the
+level names in the manifest. The manifest is written last, by ``close()``,
+so a data set that is being written is never mistaken for a finished one.
+
+Types: ``float64`` (NaN is missing), ``int64``, ``bool`` and ``category``.
+"""
+
+import csv
+import json
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+
+FORMAT = "rxgrid.dataset"
+VERSION = 1
+MANIFEST = "manifest.json"
+DEFAULT_BLOCK_ROWS = 500_000
+MISSING_TOKENS = frozenset({"", "NA", "NaN", "nan", "NULL", "null"})
+TYPES = ("float64", "int64", "bool", "category")
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A categorical column: int codes into ``levels`` (-1 marks a missing value)."""
+
+    codes: np.ndarray
+    levels: tuple[str, ...]
+
+    @classmethod
+    def from_values(cls, values: Iterable, levels: Sequence[str] | None = None) -> "Categorical":
+        """Encode values; levels default to the sorted distinct non-missing values."""
+        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        strings = np.array([str(v) for v in items], dtype=object)
+        missing = np.array([v is None or str(v) in MISSING_TOKENS for v in items], dtype=bool)
+        if levels is None:
+            levels = sorted(set(strings[~missing].tolist()))
+        lookup = {level: code for code, level in enumerate(levels)}
+        unknown = set(strings[~missing].tolist()) - lookup.keys()
+        if unknown:
+            raise DatasetError(f"values {sorted(unknown)[:5]} are not among the levels {list(levels)}")
+        codes = np.array([lookup.get(s, -1) for s in strings.tolist()], dtype=np.int32)
+        codes[missing] = -1
+        return cls(codes, tuple(levels))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+@dataclass(frozen=True)
+class VariableInfo:
+    """Name, storage type and (for categoricals) level names of a column."""
+
+    name: str
+    type: str
+    levels: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What ``get_info`` reports about a data set (RevoScaleR's ``rxGetInfo``)."""
+
+    path: str
+    rows: int
+    block_rows: tuple[int, ...]
+    variables: tuple[VariableInfo, ...]
+
+    @property
+    def blocks(self) -> int:
+        """Number of blocks."""
+        return len(self.block_rows)
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in storage order."""
+        return [v.name for v in self.variables]
+
+    def variable(self, name: str) -> VariableInfo:
+        """The variable called ``name``; ``DatasetError`` if there is none."""
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise DatasetError(f"no column {name!r} in {self.path}; columns are {self.names}")
+
+    def __str__(self) -> str:
+        lines = [
+            f"File name: {self.path}",
+            f"Number of observations: {self.rows}",
+            f"Number of variables: {len(self.variables)}",
+            f"Number of blocks: {self.blocks}",
+            "Variable information:",
+        ]
+        for i, v in enumerate(self.variables, 1):
+            levels = f" {len(v.levels)} levels: {' '.join(v.levels)}" if v.levels is not None else ""
+            lines.append(f"Var {i}: {v.name}, Type: {v.type}{levels}")
+        return "\n".join(lines)
+
+
+def _column_file(path: Path, block: int, column: int) -> Path:
+    return path / f"block_{block:06d}" / f"c{column:03d}.npy"
+
+
+def _storage_type(values) -> str:
+    if isinstance(values, Categorical):
+        return "category"
+    kind = np.asarray(values).dtype.kind
+    if kind in "USO":
+        return "category"
+    return {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}.get(kind) or _bad_kind(kind)
+
+
+def _bad_kind(kind: str) -> str:
+    raise DatasetError(f"cannot store a column of numpy kind {kind!r}")
+
+
+class DatasetWriter:
+    """Writes a data set block by block; ``append`` as often as needed, then ``close``.
+
+    Columns are fixed by the first ``append``. Categorical levels may grow
+    between appends (new levels are added at the end, existing codes keep
+    their meaning); pass ``Categorical`` values to fix the level order.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, block_rows: int = DEFAULT_BLOCK_ROWS, overwrite: bool = False
+    ):
+        if block_rows < 1:
+            raise DatasetError(f"block_rows must be >= 1, got {block_rows}")
+        self.path = Path(path)
+        if self.path.exists():
+            if not overwrite:
+                raise DatasetError(f"{self.path} already exists (pass overwrite=True to replace it)")
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+        self.block_rows = int(block_rows)
+        self._names: list[str] | None = None
+        self._types: dict[str, str] = {}
+        self._levels: dict[str, list[str]] = {}
+        self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_rows = 0
+        self._written: list[int] = []
+        self._closed = False
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+
+    def append(self, columns: Mapping[str, object]) -> None:
+        """Add rows: a mapping of column name to equally long arrays."""
+        if self._closed:
+            raise DatasetError("the writer is closed")
+        if self._names is None:
+            self._start(columns)
+        if list(columns) != self._names:
+            raise DatasetError(f"columns {list(columns)} differ from the first append's {self._names}")
+        arrays = {name: self._convert(name, values) for name, values in columns.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) > 1:
+            raise DatasetError(f"columns have different lengths: {sorted(lengths)}")
+        for name, array in arrays.items():
+            self._pending[name].append(array)
+        self._pending_rows += lengths.pop() if lengths else 0
+        while self._pending_rows >= self.block_rows:
+            self._flush(self.block_rows)
+
+    def close(self) -> DatasetInfo:
+        """Write the last partial block and the manifest; return the data set's info."""
+        if not self._closed:
+            if self._pending_rows:
+                self._flush(self._pending_rows)
+            self._write_manifest()
+            self._closed = True
+        return get_info(self.path)
+
+    def _start(self, columns: Mapping[str, object]) -> None:
+        if not columns:
+            raise DatasetError("a data set needs at least one column")
+        self._names = list(columns)
+        for name, values in columns.items():
+            self._types[name] = _storage_type(values)
+            self._pending[name] = []
+            if self._types[name] == "category":
+                self._levels[name] = list(values.levels) if isinstance(values, Categorical) else []
+
+    def _convert(self, name: str, values) -> np.ndarray:
+        kind = self._types[name]
+        if kind != "category":
+            array = np.asarray(values)
+            if array.ndim != 1 or _storage_type(array) == "category":
+                raise DatasetError(f"column {name!r} must be a 1-d numeric array")
+            if kind in ("int64", "bool") and array.dtype.kind == "f":
+                raise DatasetError(f"column {name!r} was {kind} and now gets floats")
+            return array.astype(kind)
+        categorical = values if isinstance(values, Categorical) else Categorical.from_values(values)
+        return self._recode(name, categorical)
+
+    def _recode(self, name: str, categorical: Categorical) -> np.ndarray:
+        levels = self._levels[name]
+        for level in categorical.levels:
+            if level not in levels:
+                levels.append(level)
+        index = {level: code for code, level in enumerate(levels)}
+        mapping = np.array([index[level] for level in categorical.levels] + [-1], dtype=np.int32)
+        codes = np.asarray(categorical.codes)
+        return mapping[np.where(codes < 0, len(categorical.levels), codes)]
+
+    def _flush(self, rows: int) -> None:
+        block = len(self._written)
+        (self.path / f"block_{block:06d}").mkdir()
+        for column, name in enumerate(self._names):
+            joined = np.concatenate(self._pending[name])
+            np.save(_column_file(self.path, block, column), joined[:rows])
+            self._pending[name] = [joined[rows:]]
+        self._pending_rows -= rows
+        self._written.append(rows)
+
+    def _write_manifest(self) -> None:
+        variables = [
+            {"name": n, "type": self._types[n], "levels": self._levels.get(n)} for n in self._names or []
+        ]
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "rows": sum(self._written),
+            "block_rows": self._written,
+            "variables": variables,
+        }
+        tmp = self.path / (MANIFEST + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=1))
+        tmp.replace(self.path / MANIFEST)
+
+
+def write_dataset(
+    path: str | os.PathLike,
+    columns: Mapping[str, object],
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    overwrite: bool = False,
+) -> DatasetInfo:
+    """Write in-memory columns (numpy arrays or ``Categorical``) as a data set."""
+    writer = DatasetWriter(path, block_rows, overwrite)
+    writer.append(columns)
+    return writer.close()
+
+
+def get_info(path: str | os.PathLike) -> DatasetInfo:
+    """Rows, blocks and variables (names, types, levels) of a data set."""
+    manifest_path = Path(path) / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is not a data set (no {MANIFEST}; unfinished or wrong path)") from None
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise DatasetError(f"{path}: unsupported data set format {manifest.get('format')!r}")
+    variables = tuple(
+        VariableInfo(v["name"], v["type"], tuple(v["levels"]) if v["levels"] is not None else None)
+        for v in manifest["variables"]
+    )
+    return DatasetInfo(str(path), int(manifest["rows"]), tuple(manifest["block_rows"]), variables)
+
+
+def read_block(
+    path: str | os.PathLike,
+    block: int,
+    columns: Sequence[str] | None = None,
+    mmap: bool = True,
+    info: DatasetInfo | None = None,
+) -> dict[str, np.ndarray]:
+    """Columns of one block, memory-mapped; categoricals come back as int32 codes."""
+    info = info or get_info(path)
+    if not 0 <= block < info.blocks:
+        raise DatasetError(f"block {block} out of range: {path} has {info.blocks} blocks")
+    names = info.names
+    wanted = names if columns is None else list(columns)
+    for name in wanted:
+        info.variable(name)
+    mode = "r" if mmap else None
+    files = {name: _column_file(Path(path), block, names.index(name)) for name in wanted}
+    return {name: np.load(file, mmap_mode=mode) for name, file in files.items()}
+
+
+def read_dataset(path: str | os.PathLike, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """All blocks of the given columns, concatenated in memory (for small data)."""
+    info = get_info(path)
+    blocks = [read_block(path, b, columns, mmap=False, info=info) for b in range(info.blocks)]
+    names = info.names if columns is None else list(columns)
+    if not blocks:
+        return {name: np.empty(0, dtype=_empty_dtype(info.variable(name).type)) for name in names}
+    return {name: np.concatenate([b[name] for b in blocks]) for name in names}
+
+
+def _empty_dtype(kind: str):
+    return np.int32 if kind == "category" else np.dtype(kind)
+
+
+# --- CSV ----------------------------------------------------------------------
+
+
+def _chunks(rows: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
+    chunk: list[list[str]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _parse_float(text: str) -> float:
+    return np.nan if text.strip() in MISSING_TOKENS else float(text)
+
+
+def _infer_type(values: list[str]) -> str:
+    try:
+        for value in values:
+            _parse_float(value)
+    except ValueError:
+        return "category"
+    return "float64"
+
+
+def _csv_column(name: str, values: list[str], kind: str, levels, first_line: int):
+    if kind == "category":
+        return Categorical.from_values(values, levels) if levels else Categorical.from_values(values)
+    try:
+        array = np.array([_parse_float(v) for v in values], dtype=np.float64)
+    except ValueError:
+        bad = next(i for i, v in enumerate(values) if _not_float(v))
+        raise DatasetError(
+            f"line {first_line + bad}: column {name!r} is {kind} but holds {values[bad]!r}"
+        ) from None
+    if kind == "float64":
+        return array
+    if np.isnan(array).any():
+        raise DatasetError(f"column {name!r} is {kind} but has missing values near line {first_line}")
+    return array.astype(kind)
+
+
+def _not_float(text: str) -> bool:
+    try:
+        _parse_float(text)
+    except ValueError:
+        return True
+    return False
+
+
+def csv_to_dataset(
+    csv_path: str | os.PathLike,
+    out: str | os.PathLike,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
+    *,
+    types: Mapping[str, str] | None = None,
+    levels: Mapping[str, Sequence[str]] | None = None,
+    delimiter: str = ",",
+    chunk_rows: int = 100_000,
+    overwrite: bool = False,
+) -> DatasetInfo:
+    """Convert a CSV file with a header line to a data set, streaming.
+
+    The file is read ``chunk_rows`` lines at a time, so it may be larger than
+    memory. Column types come from ``types`` or are inferred from the first
+    chunk: a column whose values all parse as numbers (or are missing: empty,
+    ``NA``, ``NaN``) is ``float64``, any other is ``category``. Categorical
+    levels come from ``levels`` (fixed order, other values are an error) or
+    are collected as they appear (sorted within the chunk that brings them).
+    """
+    levels = dict(levels or {})
+    types = {name: "category" for name in levels} | dict(types or {})
+    with open(csv_path, newline="") as handle, DatasetWriter(out, block_rows, overwrite) as writer:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = next(reader, None)
+        if not header:
+            raise DatasetError(f"{csv_path} is empty")
+        line = 2
+        for chunk in _chunks(reader, chunk_rows):
+            if any(len(row) != len(header) for row in chunk):
+                bad = next(i for i, row in enumerate(chunk) if len(row) != len(header))
+                raise DatasetError(
+                    f"line {line + bad}: {len(chunk[bad])} fields, the header has {len(header)}"
+                )
+            fields = list(zip(*chunk, strict=True))
+            for name, values in zip(header, fields, strict=True):
+                types.setdefault(name, _infer_type(list(values)))
+            writer.append(
+                {
+                    name: _csv_column(name, list(values), types[name], levels.get(name), line)
+                    for name, values in zip(header, fields, strict=True)
+                }
+            )
+            line += len(chunk)
+        if writer._names is None:
+            writer.append({name: np.empty(0) for name in header})
+    return get_info(out)

@@ -1,0 +1,87 @@
+"""Functions that tests run as tasks (importable, so they also travel by reference)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+import numpy as np
+
+import rxgrid
+
+
+def square(x):
+    return x * x
+
+
+def add(x, y=0):
+    return x + y
+
+
+def fail_on(x, bad=3):
+    if x == bad:
+        raise ValueError(f"bad value {x}")
+    return x
+
+
+def play_dice() -> str:
+    """Seed 001's craps game, on the task's seeded ``random``."""
+    point = None
+    count = 1
+    while True:
+        roll = random.randint(1, 6) + random.randint(1, 6)
+        if point is None:
+            point = roll
+        if count == 1 and roll in (7, 11):
+            return "Win"
+        if count == 1 and roll in (2, 3, 12):
+            return "Loss"
+        if count > 1 and roll == 7:
+            return "Loss"
+        if count > 1 and roll == point:
+            return "Win"
+        count += 1
+
+
+def pbirthday(n: int, ntests: int = 5000) -> float:
+    """Seed 001's pbirthday: share of ``ntests`` groups of ``n`` with a shared birthday."""
+    rng = rxgrid.task_rng()
+    days = rng.integers(0, 365, size=(ntests, n))
+    days.sort(axis=1)
+    return float(np.mean((np.diff(days, axis=1) == 0).any(axis=1)))
+
+
+def draws(k: int = 3) -> list:
+    """A task's first draws from all three seeded generators."""
+    return [rxgrid.task_rng().random(), random.random(), float(np.random.random())] + \
+        [rxgrid.task_rng().random() for _ in range(k - 1)]
+
+
+def sleep_then(seconds: float, value=None):
+    time.sleep(seconds)
+    return value
+
+
+def record_start(path: str, label: str, seconds: float = 0.0):
+    """Append ``label`` and a time to ``path`` (to see the order tasks start in)."""
+    with open(path, "a") as f:
+        f.write(f"{label} {time.time()}\n")
+    time.sleep(seconds)
+    return label
+
+
+def where_am_i():
+    return os.environ.get("RXGRID_WORKER", "local-sequential"), os.getpid()
+
+
+def uses_global():
+    return MULTIPLIER * 2  # noqa: F821 - provided through objects=
+
+
+def array_sum(a, i):
+    return float(a.sum()) + i
+
+
+def die_hard():
+    os._exit(3)

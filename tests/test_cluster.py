@@ -1,0 +1,188 @@
+"""Behaviour only a real cluster has: durability across processes, priorities, cancel,
+lost workers, shared blobs, timeouts and dying executors. Real processes, real ports."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import rxgrid
+from rxgrid import each
+from tests import fixtures
+from tests.conftest import run_python
+
+
+def test_a_job_outlives_the_process_that_submitted_it(cluster2):
+    submit = run_python(f"""
+import rxgrid
+from tests import fixtures
+cluster = rxgrid.connect({cluster2.address!r})
+job = cluster.exec(fixtures.sleep_then, 0.3, rxgrid.each(range(6)), wait=False)
+print(job.id)
+""")
+    assert submit.returncode == 0, submit.stderr
+    job_id = submit.stdout.strip()
+    read = run_python(f"""
+import rxgrid
+cluster = rxgrid.connect({cluster2.address!r})
+print(cluster.job({job_id!r}).result(timeout=60))
+""")
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.strip() == str(list(range(6)))
+
+
+def test_a_function_defined_in_a_script_runs_on_the_workers(cluster2):
+    out = run_python(f"""
+import rxgrid
+OFFSET = 100
+def helper(x):
+    return x + OFFSET
+def task(x):
+    return helper(x) * 2
+cluster = rxgrid.connect({cluster2.address!r})
+print(cluster.exec(task, rxgrid.each([1, 2, 3])))
+""")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[202, 204, 206]"
+
+
+def test_higher_priority_runs_before_the_rest_of_a_lower_priority_job(fresh_cluster, tmp_path):
+    cluster = fresh_cluster(workers=2)
+    log = tmp_path / "starts.txt"
+    low = cluster.exec(fixtures.record_start, str(log), each([f"low{i}" for i in range(6)]),
+                       seconds=0.6, chunk_size=1, wait=False)
+    _wait_until(lambda: low.progress().done + _count(log) >= 2, 30)  # both slots busy with low
+    high = cluster.exec(fixtures.record_start, str(log), each(["high0", "high1"]), seconds=0.0,
+                        chunk_size=1, priority=10, wait=False)
+    low.wait(60), high.wait(60)
+    order = [line.split()[0] for line in log.read_text().splitlines()]
+    assert sorted(order[:2]) == ["low0", "low1"], order
+    assert sorted(order[2:4]) == ["high0", "high1"], order
+
+
+def test_cancel_stops_a_running_task_quickly_and_frees_the_slot(fresh_cluster):
+    cluster = fresh_cluster(workers=1)
+    job = cluster.exec(fixtures.sleep_then, 60, wait=False)
+    _wait_until(lambda: cluster.workers()[0].busy == 1 and job.status() == "running", 30)
+    started = time.monotonic()
+    assert job.cancel() is True
+    assert cluster.exec(fixtures.square, 7) == [49]
+    assert time.monotonic() - started < 2.0
+    assert job.status() == "cancelled"
+    with pytest.raises(rxgrid.JobCancelledError, match="cancelled"):
+        job.result()
+    assert job.cancel() is False
+
+
+def test_a_killed_worker_daemon_loses_no_result(fresh_cluster):
+    cluster = fresh_cluster(workers=2)
+    job = cluster.exec(fixtures.sleep_then, 0.2, each(range(20)), chunk_size=2, wait=False)
+    _wait_until(lambda: job.progress().done >= 2, 30)
+    cluster.kill("local-1", signal.SIGKILL)
+    assert job.result(timeout=90) == list(range(20))
+    info = job.info()
+    assert (info.tasks_done, info.tasks_failed) == (20, 0)
+
+
+def test_a_shared_argument_crosses_the_wire_once_per_worker(fresh_cluster):
+    cluster = fresh_cluster(workers=2)
+    matrix = np.random.default_rng(0).random((512, 512))  # 2 MB
+    results = cluster.exec(fixtures.array_sum, matrix, each(range(400)), chunk_size=1)
+    assert results == [matrix.sum() + i for i in range(400)]
+    for worker in cluster.workers():
+        assert worker.blob_bytes_sent < 2 * matrix.nbytes, worker
+
+
+def test_an_argument_larger_than_a_grpc_message_is_streamed(cluster2):
+    big = np.ones(9_000_000)  # 72 MB: above the 64 MB message limit
+    assert cluster2.exec(fixtures.array_sum, big, each([0, 1])) == [9_000_000.0, 9_000_001.0]
+
+
+def test_a_task_over_its_timeout_fails_and_frees_the_slot(fresh_cluster):
+    cluster = fresh_cluster(workers=1)
+    results = cluster.exec(fixtures.sleep_then, each([0.0, 30.0, 0.0]), each(["a", "b", "c"]),
+                           timeout=1.0, chunk_size=3)
+    assert results[0] == "a" and results[2] == "c"
+    assert isinstance(results[1], rxgrid.TaskFailure) and results[1].type == "TimeoutError"
+    assert "timeout=1" in results[1].message
+
+
+def test_an_executor_that_dies_is_replaced_and_the_task_failed(cluster1):
+    results = cluster1.exec(_die_on_two, each(range(4)), chunk_size=4)
+    assert [results[i] for i in (0, 1, 3)] == [0, 1, 3]
+    assert isinstance(results[2], rxgrid.TaskFailure)
+    assert results[2].type == "ExecutorDiedError" and "exit code 3" in results[2].message
+    assert cluster1.exec(fixtures.square, 5) == [25]
+
+
+def _die_on_two(x):
+    import os
+    if x == 2:
+        os._exit(3)
+    return x
+
+
+def test_executor_interface_returns_real_futures(cluster2):
+    with cluster2.executor() as pool:
+        future = pool.submit(fixtures.add, 2, y=5)
+        assert future.result(timeout=60) == 7
+        assert list(pool.map(fixtures.square, range(10))) == [i * i for i in range(10)]
+        failing = pool.submit(fixtures.fail_on, 3)
+        with pytest.raises(rxgrid.TaskError, match="bad value 3"):
+            failing.result(timeout=60)
+
+
+def test_cleanup_keeps_unread_results_unless_forced(cluster2):
+    job = cluster2.exec(fixtures.square, 3, wait=False)
+    job.wait(60)
+    assert cluster2.cleanup([job.id]) == []
+    assert cluster2.job(job.id).status() == "finished"
+    assert cluster2.cleanup([job.id], force=True) == [job.id]
+    with pytest.raises(rxgrid.JobNotFoundError):
+        cluster2.job(job.id)
+
+
+def test_collected_results_can_be_cleaned_up_without_force(cluster2):
+    job = cluster2.exec(fixtures.square, 3, wait=False)
+    assert job.result(timeout=60) == [9]
+    assert cluster2.cleanup(job) == [job.id]
+
+
+def test_jobs_can_be_listed_by_time_range(cluster2):
+    before = time.time()
+    job = cluster2.exec(fixtures.square, 1, wait=False)
+    job.wait(60)
+    assert job.id in [j.id for j in cluster2.jobs(since=before)]
+    assert job.id not in [j.id for j in cluster2.jobs(until=before)]
+
+
+def test_a_blocking_exec_rides_through_a_head_restart(fresh_cluster):
+    cluster = fresh_cluster(workers=2)
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("r", cluster.exec(
+        fixtures.sleep_then, 0.25, each(range(16)), chunk_size=1)))
+    thread.start()
+    _wait_until(lambda: any(j.tasks_done >= 3 for j in cluster.jobs()), 30)
+    cluster.kill("head", signal.SIGKILL)
+    time.sleep(0.5)
+    cluster.start_head()
+    thread.join(120)
+    assert box.get("r") == list(range(16))
+    job = cluster.jobs()[-1]
+    assert (job.state, job.tasks_done) == ("finished", 16)
+
+
+def _count(path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _wait_until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)

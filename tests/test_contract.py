@@ -1,0 +1,150 @@
+"""The job API contract, run against every way of running a job.
+
+The same tests run on ``local_sequential()``, ``local(workers=1)`` and
+``local(workers=2)``: results, order, seeds and errors must not depend on which.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import rxgrid
+from rxgrid import each
+from tests import fixtures
+
+CONTEXTS = ["sequential", "local1", "local2"]
+
+
+@pytest.fixture(params=CONTEXTS)
+def ctx(request):
+    if request.param == "sequential":
+        return rxgrid.local_sequential()
+    return request.getfixturevalue("cluster1" if request.param == "local1" else "cluster2")
+
+
+def test_results_come_back_in_task_order(ctx):
+    assert ctx.exec(fixtures.square, each(range(50)), chunk_size=7) == [i * i for i in range(50)]
+
+
+def test_times_runs_the_function_that_many_times(ctx):
+    assert ctx.exec(fixtures.add, 2, y=3, times=5) == [5] * 5
+
+
+def test_several_each_arguments_zip_and_common_ones_repeat(ctx):
+    assert ctx.exec(fixtures.add, each([1, 2, 3]), y=each([10, 20, 30])) == [11, 22, 33]
+
+
+def test_a_single_call_without_times_runs_once(ctx):
+    assert ctx.exec(fixtures.square, 9) == [81]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 100])
+def test_seeded_streams_do_not_depend_on_chunking_or_context(ctx, chunk_size):
+    expected = rxgrid.local_sequential().exec(fixtures.draws, times=12, seed=42, chunk_size=12)
+    got = ctx.exec(fixtures.draws, times=12, seed=42, chunk_size=chunk_size)
+    assert got == expected
+    assert len({tuple(r) for r in got}) == 12, "every task must get its own stream"
+
+
+def test_a_different_seed_gives_different_numbers(ctx):
+    assert ctx.exec(fixtures.draws, times=3, seed=1) != ctx.exec(fixtures.draws, times=3, seed=2)
+
+
+def test_non_blocking_job_reports_status_progress_and_results(ctx):
+    job = ctx.exec(fixtures.square, each(range(20)), wait=False)
+    assert isinstance(job.id, str) and job.id
+    info = job.wait(timeout=60)
+    assert info.state == "finished" and job.status() == "finished"
+    assert tuple(job.progress()) == (20, 0, 20)
+    assert job.result() == [i * i for i in range(20)]
+    assert ctx.last_job.id == job.id
+    assert ctx.job(job.id).result() == [i * i for i in range(20)]
+
+
+def test_a_failing_task_keeps_its_place_and_its_traceback(ctx):
+    results = ctx.exec(fixtures.fail_on, each(range(6)), chunk_size=2)
+    failure = results[3]
+    assert isinstance(failure, rxgrid.TaskFailure)
+    assert (failure.type, failure.message) == ("ValueError", "bad value 3")
+    assert "fail_on" in failure.traceback and "raise ValueError" in failure.traceback
+    assert [r for i, r in enumerate(results) if i != 3] == [0, 1, 2, 4, 5]
+    errors = ctx.last_job.errors()
+    assert list(errors) == [3] and errors[3].type == "ValueError"
+
+
+def test_stop_at_first_failure_fails_the_job_with_the_remote_traceback(ctx):
+    with pytest.raises(rxgrid.JobFailedError) as info:
+        ctx.exec(fixtures.fail_on, each(range(6)), chunk_size=6, continue_on_failure=False)
+    assert "bad value 3" in str(info.value)
+    assert "raise ValueError" in str(info.value.__cause__)
+    assert info.value.errors[3].type == "ValueError"
+
+
+def test_objects_become_globals_of_the_function(ctx):
+    assert ctx.exec(fixtures.uses_global, times=2, objects={"MULTIPLIER": 21}) == [42, 42]
+
+
+def test_objects_by_name_are_taken_from_the_caller(ctx):
+    MULTIPLIER = 5  # noqa: N806,F841 - read through objects=
+    assert ctx.exec(fixtures.uses_global, objects=["MULTIPLIER"]) == [10]
+
+
+def test_packages_are_imported_first_and_a_missing_one_is_named(ctx):
+    assert ctx.exec(fixtures.square, 4, packages=["json"]) == [16]
+    result = ctx.exec(fixtures.square, 4, packages=["no_such_module_xyz"]) \
+        if not isinstance(ctx, rxgrid.SequentialCluster) else None
+    if result is not None:
+        assert isinstance(result[0], rxgrid.TaskFailure)
+        assert "no_such_module_xyz" in result[0].message and "packages=" in result[0].message
+    else:
+        with pytest.raises(ImportError, match="no_such_module_xyz"):
+            ctx.exec(fixtures.square, 4, packages=["no_such_module_xyz"])
+
+
+def test_per_node_runs_once_per_worker_keyed_by_name(ctx):
+    result = ctx.exec(fixtures.where_am_i, per_node=True)
+    names = sorted(w.name for w in ctx.workers())
+    assert sorted(result) == names
+    assert all(result[name][0] == name for name in names)
+
+
+def test_a_job_id_can_be_chosen_and_a_duplicate_is_refused(ctx):
+    job_id = f"chosen-{time.time_ns()}"
+    assert ctx.exec(fixtures.square, 3, job_id=job_id) == [9]
+    with pytest.raises(rxgrid.DuplicateJobError, match=job_id):
+        ctx.exec(fixtures.square, 3, job_id=job_id)
+    assert ctx.job(job_id).result() == [9]
+
+
+def test_unknown_job_is_not_found(ctx):
+    with pytest.raises(rxgrid.JobNotFoundError):
+        ctx.job("no-such-job")
+
+
+def test_jobs_are_listed_by_state(ctx):
+    job = ctx.exec(fixtures.square, 2, wait=False)
+    job.wait(60)
+    assert job.id in [j.id for j in ctx.jobs(state="finished")]
+    assert job.id not in [j.id for j in ctx.jobs(state="failed")]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"times": 0}, "times"), ({"times": -3}, "times"), ({"chunk_size": 0}, "chunk_size"),
+    ({"job_id": "bad id!"}, "not valid"), ({"seed": -1}, "seed"), ({"timeout": 0}, "timeout"),
+])
+def test_bad_arguments_are_refused_before_anything_runs(ctx, kwargs, message):
+    with pytest.raises(rxgrid.InvalidArgumentError, match=message):
+        ctx.exec(fixtures.square, 2, **kwargs)
+
+
+def test_each_arguments_of_unequal_length_are_refused(ctx):
+    with pytest.raises(rxgrid.InvalidArgumentError, match="same number of values"):
+        ctx.exec(fixtures.add, each([1, 2]), y=each([1, 2, 3]))
+
+
+def test_a_shared_numpy_argument_reaches_every_task(ctx):
+    a = np.arange(1000.0)
+    assert ctx.exec(fixtures.array_sum, a, each(range(4))) == [a.sum() + i for i in range(4)]

@@ -1,0 +1,72 @@
+"""Seed 001's rxExec examples: dice and birthday, reproducible with seed=777.
+
+The numbers must be the same for chunk sizes 1, 7 and 2,000 and for one and two
+workers, and right by the exact formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+import rxgrid
+from rxgrid import each
+from tests import fixtures
+
+GAMES = 10_000
+P_WIN = 244 / 495  # exact craps win probability
+
+
+def exact_birthday(n: int) -> float:
+    return 1.0 - math.prod((365 - k) / 365 for k in range(n))
+
+
+@pytest.fixture(scope="module")
+def dice_runs(cluster1, cluster2):
+    runs = {}
+    for name, cluster in (("1 worker", cluster1), ("2 workers", cluster2)):
+        for chunk in (1, 7, 2000):
+            runs[(name, chunk)] = cluster.exec(fixtures.play_dice, times=GAMES, chunk_size=chunk,
+                                               seed=777)
+    return runs
+
+
+def test_dice_is_the_same_for_any_chunking_and_worker_count(dice_runs):
+    first = next(iter(dice_runs.values()))
+    for key, run in dice_runs.items():
+        assert run == first, f"dice differ for {key}"
+
+
+def test_dice_win_rate_is_within_4_sigma_of_244_over_495(dice_runs):
+    wins = Counter(next(iter(dice_runs.values())))["Win"]
+    sigma = math.sqrt(GAMES * P_WIN * (1 - P_WIN))
+    assert abs(wins - GAMES * P_WIN) < 4 * sigma, wins
+
+
+def test_dice_matches_the_sequential_context():
+    seq = rxgrid.local_sequential().exec(fixtures.play_dice, times=500, seed=777, chunk_size=2000)
+    seq2 = rxgrid.local_sequential().exec(fixtures.play_dice, times=500, seed=777, chunk_size=7)
+    assert seq == seq2
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 20])
+def test_birthday_is_reproducible_and_close_to_the_exact_formula(cluster1, cluster2, chunk):
+    sizes = list(range(2, 101))
+    one = cluster1.exec(fixtures.pbirthday, each(sizes), chunk_size=chunk, seed=777)
+    two = cluster2.exec(fixtures.pbirthday, each(sizes), chunk_size=chunk, seed=777)
+    assert one == two
+    for n, p_hat in zip(sizes, one):
+        assert _within_sigmas(round(p_hat * 5000), 5000, exact_birthday(n), 4.5), (n, p_hat)
+
+
+def _within_sigmas(k: int, trials: int, p: float, sigmas: float) -> bool:
+    """Is k successes in ``trials`` as likely under p as a normal value within ``sigmas``?
+
+    Uses the exact binomial tails: for p near 0 or 1 the normal approximation of
+    "4.5 sigma" fails (one miss in 5,000 at p = 0.999997 is not a 9-sigma event).
+    """
+    from scipy.stats import binom, norm
+    tail = norm.sf(sigmas)
+    return binom.cdf(k, trials, p) > tail and binom.sf(k - 1, trials, p) > tail
