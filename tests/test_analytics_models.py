@@ -1,0 +1,242 @@
+import pickle
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from sklearn.cluster import KMeans
+
+from rxgrid.analytics import (
+    Categorical,
+    ModelError,
+    glm,
+    kmeans,
+    lin_mod,
+    logit,
+    make_airline,
+    map_sequential,
+    parse_formula,
+    read_dataset,
+    write_dataset,
+)
+
+RTOL = 1e-6
+
+
+def map_reversed(fn, arguments):
+    """Runs the calls last to first, as a cluster may, but returns them in order."""
+    return [fn(*args) for args in reversed(arguments)][::-1]
+
+
+def map_pickled(fn, arguments):
+    """Pickles the function and each argument tuple, as sending them as tasks would."""
+    fn = pickle.loads(pickle.dumps(fn))
+    return [fn(*pickle.loads(pickle.dumps(args))) for args in arguments]
+
+
+MAPS = [
+    pytest.param(map_sequential, 1, id="sequential-1-block"),
+    pytest.param(map_reversed, 2, id="reversed-2-blocks"),
+    pytest.param(map_pickled, 5, id="pickled-5-blocks"),
+]
+
+
+@pytest.fixture(scope="module")
+def airline(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "airline"
+    make_airline(path, rows=12_000, seed=5, block_rows=2_500)
+    return path
+
+
+@pytest.fixture(scope="module")
+def airline_frame(airline):
+    return read_dataset(airline)
+
+
+def dummies(codes, levels, drop_first):
+    return [(codes == k).astype(float) for k in range(1 if drop_first else 0, levels)]
+
+
+def assert_matches(result, reference, names):
+    assert list(result.names) == names
+    np.testing.assert_allclose(result.params, reference.params, rtol=RTOL)
+    np.testing.assert_allclose(result.std_errors, reference.bse, rtol=RTOL)
+    np.testing.assert_allclose(result.p_values, reference.pvalues, rtol=1e-4, atol=1e-12)
+
+
+AIRLINE_NAMES = ["(Intercept)"] + [
+    f"DayOfWeek={d}" for d in ("Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+] + ["CRSDepTime", "Distance"]  # fmt: skip
+
+
+def airline_design(frame):
+    keep = ~np.isnan(frame["ArrDelay"])
+    X = np.column_stack(
+        [np.ones(keep.sum()), *dummies(frame["DayOfWeek"][keep], 7, True)]
+        + [frame["CRSDepTime"][keep], frame["Distance"][keep]]
+    )
+    return keep, X
+
+
+@pytest.mark.parametrize("map_blocks, blocks_per_read", MAPS)
+def test_lin_mod_matches_statsmodels(airline, airline_frame, map_blocks, blocks_per_read):
+    keep, X = airline_design(airline_frame)
+    reference = sm.OLS(airline_frame["ArrDelay"][keep], X).fit()
+    result = lin_mod(
+        airline,
+        "ArrDelay ~ DayOfWeek + CRSDepTime + Distance",
+        map_blocks=map_blocks,
+        blocks_per_read=blocks_per_read,
+    )
+    assert_matches(result, reference, AIRLINE_NAMES)
+    assert result.deviance == pytest.approx(reference.ssr, rel=1e-9)
+    assert result.df_residual == reference.df_resid
+    assert (result.n_used, result.n_skipped) == (keep.sum(), (~keep).sum())
+
+
+@pytest.mark.parametrize("map_blocks, blocks_per_read", MAPS)
+def test_logit_matches_statsmodels(airline, airline_frame, map_blocks, blocks_per_read):
+    keep, X = airline_design(airline_frame)
+    reference = sm.GLM(airline_frame["Late"][keep], X, family=sm.families.Binomial()).fit(tol=1e-12)
+    result = logit(
+        airline,
+        "Late ~ DayOfWeek + CRSDepTime + Distance",
+        map_blocks=map_blocks,
+        blocks_per_read=blocks_per_read,
+    )
+    assert_matches(result, reference, AIRLINE_NAMES)
+    assert result.deviance == pytest.approx(reference.deviance, rel=1e-9)
+    assert result.converged and 2 <= result.iterations <= 10
+    assert "Logistic Regression Results for: Late ~ DayOfWeek" in result.summary()
+    assert "DayOfWeek=Monday" in result.summary() and "Dropped" in result.summary()
+
+
+def test_cube_lin_mod_matches_a_no_intercept_dummy_design(airline, airline_frame):
+    keep = ~np.isnan(airline_frame["ArrDelay"])
+    X = np.column_stack(dummies(airline_frame["DayOfWeek"][keep], 7, False))
+    reference = sm.OLS(airline_frame["ArrDelay"][keep], X).fit()
+    result = lin_mod(airline, "ArrDelay ~ DayOfWeek", cube=True, blocks_per_read=3)
+    names = [f"DayOfWeek={d}" for d in ("Monday", "Tuesday", "Wednesday", "Thursday")]
+    assert list(result.names[:4]) == names
+    np.testing.assert_allclose(result.params, reference.params, rtol=RTOL)
+    np.testing.assert_allclose(result.std_errors, reference.bse, rtol=RTOL)
+    assert "Cube Linear Regression Results" in result.summary() and result.dropped == ()
+    # cube coefficients are the day means
+    day = airline_frame["DayOfWeek"][keep]
+    assert result.coefficients["DayOfWeek=Friday"] == pytest.approx(
+        airline_frame["ArrDelay"][keep][day == 4].mean(), rel=1e-12
+    )
+
+
+@pytest.fixture(scope="module")
+def poisson_data(tmp_path_factory):
+    # seed 001's SimulatePoissonData plus a categorical and some missing values
+    rng = np.random.default_rng(9)
+    n = 6_000
+    x1, x2 = np.log(rng.uniform(0.5, 1.5, n)), np.log(rng.uniform(0.5, 1.5, n))
+    group = rng.integers(0, 3, n).astype(np.int32)
+    count = rng.poisson(np.exp(0.0 + 1.0 * x1 + 2.0 * x2 + 0.3 * (group == 2))).astype(float)
+    x1[rng.choice(n, 25, replace=False)] = np.nan
+    count[rng.choice(n, 30, replace=False)] = np.nan
+    group[rng.choice(n, 20, replace=False)] = -1
+    columns = {"count": count, "x1": x1, "x2": x2, "group": Categorical(group, ("a", "b", "c"))}
+    path = tmp_path_factory.mktemp("data") / "poisson"
+    write_dataset(path, columns, block_rows=1_000)
+    return path, columns
+
+
+@pytest.mark.parametrize("map_blocks, blocks_per_read", MAPS)
+def test_poisson_glm_matches_statsmodels_and_counts_missing_rows(poisson_data, map_blocks, blocks_per_read):
+    path, c = poisson_data
+    keep = ~np.isnan(c["count"]) & ~np.isnan(c["x1"]) & (c["group"].codes >= 0)
+    codes = c["group"].codes[keep]
+    X = np.column_stack([np.ones(keep.sum()), *dummies(codes, 3, True), c["x1"][keep], c["x2"][keep]])
+    reference = sm.GLM(c["count"][keep], X, family=sm.families.Poisson()).fit(tol=1e-12)
+    result = glm(
+        path,
+        "count ~ group + x1 + x2",
+        family="poisson",
+        map_blocks=map_blocks,
+        blocks_per_read=blocks_per_read,
+    )
+    assert_matches(result, reference, ["(Intercept)", "group=b", "group=c", "x1", "x2"])
+    assert (result.n_used, result.n_skipped) == (keep.sum(), (~keep).sum())
+    assert result.n_skipped > 50
+
+
+def test_model_errors_are_clear(airline, tmp_path):
+    with pytest.raises(ModelError, match="unknown column 'Delay'"):
+        lin_mod(airline, "Delay ~ DayOfWeek")
+    with pytest.raises(ModelError, match="unknown column 'Weekday'"):
+        lin_mod(airline, "ArrDelay ~ Weekday")
+    with pytest.raises(ModelError, match="categorical; a numeric response"):
+        lin_mod(airline, "DayOfWeek ~ Distance")
+    with pytest.raises(ModelError, match="outside"):
+        logit(airline, "ArrDelay ~ DayOfWeek")
+    with pytest.raises(ModelError, match="cube=True"):
+        lin_mod(airline, "ArrDelay ~ Distance", cube=True)
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    columns = {
+        "y": rng.normal(size=300),
+        "x": x,
+        "x2": 2 * x,
+        "g": Categorical(np.zeros(300, np.int32), ("a", "b")),
+    }
+    write_dataset(tmp_path / "s", columns, block_rows=100)
+    with pytest.raises(ModelError, match=r"singular design: \['x2'\]"):
+        lin_mod(tmp_path / "s", "y ~ x + x2")
+    with pytest.raises(ModelError, match=r"singular design: \['g=b'\]"):
+        lin_mod(tmp_path / "s", "y ~ g + x")
+    write_dataset(tmp_path / "e", {"y": np.full(5, np.nan), "x": np.ones(5)})
+    with pytest.raises(ModelError, match="no rows left"):
+        lin_mod(tmp_path / "e", "y ~ x")
+
+
+def test_formulas():
+    f = parse_formula("Late ~ DayOfWeek + CRSDepTime + Distance")
+    assert (f.response, f.terms, f.intercept) == ("Late", ("DayOfWeek", "CRSDepTime", "Distance"), True)
+    assert parse_formula("y ~ a - 1").intercept is False
+    assert parse_formula("y ~ 0 + a").intercept is False
+    assert parse_formula("~ a + b").response is None
+    for bad in ("y ~ a:b", "y ~ a * b", "y ~ log(a)", "y ~ a + a", "y", "y z ~ a", "y ~ 2"):
+        with pytest.raises(ModelError):
+            parse_formula(bad)
+
+
+@pytest.fixture(scope="module")
+def blobs(tmp_path_factory):
+    rng = np.random.default_rng(2)
+    centers = rng.normal(scale=5.0, size=(4, 3))
+    X = centers[rng.integers(0, 4, 3_000)] + rng.normal(size=(3_000, 3))
+    X[[10, 2_000], 1] = np.nan
+    path = tmp_path_factory.mktemp("data") / "blobs"
+    write_dataset(path, {"a": X[:, 0], "b": X[:, 1], "c": X[:, 2]}, block_rows=700)
+    return path, X
+
+
+@pytest.mark.parametrize("map_blocks, blocks_per_read", MAPS)
+def test_kmeans_inertia_matches_scikit_learn(blobs, map_blocks, blocks_per_read):
+    path, X = blobs
+    complete = X[~np.isnan(X).any(axis=1)]
+    start = complete[[0, 1, 2, 3]]
+    reference = KMeans(4, init=start, n_init=1, algorithm="lloyd", tol=0.0, max_iter=300).fit(complete)
+    result = kmeans(
+        path, "~ a + b + c", start, iter_max=300, map_blocks=map_blocks, blocks_per_read=blocks_per_read
+    )
+    assert result.converged
+    assert abs(result.inertia - reference.inertia_) <= 1e-9 * reference.inertia_
+    np.testing.assert_allclose(result.centers, reference.cluster_centers_, rtol=1e-9)
+    assert (result.n_used, result.n_skipped) == (len(complete), 2)
+    assert sorted(result.sizes) == sorted(np.bincount(reference.labels_))
+
+
+def test_kmeans_seeded_from_the_first_block_and_errors(blobs, airline):
+    path, _ = blobs
+    first = kmeans(path, ["a", "b", "c"], 4, iter_max=50, seed=7)
+    again = kmeans(path, ["a", "b", "c"], 4, iter_max=50, seed=7)
+    np.testing.assert_array_equal(first.centers, again.centers)
+    assert "K-means clustering of a, b, c with 4 clusters" in first.summary()
+    with pytest.raises(ModelError, match="numeric columns"):
+        kmeans(airline, "~ DayOfWeek + Distance", 2)
+    with pytest.raises(ModelError, match="unknown column"):
+        kmeans(path, ["a", "z"], 2)
