@@ -169,6 +169,16 @@ class JobEvent(_message.Message):
     chunk: ChunkResult
     def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunk: _Optional[_Union[ChunkResult, _Mapping]] = ...) -> None: ...
 
+class JobOutcome(_message.Message):
+    __slots__ = ("info", "chunks", "complete")
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    info: JobInfo
+    chunks: _containers.RepeatedCompositeFieldContainer[ChunkResult]
+    complete: bool
+    def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkResult, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
+
 class ConnectRequest(_message.Message):
     __slots__ = ("protocol_version", "client")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]

@@ -44,10 +44,10 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.FromString,
                 _registered_method=True)
-        self.RunJob = channel.unary_stream(
+        self.RunJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/RunJob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.FromString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetJob',
@@ -122,7 +122,7 @@ class ClusterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RunJob(self, request, context):
-        """Submit and stream: results of each chunk as stored, then the final JobInfo.
+        """Submit, wait for the job to end, and return its results in one reply.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -207,10 +207,10 @@ def add_ClusterServicer_to_server(servicer, server):
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.SerializeToString,
             ),
-            'RunJob': grpc.unary_stream_rpc_method_handler(
+            'RunJob': grpc.unary_unary_rpc_method_handler(
                     servicer.RunJob,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.SerializeToString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
@@ -343,12 +343,12 @@ class Cluster:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
+        return grpc.experimental.unary_unary(
             request,
             target,
             '/rxgrid.v1.Cluster/RunJob',
             rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,6 @@
 """The client: ``Cluster.exec`` runs a function many times on the cluster (rxExec).
 
-    exec() ─► prepare (checks) ─► JobSpec + blobs ─► RunJob stream ─► ResultSet ─► list
+    exec() ─► prepare (checks) ─► JobSpec + blobs ─► RunJob ─► ResultSet ─► list
                                                  └─► SubmitJob ─► Job (wait=False)
 """
 
@@ -120,18 +120,17 @@ class Cluster:
                 return
 
     def _run(self, spec: pb.JobSpec, job: Job):
-        results, info = ResultSet(), None
         try:
-            for event in self._conn.stream("RunJob", spec):
-                if event.WhichOneof("event") == "chunk":
-                    results.add(event.chunk, self._conn.fetch_blob)
-                else:
-                    info = JobInfo.from_proto(event.info)
+            reply = self._conn.call("RunJob", spec, retry=False)
         except HeadUnavailableError:
             log.warning("lost the head while job %s ran; waiting for it to come back", job.id)
             return self._resume(spec, job)
-        if info is None:
+        if not reply.complete:
             return self._resume(spec, job)
+        results = ResultSet()
+        for chunk in reply.chunks:
+            results.add(chunk, self._conn.fetch_blob)
+        info = JobInfo.from_proto(reply.info)
         value = outcome(info, results)
         _warn_failures(info)
         return value

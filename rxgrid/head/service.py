@@ -105,9 +105,20 @@ class ClusterService(pb_grpc.ClusterServicer):
     @_translate_errors
     async def RunJob(self, request, context):
         info = await self.head.submit(request)
+        outcome, size = pb.JobOutcome(complete=True), 0
         async for event in self.head.watch(info.job_id, results=True, progress=False):
-            yield event
-        await self.head.mark_collected(info.job_id)
+            if event.WhichOneof("event") == "info":
+                outcome.info.CopyFrom(event.info)
+            elif outcome.complete:
+                size += event.chunk.ByteSize()
+                if size > MAX_MESSAGE_BYTES // 2:
+                    outcome.complete = False  # too big for one reply: the client streams them
+                    del outcome.chunks[:]
+                else:
+                    outcome.chunks.append(event.chunk)
+        if outcome.complete:
+            await self.head.mark_collected(info.job_id)
+        return outcome
 
     @_translate_errors
     async def GetJob(self, request, context):
