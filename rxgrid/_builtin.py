@@ -1,67 +1,59 @@
 """Built-in kernels callable by name with typed parameters (e.g. from grpcurl).
 
-Each entry turns the job's numeric parameters into a task function of no arguments;
-the task's seed stream comes from ``rxgrid.task_rng`` / the kernel's own counter-based
-generator keyed by (seed, task index).
+Each entry turns a job's numeric parameters into a task function of no arguments that
+runs a Numba kernel of :mod:`rxgrid.kernels`, keyed by the task's (seed, task index),
+so a kernel job is as reproducible as any other. Parameters:
+
+    dice        games (per task)                               -> wins
+    birthday    n (group size; task i uses n + i), trials      -> probability
+    mandelbrot  width, height, max_iter, rows (per task),
+                x_min, x_max, y_min, y_max                     -> rows of counts (task i: band i)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._seeding import task_key
+
+
+def _seed_and_task() -> tuple[int, int]:
+    seed, task = task_key()
+    return (0 if seed is None else seed), task
+
 
 def _dice(params: dict) -> Callable:
-    def task():
-        from . import _seeding
-        rng = _seeding.task_rng()
-        games = int(params.get("games", 1))
-        wins = 0
-        for _ in range(games):
-            first = int(rng.integers(1, 7)) + int(rng.integers(1, 7))
-            if first in (7, 11):
-                wins += 1
-                continue
-            if first in (2, 3, 12):
-                continue
-            while True:
-                roll = int(rng.integers(1, 7)) + int(rng.integers(1, 7))
-                if roll == first:
-                    wins += 1
-                    break
-                if roll == 7:
-                    break
-        return wins
+    games = int(params.get("games", 1))
+
+    def task() -> int:
+        from .kernels import dice_wins
+        seed, index = _seed_and_task()
+        return int(dice_wins(games, seed, index))
     return task
 
 
 def _birthday(params: dict) -> Callable:
-    def task():
-        import numpy as np
+    n, trials = int(params.get("n", 2)), int(params.get("trials", 5000))
 
-        from . import _seeding
-        rng = _seeding.task_rng()
-        n, trials = int(params.get("n", 23)), int(params.get("trials", 5000))
-        days = rng.integers(0, 365, size=(trials, n))
-        days.sort(axis=1)
-        return float(np.mean((np.diff(days, axis=1) == 0).any(axis=1)))
+    def task() -> float:
+        from .kernels import pbirthday
+        seed, index = _seed_and_task()
+        return float(pbirthday([n + index], trials, seed, index)[0])
     return task
 
 
 def _mandelbrot(params: dict) -> Callable:
-    def task():
+    def task() -> list:
         import numpy as np
-        width, height = int(params.get("width", 64)), int(params.get("height", 64))
-        limit = int(params.get("max_iter", 100))
+
+        from .kernels import mandelbrot_grid
+        _, index = _seed_and_task()
+        width, height = int(params.get("width", 240)), int(params.get("height", 240))
+        rows = int(params.get("rows", height))
         x = np.linspace(params.get("x_min", -2.0), params.get("x_max", 0.6), width)
         y = np.linspace(params.get("y_min", -1.3), params.get("y_max", 1.3), height)
-        c = x[None, :] + 1j * y[:, None]
-        z = np.zeros_like(c)
-        counts = np.zeros(c.shape, dtype=np.int64)
-        for _ in range(limit):
-            alive = np.abs(z) < 2
-            z[alive] = z[alive] ** 2 + c[alive]
-            counts += alive
-        return counts.tolist()
+        band = y[index * rows:(index + 1) * rows]
+        return mandelbrot_grid(x, band, int(params.get("max_iter", 100))).tolist()
     return task
 
 

@@ -12,6 +12,7 @@ import random
 import numpy as np
 
 _current: np.random.Generator | None = None
+_task: tuple[int | None, int] = (None, 0)
 
 
 def task_generator(seed: int, task: int) -> np.random.Generator:
@@ -21,7 +22,8 @@ def task_generator(seed: int, task: int) -> np.random.Generator:
 
 def enter_task(seed: int | None, task: int) -> None:
     """Seed this process's generators for ``task``; no seed leaves fresh entropy."""
-    global _current
+    global _current, _task
+    _task = (seed, task)
     if seed is None:
         _current = None
         return
@@ -37,3 +39,8 @@ def task_rng() -> np.random.Generator:
     if _current is None:
         _current = np.random.default_rng()
     return _current
+
+
+def task_key() -> tuple[int | None, int]:
+    """(seed, task index) of the task now running: the key of counter-based kernels."""
+    return _task

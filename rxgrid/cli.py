@@ -47,6 +47,8 @@ def cmd_head(args) -> int:
 
 def cmd_worker(args) -> int:
     sys.setswitchinterval(1e-4)
+    if args.warm_kernels:
+        os.environ["RXGRID_WARM_KERNELS"] = "1"
     from .worker.daemon import run_worker
     run_worker(_head_address(args), args.cores or os.cpu_count() or 1, args.name,
                parent_pid=args.parent_pid, max_attempts=args.max_attempts)
@@ -169,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("worker", cmd_worker, "run a worker daemon", head=True)
     p.add_argument("--cores", type=int, default=0, help="executor processes (default: all cores)")
     p.add_argument("--name", default="", help="worker name (default HOST-PID)")
+    p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
+                   help="load the Numba kernels in every executor at start (default: yes)")
     p.add_argument("--max-attempts", type=int, default=3,
                    help="runs of a task whose executor dies before it is failed")
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)

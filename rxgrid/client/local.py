@@ -35,7 +35,8 @@ class LocalCluster(Cluster):
 
     def __init__(self, workers: int = 2, cores_per_worker: int | None = None,
                  state_dir: str | None = None, startup_timeout: float = 120.0,
-                 log_level: str = "INFO", retry_deadline: float = 60.0):
+                 log_level: str = "INFO", retry_deadline: float = 60.0,
+                 warm_kernels: bool = False):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_workers = workers
@@ -45,6 +46,7 @@ class LocalCluster(Cluster):
         self.log_dir = os.path.join(self.state_dir, "logs")
         os.makedirs(self.log_dir, exist_ok=True)
         self.log_level = log_level
+        self.warm_kernels = warm_kernels
         self._procs: dict[str, subprocess.Popen] = {}
         self._closed = False
         address = f"127.0.0.1:{free_port()}"
@@ -82,7 +84,8 @@ class LocalCluster(Cluster):
     def start_worker(self, name: str, cores: int | None = None) -> None:
         """Start one more worker daemon named ``name``."""
         self._spawn(name, ["worker", "--head", self.address, "--name", name,
-                           "--cores", str(cores or self.cores_per_worker)])
+                           "--cores", str(cores or self.cores_per_worker),
+                           "--warm-kernels" if self.warm_kernels else "--no-warm-kernels"])
 
     def kill(self, key: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to a child's process group ('head' or a worker name)."""

@@ -51,6 +51,7 @@ class ActiveJob:
     info: pb.JobInfo
     spec: pb.JobSpec
     watchers: set = field(default_factory=set)
+    collect_on_finish: bool = False
 
 
 @dataclass(eq=False)
@@ -112,8 +113,12 @@ class Head:
         log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
 
     # ================================================================ clients
-    async def submit(self, spec: pb.JobSpec) -> pb.JobInfo:
-        """Validate, store and queue a job; return its info once it is durable."""
+    async def submit(self, spec: pb.JobSpec, collect: bool = False) -> pb.JobInfo:
+        """Validate, store and queue a job; return its info once it is durable.
+
+        ``collect``: the caller waits for the results and will read them all, so the
+        job is recorded as collected in the same commit that records it finished.
+        """
         self._refuse_if_store_failed()
         job_id = self._check_job_id(spec.job_id)
         for blob in spec.inline_blobs:
@@ -128,16 +133,23 @@ class Head:
             priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
             has_seed=spec.has_seed, seed=spec.seed)
-        self.jobs[job_id] = ActiveJob(info, spec)
-        try:
-            await self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
-        except StoreError as exc:
-            del self.jobs[job_id]
-            raise HeadError("unavailable", f"job not accepted: {exc}") from exc
+        job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
+        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
+        # Dispatch before the commit lands: it lands in this same turn of the loop, long
+        # before any result can come back, and the client hears of the job only after it.
         self.scheduler.add_job(job_id, spec.priority, self._seq, chunks)
-        log.info("job %s queued: %d tasks in %d chunks, priority %d",
-                 job_id, info.tasks_total, len(chunks), spec.priority)
         self._dispatch()
+        try:
+            await committed
+        except StoreError as exc:
+            for lease in self.scheduler.cancel_job(job_id):
+                self._send_cancel(lease)
+            self.scheduler.forget_job(job_id)
+            self.jobs.pop(job_id, None)
+            _notify(job, ("end", info))
+            raise HeadError("unavailable", f"job not accepted: {exc}") from exc
+        log.debug("job %s queued: %d tasks in %d chunks, priority %d",
+                  job_id, info.tasks_total, len(chunks), spec.priority)
         return info
 
     def _refuse_if_store_failed(self) -> None:
@@ -256,13 +268,14 @@ class Head:
                                  results_blob=r["results_blob"] or "", errors=chunk_errors,
                                  worker=r["worker"] or "")
 
-    async def mark_collected(self, job_id: str) -> None:
+    async def mark_collected(self, job_id: str, spec: pb.JobSpec | None = None) -> None:
         """Record that a client has read every result; clean up if the job asked for it."""
         info = self.job_info(job_id)
-        if info.state not in TERMINAL or info.collected:
+        if info.state not in TERMINAL:
             return
-        await self.store.write([("UPDATE jobs SET collected=1 WHERE job_id=?", (job_id,))])
-        spec = self._spec(job_id)
+        if not info.collected:
+            await self.store.write([("UPDATE jobs SET collected=1 WHERE job_id=?", (job_id,))])
+        spec = spec or self._spec(job_id)
         if spec is not None and spec.auto_cleanup:
             await self.cleanup([job_id], force=True)
 
@@ -432,6 +445,7 @@ class Head:
         state = self._state_after(job, result)
         if state in TERMINAL:
             info.state, info.finished_at = state, time.time()
+            info.collected = job.collect_on_finish and state == "finished"
             if state == "failed":
                 info.error = _first_error(result)
         self._dispatch()
@@ -468,7 +482,7 @@ class Head:
     def _retire(self, job: ActiveJob) -> None:
         self.jobs.pop(job.info.job_id, None)
         self.scheduler.forget_job(job.info.job_id)
-        log.info("job %s %s: %d done, %d failed of %d tasks", job.info.job_id, job.info.state,
+        log.debug("job %s %s: %d done, %d failed of %d tasks", job.info.job_id, job.info.state,
                  job.info.tasks_done, job.info.tasks_failed, job.info.tasks_total)
         _notify(job, ("end", job.info))
 
@@ -562,9 +576,9 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
          "WHERE job_id=? AND chunk=?",
          (result.worker, result.results, result.results_blob, time.time(), result.job_id, result.chunk)),
         ("UPDATE jobs SET state=?, tasks_done=?, tasks_failed=?, chunks_done=?, finished_at=?, "
-         "error=?, result_bytes=? WHERE job_id=?",
+         "error=?, result_bytes=?, collected=? WHERE job_id=?",
          (info.state, info.tasks_done, info.tasks_failed, info.chunks_done, info.finished_at or None,
-          info.error, info.result_bytes, info.job_id)),
+          info.error, info.result_bytes, int(info.collected), info.job_id)),
     ]
     if result.errors:
         ops.append(("INSERT OR REPLACE INTO task_errors(job_id, task, type, message, traceback, "

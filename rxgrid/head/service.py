@@ -104,7 +104,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def RunJob(self, request, context):
-        info = await self.head.submit(request)
+        info = await self.head.submit(request, collect=True)
         outcome, size = pb.JobOutcome(complete=True), 0
         async for event in self.head.watch(info.job_id, results=True, progress=False):
             if event.WhichOneof("event") == "info":
@@ -117,7 +117,13 @@ class ClusterService(pb_grpc.ClusterServicer):
                 else:
                     outcome.chunks.append(event.chunk)
         if outcome.complete:
-            await self.head.mark_collected(info.job_id)
+            if request.auto_cleanup:
+                await self.head.mark_collected(info.job_id, request)
+        elif outcome.info.collected:
+            # Too big for one reply: not collected until the client has streamed them.
+            await self.head.store.write([("UPDATE jobs SET collected=0 WHERE job_id=?",
+                                          (info.job_id,))])
+            outcome.info.collected = False
         return outcome
 
     @_translate_errors

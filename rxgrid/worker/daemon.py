@@ -196,11 +196,21 @@ class WorkerDaemon:
                                         for t, ty, m, tb in outcome.failures])
             await self._attach_results(result, outcome.results)
             self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
-        except Exception:  # noqa: BLE001 - the head will rerun the chunk when the lease is lost
+        except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure, never silent
             log.exception("chunk %d of job %s could not run here", a.chunk, a.job_id)
+            self._report_broken_chunk(a, exc)
         finally:
             self._running.pop(a.lease, None)
             self._cancelled.discard(a.lease)
+
+    def _report_broken_chunk(self, a: pb.ChunkAssignment, exc: Exception) -> None:
+        # Without a report the chunk would stay leased to us forever.
+        message = f"worker {self.name} could not run this chunk: {type(exc).__name__}: {exc}"
+        errors = [pb.TaskError(task=t, type="WorkerError", message=message, worker=self.name)
+                  for t in range(a.first_task, a.first_task + a.num_tasks)]
+        result = pb.ChunkResult(job_id=a.job_id, chunk=a.chunk, first_task=a.first_task,
+                                num_tasks=a.num_tasks, worker=self.name, errors=errors)
+        self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
 
     def _work(self, a: pb.ChunkAssignment) -> ChunkWork:
         return ChunkWork(

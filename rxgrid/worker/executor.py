@@ -57,12 +57,17 @@ def main(conn, worker_name: str) -> None:
     """Entry point of the executor process."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # One executor per core already fills the machine: Numba's prange threads inside
+    # each would only fight over the same cores.
+    os.environ.setdefault("NUMBA_NUM_THREADS", os.environ.get("RXGRID_EXECUTOR_THREADS", "1"))
     from .. import _chunk, _serialize
     from ..errors import TaskFailure
 
     cache = ObjectCache()
     os.environ["RXGRID_WORKER"] = worker_name
     conn.send(("ready", os.getpid()))
+    if os.environ.get("RXGRID_WARM_KERNELS") == "1":
+        _warm_in_background()
     while True:
         try:
             message = conn.recv()
@@ -72,6 +77,19 @@ def main(conn, worker_name: str) -> None:
             _run(conn, message[1], cache, _chunk, _serialize, TaskFailure, worker_name)
         elif message[0] == "exit":
             return
+
+
+def _warm_in_background() -> None:
+    """Load (or compile) the Numba kernels while the executor waits for its first chunk."""
+    import threading
+
+    def warm() -> None:
+        try:
+            from ..kernels import warm as warm_kernels
+            warm_kernels()
+        except Exception:  # noqa: BLE001 - a kernel that fails to warm fails in its task instead
+            log.exception("warming the kernels failed")
+    threading.Thread(target=warm, name="warm-kernels", daemon=True).start()
 
 
 def _load(request: dict, cache: ObjectCache, serialize) -> dict:

@@ -69,6 +69,7 @@ class Slot:
         self.known = executor.ObjectCache()
         self._inbox: asyncio.Queue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.broken = False  # the executor was killed or died: replace it before reuse
 
     # ---------------------------------------------------------------- process
     def _spawn(self):
@@ -88,6 +89,7 @@ class Slot:
         self._loop = asyncio.get_running_loop()
         self.process, self.conn = await asyncio.to_thread(self._spawn)
         self.known, self._inbox = executor.ObjectCache(), asyncio.Queue()
+        self.broken = False
         self._loop.add_reader(self.conn.fileno(), self._on_readable, self.conn, self._inbox)
 
     def _on_readable(self, conn, inbox: asyncio.Queue) -> None:
@@ -96,6 +98,7 @@ class Slot:
                 inbox.put_nowait(conn.recv())
         except (EOFError, OSError):
             self._loop.remove_reader(conn.fileno())
+            self.broken = True
             inbox.put_nowait(None)  # the executor is gone
 
     async def restart(self) -> None:
@@ -116,6 +119,7 @@ class Slot:
         if self.lease != lease:
             return False
         self._cancelled = True
+        self.broken = True
         if self.process is not None:
             self.process.kill()
         return True
@@ -126,9 +130,13 @@ class Slot:
         self.lease, self._cancelled = work.lease, False
         try:
             return await self._run(work)
+        except (OSError, EOFError):
+            self.broken = True
+            raise
         finally:
             self.lease = None
-            if self.process is None or not self.process.is_alive():
+            # is_alive() can still say True just after a SIGKILL: trust our own flag too.
+            if self.broken or self.process is None or not self.process.is_alive():
                 await self.restart()
 
     async def _run(self, work: ChunkWork) -> ChunkOutcome | None:
