@@ -1,0 +1,26 @@
+"""Side-by-side benchmarks of rxgrid against Ray, Dask distributed and
+``concurrent.futures.ProcessPoolExecutor``, in one run on one machine.
+
+    python -m benchmarks [--quick] [--only NAME ...] [--reps N] [--out benchmarks/RESULTS.md]
+
+writes ``RESULTS.md`` (medians, min/max, rxgrid ÷ peer ratios, machine facts) and
+``results.json`` (every raw value) beside it. Groups, each its own module, run in
+this order; each starts every system, runs its workloads, and shuts the system down:
+
+=============  ==========================================  ========
+group          workloads                                   issue
+=============  ==========================================  ========
+overhead       roundtrip, throughput                       2
+startup        startup                                     2
+seed001        dice, birthday, mandelbrot, kmeans          7
+               (+ in-process baseline, 1 vs 2 workers)
+broadcast      broadcast                                   7
+analytics      logit, lin_mod (hook only, not built yet)   7
+=============  ==========================================  ========
+"""
+
+from . import analytics, broadcast, overhead, seed001, startup
+
+GROUPS = (overhead, startup, seed001, broadcast, analytics)
+
+__all__ = ["GROUPS"]

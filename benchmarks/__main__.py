@@ -1,0 +1,107 @@
+"""``python -m benchmarks``: run the benchmark groups and write the results.
+
+The environment is set before anything imports Numba: every process this run starts
+(rxgrid executors, Ray and Dask workers, pool workers) inherits 1 Numba thread, so
+each system has 2 workers of 1 core, and the repository root on ``PYTHONPATH``, so
+every worker imports ``benchmarks.tasks`` by reference.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["NUMBA_NUM_THREADS"] = "1"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import time  # noqa: E402
+
+from . import GROUPS, machine, report, systems  # noqa: E402
+from .common import Config, Recorder  # noqa: E402
+
+log = logging.getLogger("benchmarks")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    names = [g.GROUP for g in GROUPS] + [w for g in GROUPS for w in g.WORKLOADS]
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
+    p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(set(names)),
+                   help="groups or workloads to run: " + ", ".join(dict.fromkeys(names)))
+    p.add_argument("--systems", nargs="+", choices=systems.ALL, default=list(systems.ALL),
+                   help="systems to run (default: all)")
+    p.add_argument("--reps", type=int, default=3, help="repetitions per measurement (>= 3)")
+    p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"),
+                   help="Markdown output; results.json is written beside it")
+    args = p.parse_args(argv)
+    if args.reps < 3:
+        p.error("--reps must be at least 3 (the report gives medians)")
+    return args
+
+
+def selected(group, only: list[str] | None) -> set[str]:
+    """The workloads of ``group`` that ``--only`` asks for (all when not given)."""
+    if not only or group.GROUP in only:
+        return set(group.WORKLOADS)
+    return set(group.WORKLOADS) & set(only)
+
+
+def leftover_processes() -> str:
+    """Child processes still alive after every system was shut down (should be none)."""
+    try:
+        import psutil
+    except ImportError:
+        return "not checked (psutil not installed)"
+    me = psutil.Process()
+    deadline = time.monotonic() + 15
+    while True:
+        alive = [p for p in me.children(recursive=True) if not _benign(p)]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return "; ".join(f"pid {p.pid}: {' '.join(_cmdline(p))[:120]}" for p in alive)
+
+
+def _cmdline(p) -> list[str]:
+    try:
+        return p.cmdline()
+    except Exception:
+        return ["?"]
+
+
+def _benign(p) -> bool:
+    # multiprocessing's resource tracker lives as long as this process, by design.
+    return any("resource_tracker" in part for part in _cmdline(p))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = Config(quick=args.quick, reps=args.reps, systems=tuple(args.systems))
+    rec = Recorder()
+    started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
+    facts = machine.facts()
+    log.info("machine: %s", facts)
+    for group in GROUPS:
+        only = selected(group, args.only)
+        if only:
+            log.info("== group %s: %s", group.GROUP, ", ".join(sorted(only)))
+            group.run(cfg, rec, only)
+    meta = {"command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
+            "quick": args.quick, "reps": args.reps, "started": started,
+            "seconds": time.perf_counter() - t0, "machine": facts,
+            "descriptions": {g.GROUP: " ".join(g.__doc__.split("\n\n")[0].split()) for g in GROUPS},
+            "leftovers": leftover_processes()}
+    json_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.json")
+    report.write(args.out, json_path, rec.items, meta)
+    log.info("wrote %s and %s in %.0f s", args.out, json_path, meta["seconds"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

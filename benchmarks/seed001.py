@@ -1,0 +1,127 @@
+"""The seed 001 workloads (issue 7), the same Numba kernel on every system.
+
+``dice``        craps games, ``tasks`` tasks of ``games`` games each (win rate ~ 244/495)
+``birthday``    chance of a shared birthday for n = 2..100, one task per n
+``mandelbrot``  escape counts of a square grid, computed in row bands
+``kmeans``      best of many k-means starts on normal data, a batch of starts per task
+
+Every system runs the same task functions (``benchmarks.tasks``), with kernels warmed
+in every worker before timing, so no one pays JIT compile time. rxgrid seeds through
+``seed=`` and ``rxgrid.task_rng()``; peers pass (seed, task) by hand. Systems:
+``in-process`` (the tasks one after another in this process: the 1-core baseline),
+``rxgrid`` (2 workers), ``rxgrid-1w`` (1 worker: the speed-up from 1 to 2 workers is
+their ratio), Ray, Dask and ProcessPoolExecutor. Shared input (the k-means data) goes
+the system's own way: rxgrid common argument, ``ray.put``, Dask ``scatter``, per task
+for the pool. Each workload records a result summary that must agree across systems.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import tasks
+from .common import Config, Recorder, run_on_each_system, timed
+
+GROUP = "seed001"
+WORKLOADS = ("dice", "birthday", "mandelbrot", "kmeans")
+SYSTEMS = ("in-process", "rxgrid", "rxgrid-1w", "ray", "dask", "processpool")
+SEED = 777
+log = logging.getLogger("benchmarks.seed001")
+
+
+@dataclass
+class Sizes:
+    dice_tasks: int
+    dice_games: int
+    birthday_tests: int
+    mandel_size: int
+    mandel_lim: int
+    mandel_bands: int
+    kmeans_rows: int
+    kmeans_cols: int
+    kmeans_k: int
+    kmeans_iter: int
+    kmeans_tasks: int
+    kmeans_starts: int
+
+
+FULL = Sizes(40, 250_000, 5_000, 2000, 1000, 40, 5000, 50, 10, 35, 20, 20)
+QUICK = Sizes(40, 25_000, 1_000, 500, 1000, 40, 2000, 50, 10, 35, 20, 5)
+
+
+def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
+    sizes = QUICK if cfg.quick else FULL
+    chosen = [w for w in WORKLOADS if w in only]
+    X = np.random.default_rng(1).standard_normal((sizes.kmeans_rows, sizes.kmeans_cols))
+    names = tuple(s for s in SYSTEMS if s.split("-")[0] in cfg.systems or s == "in-process")
+
+    def body(system):
+        for workload in chosen:
+            for rep in range(cfg.reps):
+                seconds, check = timed(RUNNERS[workload], system, sizes, X)
+                rec.add(GROUP, workload, "wall", "s", "lower", system.name, seconds,
+                        **params(workload, sizes), check=check)
+                log.info("[%s] %s rep %d: %.3f s (check %s)", workload, system.name, rep,
+                         seconds, check)
+    run_on_each_system(GROUP, cfg, rec, body, names)
+
+
+def params(workload: str, s: Sizes) -> dict:
+    return {
+        "dice": {"games": s.dice_tasks * s.dice_games, "tasks": s.dice_tasks},
+        "birthday": {"n": "2..100", "trials": s.birthday_tests, "tasks": 99},
+        "mandelbrot": {"grid": f"{s.mandel_size}x{s.mandel_size}", "iterations": s.mandel_lim,
+                       "bands": s.mandel_bands},
+        "kmeans": {"data": f"{s.kmeans_rows}x{s.kmeans_cols}", "k": s.kmeans_k,
+                   "iter_max": s.kmeans_iter, "starts": s.kmeans_tasks * s.kmeans_starts,
+                   "tasks": s.kmeans_tasks},
+    }[workload]
+
+
+def _is_rxgrid(system) -> bool:
+    return system.name.startswith("rxgrid")
+
+
+def dice(system, s: Sizes, X) -> str:
+    if _is_rxgrid(system):
+        wins = system.run_seeded(tasks.dice_task_rx, (s.dice_games,), times=s.dice_tasks,
+                                 seed=SEED)
+    else:
+        wins = system.run_tasks(tasks.dice_task, [(s.dice_games, SEED, t)
+                                                  for t in range(s.dice_tasks)])
+    return f"win rate {sum(wins) / (s.dice_tasks * s.dice_games):.4f}"
+
+
+def birthday(system, s: Sizes, X) -> str:
+    group_sizes = list(range(2, 101))
+    if _is_rxgrid(system):
+        p = system.run_seeded(tasks.birthday_task_rx, (s.birthday_tests,),
+                              each=[group_sizes], seed=SEED)
+    else:
+        p = system.run_tasks(tasks.birthday_task, [(n, s.birthday_tests, SEED, n)
+                                                   for n in group_sizes])
+    return f"p(23) {p[21]:.3f}"
+
+
+def mandelbrot(system, s: Sizes, X) -> str:
+    bands = system.run_tasks(tasks.mandelbrot_band, [(b, s.mandel_bands)
+                                                     for b in range(s.mandel_bands)],
+                             common=(s.mandel_size, s.mandel_lim))
+    return f"sum {int(sum(int(b.sum()) for b in bands))}"
+
+
+def kmeans(system, s: Sizes, X) -> str:
+    common = (system.share(X), s.kmeans_k, s.kmeans_iter, s.kmeans_starts)
+    if _is_rxgrid(system):
+        fits = system.run_seeded(tasks.kmeans_task_rx, common, times=s.kmeans_tasks,
+                                 seed=SEED)
+    else:
+        fits = system.run_tasks(tasks.kmeans_task, [(SEED, t) for t in range(s.kmeans_tasks)],
+                                common=common)
+    return f"best inertia {min(f[0] for f in fits):.6g}"
+
+
+RUNNERS = {"dice": dice, "birthday": birthday, "mandelbrot": mandelbrot, "kmeans": kmeans}
