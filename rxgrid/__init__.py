@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .client.sequential import SequentialCluster
 
 __all__ = [
-    "connect", "local", "local_sequential", "each", "task_rng", "Cluster", "LocalCluster",
+    "connect", "local", "local_sequential", "each", "task_rng", "get_info", "Cluster", "LocalCluster",
     "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
@@ -63,6 +63,12 @@ def local(workers: int = 2, **options) -> LocalCluster:
     """Start an embedded cluster: a head and ``workers`` workers as child processes."""
     from .client.local import LocalCluster
     return LocalCluster(workers, **options)
+
+
+def get_info(path):
+    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``)."""
+    from .analytics.dataset import get_info as _get_info
+    return _get_info(path)
 
 
 def local_sequential() -> SequentialCluster:

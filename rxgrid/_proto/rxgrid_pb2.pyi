@@ -47,7 +47,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class JobSpec(_message.Message):
     OBJECTS_BLOB_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     INLINE_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -84,7 +85,8 @@ class JobSpec(_message.Message):
     objects_blob: str
     kernel: KernelCall
     inline_blobs: _containers.RepeatedCompositeFieldContainer[Blob]
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ...) -> None: ...
+    single_result: bool
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")
@@ -102,7 +104,7 @@ class KernelCall(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class JobInfo(_message.Message):
-    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes")
+    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +123,7 @@ class JobInfo(_message.Message):
     HAS_SEED_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     RESULT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: str
@@ -139,7 +142,8 @@ class JobInfo(_message.Message):
     has_seed: bool
     seed: int
     result_bytes: int
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ...) -> None: ...
+    single_result: bool
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ...) -> None: ...
 
 class ChunkResult(_message.Message):
     __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker")

@@ -18,6 +18,7 @@ from .._serialize import blob_hash, dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (DuplicateJobError, HeadUnavailableError, JobNotFoundError,
                       ProtocolMismatchError, TaskFailure)
+from .analytics import AnalyticsMixin
 from .job import Job, JobInfo, outcome
 from .prepare import PreparedCall, auto_chunk_size, prepare
 from .results import ResultSet
@@ -43,7 +44,7 @@ class WorkerInfo:
     blob_bytes_sent: int = 0
 
 
-class Cluster:
+class Cluster(AnalyticsMixin):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
 
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
@@ -82,7 +83,7 @@ class Cluster:
     # ---------------------------------------------------------------- exec
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, **kwargs):
+             objects=None, timeout=None, auto_cleanup=False, _single_result=False, **kwargs):
         """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
 
         Blocking (``wait=True``) returns the results in task order (a dict by worker name
@@ -95,6 +96,7 @@ class Cluster:
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
                        auto_cleanup=auto_cleanup)
         spec = self._spec(call)
+        spec.single_result = _single_result
         job = Job(self, call.job_id)
         self.last_job = job
         if not wait:
@@ -166,6 +168,10 @@ class Cluster:
             spec.chunk_size = call.chunk_size
         spec.inline_blobs.extend(pb.Blob(hash=h, data=d) for h, d in inline.items())
         return spec
+
+    def _total_slots(self) -> int:
+        self._slots_at = 0.0
+        return self._current_slots()
 
     def _current_slots(self) -> int:
         if time.monotonic() - self._slots_at > 2.0:

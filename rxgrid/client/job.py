@@ -48,12 +48,14 @@ class JobInfo:
     per_node: bool
     error: str
     seed: int | None
+    single_result: bool = False
 
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
         return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
                    m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
-                   m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None)
+                   m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None,
+                   m.single_result)
 
     @property
     def is_done(self) -> bool:
@@ -76,7 +78,12 @@ def outcome(info: JobInfo, results: ResultSet):
         raise error
     if info.per_node:
         return results.by_worker()
-    return results.as_list(info.tasks_total)
+    values = results.as_list(info.tasks_total)
+    if info.single_result:
+        if isinstance(values[0], TaskFailure):
+            raise values[0].exception()
+        return values[0]
+    return values
 
 
 class Job:

@@ -12,6 +12,7 @@ import time
 
 from .. import _chunk
 from ..errors import DuplicateJobError, JobNotFoundError, TaskFailure
+from .analytics import AnalyticsMixin
 from .cluster import WorkerInfo, _warn_failures
 from .job import JobInfo, Progress, outcome
 from .prepare import prepare
@@ -62,7 +63,7 @@ class SequentialJob:
         return False
 
 
-class SequentialCluster:
+class SequentialCluster(AnalyticsMixin):
     """Runs every job at once, in this process (no workers, no head)."""
 
     address = "local-sequential"
@@ -82,7 +83,7 @@ class SequentialCluster:
 
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, **kwargs):
+             objects=None, timeout=None, auto_cleanup=False, _single_result=False, **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; ``timeout`` is not enforced here."""
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
@@ -90,14 +91,14 @@ class SequentialCluster:
                        auto_cleanup=auto_cleanup)
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
-        job = self._run(call)
+        job = self._run(call, _single_result)
         self._jobs[job.id] = self.last_job = job
         if not wait:
             return job
         _warn_failures(job.info())
         return job.result()
 
-    def _run(self, call) -> SequentialJob:
+    def _run(self, call, single_result: bool = False) -> SequentialJob:
         submitted = time.time()
         _chunk.import_packages(call.packages)
         function = _chunk.with_objects(call.function, call.objects)
@@ -123,8 +124,20 @@ class SequentialCluster:
                        len(results.failures), 1, 1, submitted, submitted, time.time(), False,
                        call.per_node,
                        f"task {first_error.task} raised {first_error.type}: {first_error.message}"
-                       if failed else "", call.seed)
+                       if failed else "", call.seed, single_result)
         return SequentialJob(call.job_id, info, results)
+
+    def _fit(self, kind, data, formula, options, wait):
+        from .analytics import fit_model
+        options.pop("priority", None)
+        if wait:
+            return fit_model(kind, str(data), formula, options, self._map)
+        return self.exec(fit_model, kind, str(data), formula, options, self._map, wait=False,
+                         _single_result=True)
+
+    @staticmethod
+    def _map(fn, arguments):
+        return [fn(*args) for args in arguments]
 
     def job(self, job_id: str) -> SequentialJob:
         try:

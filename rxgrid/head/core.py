@@ -132,7 +132,7 @@ class Head:
             job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
             priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
-            has_seed=spec.has_seed, seed=spec.seed)
+            has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result)
         job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
         # Dispatch before the commit lands: it lands in this same turn of the loop, long
@@ -597,8 +597,9 @@ def _info_from_row(row) -> pb.JobInfo:
     try:
         spec = pb.JobSpec.FromString(row["spec"])
         spec_has_seed, seed, per_node = spec.has_seed, spec.seed, spec.per_node
+        single = spec.single_result
     except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
-        per_node = False
+        per_node = single = False
     return pb.JobInfo(
         job_id=row["job_id"], name=row["name"] or "", state=row["state"], priority=row["priority"],
         tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
@@ -606,4 +607,4 @@ def _info_from_row(row) -> pb.JobInfo:
         chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
         started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
-        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"])
+        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single)

@@ -64,6 +64,8 @@ class WorkerDaemon:
     def __init__(self, head: str, cores: int, name: str = "", cache_bytes: int = 2 << 30,
                  max_attempts: int = 3):
         self.head = head
+        # Tasks that submit jobs of their own (a model fit's driver) find the head here.
+        os.environ.setdefault("RXGRID_HEAD", head)
         self.cores = cores
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.blobs = BlobCache(cache_bytes)

@@ -1,0 +1,76 @@
+"""RevoScaleR's HPA functions on a compute context: ``lin_mod``, ``logit``, ``glm``,
+``kmeans`` over a block dataset, with the blocks spread over the workers as tasks.
+
+The fitting loops live in :mod:`rxgrid.analytics.models`; this module gives them a
+``map_blocks`` that runs each step's partial statistics as one job of the context.
+With ``wait=False`` the whole fit (driver included) runs as a job on the cluster, so
+it survives the client's exit and ``job.result()`` is the fitted model.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .._args import each
+from ..errors import InvalidArgumentError
+
+
+class ContextMap:
+    """``map_blocks`` over a compute context: one job per step, one task per block range."""
+
+    def __init__(self, context, priority: int = 0):
+        self.context = context
+        self.priority = priority
+
+    def __call__(self, fn, arguments: list[tuple]) -> list:
+        if not arguments:
+            return []
+        columns = [each(list(c)) for c in zip(*arguments)]
+        return self.context.exec(fn, *columns, chunk_size=1, priority=self.priority,
+                                 continue_on_failure=False)
+
+
+def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):
+    """Fit model ``kind`` ('glm' or 'kmeans') on ``data`` (runs where it is called)."""
+    from ..analytics import models
+    if map_blocks is None:  # running as a driver task on a worker: use the cluster it runs on
+        from .. import connect
+        map_blocks = ContextMap(connect(os.environ["RXGRID_HEAD"]), options.pop("_priority", 0))
+    if kind == "kmeans":
+        return models.kmeans(data, formula, options.pop("k"), map_blocks=map_blocks, **options)
+    return models.glm(data, formula, map_blocks=map_blocks, **options)
+
+
+class AnalyticsMixin:
+    """The HPA methods every compute context has (it provides ``exec`` and ``total_slots``)."""
+
+    def lin_mod(self, formula: str, data: str, *, cube: bool = False, wait: bool = True, **options):
+        """Linear model (rxLinMod): ``cluster.lin_mod("ArrDelay ~ DayOfWeek", data=path, cube=True)``."""
+        return self._fit("glm", data, formula, dict(family="gaussian", cube=cube, **options), wait)
+
+    def logit(self, formula: str, data: str, *, wait: bool = True, **options):
+        """Logistic regression (rxLogit) on a 0/1 response."""
+        return self._fit("glm", data, formula, dict(family="binomial", **options), wait)
+
+    def glm(self, formula: str, data: str, *, family: str = "gaussian", wait: bool = True, **options):
+        """Generalised linear model (rxGlm): family 'gaussian', 'binomial' or 'poisson'."""
+        return self._fit("glm", data, formula, dict(family=family, **options), wait)
+
+    def kmeans(self, formula, data: str, k, *, wait: bool = True, **options):
+        """k-means (rxKmeans) over the columns of a formula ``"~ a + b"`` or a list of names."""
+        return self._fit("kmeans", data, formula, dict(k=k, **options), wait)
+
+    def _fit(self, kind: str, data, formula, options: dict, wait: bool):
+        data = os.fspath(data)
+        priority = options.pop("priority", 0)
+        if wait:
+            return fit_model(kind, data, formula, options, ContextMap(self, priority))
+        if self._total_slots() < 2:
+            raise InvalidArgumentError(
+                "a non-waiting fit runs its driver as a task and its block steps as further "
+                "tasks, so it needs at least 2 executor slots; this cluster has fewer")
+        return self.exec(fit_model, kind, data, formula, dict(options, _priority=priority),
+                         wait=False, priority=priority, _single_result=True)
+
+    def _total_slots(self) -> int:  # pragma: no cover - overridden
+        return 1
