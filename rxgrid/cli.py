@@ -74,7 +74,7 @@ def cmd_local(args) -> int:
 
 def cmd_demo(args) -> int:
     from .demo import run_demo
-    return run_demo(args.workers)
+    return run_demo(args.workers, test=args.test, out=args.out)
 
 
 def _connect(args):
@@ -182,8 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cores", type=int, default=None, help="cores per worker")
     p.add_argument("--state-dir", default=None)
 
-    p = command("demo", cmd_demo, "run the seed 001 examples on an embedded local cluster")
+    p = command("demo", cmd_demo, "run the seed 001 and 000 examples on an embedded local cluster")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--test", action="store_true", help="tiny data: proves the pipeline in seconds")
+    p.add_argument("--out", default="rxgrid-demo", help="folder for the PNG pictures")
 
     p = command("jobs", cmd_jobs, "list jobs", head=True)
     p.add_argument("--state", choices=["queued", "running", "finished", "failed", "cancelled"])

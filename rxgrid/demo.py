@@ -1,7 +1,11 @@
-"""``rxgrid demo``: seed 001's rxExec examples on an embedded local cluster.
+"""``rxgrid demo``: seed 001's rxExec examples and seed 000's regressions on an
+embedded local cluster.
 
-Dice, the birthday problem, a Mandelbrot image and naive parallel k-means, then a
-non-waiting job followed by its id: the tour a RevoScaleR user takes first.
+Dice, the birthday problem (with a plot), a Mandelbrot image, naive parallel k-means,
+then a non-waiting job followed by its id, and the airline regressions (rxLinMod with
+cube=TRUE, rxLogit) on generated data. Pictures are written as PNG files.
+``--test`` runs the same pipeline on tiny data in seconds (seed 004: prove the
+pipeline on test data before the long run).
 """
 
 from __future__ import annotations
@@ -56,42 +60,83 @@ def _exact_birthday(n: int) -> float:
     return 1.0 - math.prod((365 - k) / 365 for k in range(n))
 
 
-def run_demo(workers: int = 2) -> int:
+SIZES = {  # (full, --test)
+    "games": (10_000, 500), "ntests": (5000, 200), "grid": ((480, 480, 256), (60, 24, 50)),
+    "kmeans": ((5000, 50, 20), (300, 5, 2)), "rows": (2_000_000, 20_000),
+}
+
+
+def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> int:
+    """Run the tour; ``test`` uses tiny sizes. Returns a process exit code."""
+    import os
+
+    from ._png import heat, scatter, write_png
+    pick = {k: v[1] if test else v[0] for k, v in SIZES.items()}
+    os.makedirs(out, exist_ok=True)
     started = time.perf_counter()
-    with rxgrid.local(workers=workers, warm_kernels=True) as cluster:
+    with rxgrid.local(workers=workers, warm_kernels=not test) as cluster:
         print(f"local cluster of {workers} workers ready in {time.perf_counter() - started:.1f} s "
-              f"at {cluster.address}\n")
+              f"at {cluster.address}{' (test sizes)' if test else ''}\n")
 
         t = time.perf_counter()
-        z = cluster.exec(play_dice, times=10_000, chunk_size=2_000, seed=777)
-        print(f"dice: cluster.exec(play_dice, times=10_000, chunk_size=2_000, seed=777) "
+        games = pick["games"]
+        z = cluster.exec(play_dice, times=games, chunk_size=max(1, games // 5), seed=777)
+        print(f"dice: cluster.exec(play_dice, times={games}, chunk_size={games // 5}, seed=777) "
               f"[{time.perf_counter() - t:.2f} s]\n  {dict(Counter(z))}   expected wins "
-              f"{10_000 * 244 / 495:.0f}")
+              f"{games * 244 / 495:.0f}")
 
         t = time.perf_counter()
-        probs = cluster.exec(pbirthday, rxgrid.each(range(2, 101)), chunk_size=20, seed=777)
+        sizes = list(range(2, 101))
+        probs = cluster.exec(pbirthday, rxgrid.each(sizes), pick["ntests"], chunk_size=20, seed=777)
         print(f"birthday: cluster.exec(pbirthday, each(range(2, 101)), chunk_size=20) "
               f"[{time.perf_counter() - t:.2f} s]")
         for n in (3, 25, 50):
             print(f"  n={n:3d}: {probs[n - 2]:.4f}  (exact {_exact_birthday(n):.4f})")
+        write_png(os.path.join(out, "birthday.png"),
+                  scatter(sizes, probs, [(n - 2) // 20 for n in sizes]))
 
         t = time.perf_counter()
-        x_in, y_in = np.linspace(-2.0, 0.6, 60), np.linspace(-1.3, 1.3, 24)
-        rows = cluster.exec(vmandelbrot, x_in, rxgrid.each(y_in), 100, chunk_size=6)
-        print(f"mandelbrot: cluster.exec(vmandelbrot, x, each(y), 100, chunk_size=6) "
-              f"[{time.perf_counter() - t:.2f} s]")
-        for row in rows:
-            print("  " + "".join("#" if v >= 100 else "+" if v > 10 else "." for v in row))
+        width, height, limit = pick["grid"]
+        x_in, y_in = np.linspace(-2.0, 0.6, width), np.linspace(-1.3, 1.3, height)
+        rows = cluster.exec(vmandelbrot, x_in, rxgrid.each(y_in), limit,
+                            chunk_size=max(1, height // 10))
+        image = np.array(rows)
+        write_png(os.path.join(out, "mandelbrot.png"), heat(image, limit))
+        print(f"mandelbrot: cluster.exec(vmandelbrot, x, each(y), {limit}) on {width}x{height} "
+              f"[{time.perf_counter() - t:.2f} s] -> {out}/mandelbrot.png")
+        if test:
+            for row in rows:
+                print("  " + "".join("#" if v >= limit else "+" if v > 10 else "." for v in row))
 
         t = time.perf_counter()
-        x = np.random.default_rng(1).normal(size=(5000, 50))
-        fits = cluster.exec(kmeans_starts, x, 10, 35, 20, times=20, seed=777)
+        n, d, starts = pick["kmeans"]
+        x = np.random.default_rng(1).normal(size=(n, d))
+        fits = cluster.exec(kmeans_starts, x, 10, 35, starts, times=20, seed=777)
         best = min(fits, key=lambda f: f[0])
-        print(f"k-means: 20 tasks x 20 starts on 5000x50 [{time.perf_counter() - t:.2f} s]: "
+        print(f"k-means: 20 tasks x {starts} starts on {n}x{d} [{time.perf_counter() - t:.2f} s]: "
               f"best total within SS {best[0]:.1f}")
 
-        job = cluster.exec(pbirthday, rxgrid.each(range(2, 101)), seed=1, wait=False)
-        print(f"\nnon-waiting job {job.id}: {job.status()} -> "
-              f"{job.wait(60).state}; {len(job.result())} results; "
-              f"later, from any process: rxgrid.connect(ADDRESS).job({job.id!r}).result()")
+        job = cluster.exec(pbirthday, rxgrid.each(sizes), pick["ntests"], seed=1, wait=False)
+        print(f"\nnon-waiting job {job.id}: {job.status()} -> {job.wait(120).state}; "
+              f"{len(job.result())} results; later, from any process: "
+              f"rxgrid.connect(ADDRESS).job({job.id!r}).result()\n")
+
+        _regressions(cluster, os.path.join(out, "airline"), pick["rows"])
+    print(f"\npictures in {os.path.abspath(out)}")
     return 0
+
+
+def _regressions(cluster, path: str, rows: int) -> None:
+    from .analytics import make_airline
+    t = time.perf_counter()
+    make_airline(path, rows=rows, seed=0, block_rows=max(rows // 20, 1000), overwrite=True)
+    print(f"airline data: {rows:,} rows generated [{time.perf_counter() - t:.2f} s]")
+    print(rxgrid.get_info(path))
+    t = time.perf_counter()
+    cube = cluster.lin_mod("ArrDelay ~ DayOfWeek", data=path, cube=True)
+    print(f"\ncluster.lin_mod('ArrDelay ~ DayOfWeek', cube=True) [{time.perf_counter() - t:.2f} s]")
+    print(cube.summary())
+    t = time.perf_counter()
+    late = cluster.logit("Late ~ DayOfWeek", data=path)
+    print(f"\ncluster.logit('Late ~ DayOfWeek') [{time.perf_counter() - t:.2f} s]")
+    print(late.summary())
