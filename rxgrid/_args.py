@@ -1,8 +1,8 @@
 """Per-task arguments: ``each(values)`` marks an argument that differs from task to task.
 
 A call's arguments are split into a *common* part, sent once, where every ``each``
-argument is replaced by a numbered :class:`_Slot`, and *per-task* tuples holding one
-value for every slot. Tasks are rebuilt by putting the values back into the slots.
+argument is replaced by a numbered :class:`_Slot`, and *per-task* columns holding one
+value per task for every slot. ``_chunk.argument_maker`` puts the values back.
 """
 
 from __future__ import annotations
@@ -69,14 +69,6 @@ def split_arguments(args: tuple, kwargs: dict) -> tuple[tuple, dict, list[list]]
     return new_args, new_kwargs, columns
 
 
-def task_rows(columns: list[list], start: int, stop: int) -> list[tuple]:
-    """The per-task value tuples of tasks ``start..stop-1``."""
-    return [tuple(c[i] for c in columns) for i in range(start, stop)]
-
-
-def fill_slots(args: tuple, kwargs: dict, row: tuple | None) -> tuple[tuple, dict]:
-    """Put one task's values into the slots of the common arguments."""
-    if not row:
-        return args, kwargs
-    return (tuple(row[a.index] if isinstance(a, _Slot) else a for a in args),
-            {k: row[v.index] if isinstance(v, _Slot) else v for k, v in kwargs.items()})
+def column_slices(columns: list[list], start: int, stop: int) -> list[list]:
+    """The per-task values of tasks ``start..stop-1``, one list per ``each`` argument."""
+    return [c[start:stop] for c in columns]

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import _seeding
-from ._args import fill_slots
 from .errors import TaskFailure
 
 
@@ -25,7 +24,7 @@ class ChunkCall:
     function: Callable
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
-    rows: list | None = None  # per-task value tuples, one per task of this chunk
+    columns: list | None = None  # per-task values: one list (of ``count``) per each() argument
     first: int = 0
     count: int = 1
     seed: int | None = None
@@ -49,11 +48,37 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
     return TaskFailure(task, type(exc).__name__, str(exc), tb)
 
 
-def run_task(call: ChunkCall, offset: int) -> Any:
+def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
+    """A function: offset in the chunk -> (args, kwargs) of that task.
+
+    The slot positions are found once per chunk, not once per task: a trivial task
+    costs little more than the call itself.
+    """
+    from ._args import _Slot
+
+    args, kwargs, columns = call.args, call.kwargs, call.columns
+    if not columns:
+        return lambda offset: (args, kwargs)
+    arg_slots = [(i, a.index) for i, a in enumerate(args) if isinstance(a, _Slot)]
+    kw_slots = [(k, v.index) for k, v in kwargs.items() if isinstance(v, _Slot)]
+
+    def make(offset: int) -> tuple:
+        new_args = list(args)
+        for position, column in arg_slots:
+            new_args[position] = columns[column][offset]
+        if not kw_slots:
+            return new_args, kwargs
+        new_kwargs = dict(kwargs)
+        for key, column in kw_slots:
+            new_kwargs[key] = columns[column][offset]
+        return new_args, new_kwargs
+    return make
+
+
+def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
-    task = call.first + offset
-    _seeding.enter_task(call.seed, task)
-    args, kwargs = fill_slots(call.args, call.kwargs, call.rows[offset] if call.rows else None)
+    _seeding.enter_task(call.seed, call.first + offset)
+    args, kwargs = (make_arguments or argument_maker(call))(offset)
     return call.function(*args, **kwargs)
 
 
@@ -66,15 +91,19 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     """
     values: list = []
     failures: list[TaskFailure] = []
+    function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)
+    enter = _seeding.enter_task
     for offset in range(call.count):
+        enter(seed, first + offset)
         try:
-            value, failure = run_task(call, offset), None
+            args, kwargs = make(offset)
+            value, failure = function(*args, **kwargs), None
         except Exception as exc:
-            value, failure = None, describe_failure(call.first + offset, exc)
+            value, failure = None, describe_failure(first + offset, exc)
             failures.append(failure)
         values.append(value)
         if on_task is not None:
-            on_task(call.first + offset, value, failure)
+            on_task(first + offset, value, failure)
         if failure is not None and call.stop_on_failure:
             break
     return values, failures

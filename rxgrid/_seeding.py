@@ -13,6 +13,7 @@ import numpy as np
 
 _current: np.random.Generator | None = None
 _task: tuple[int | None, int] = (None, 0)
+_current_seeded = False
 
 
 def task_generator(seed: int, task: int) -> np.random.Generator:
@@ -22,12 +23,13 @@ def task_generator(seed: int, task: int) -> np.random.Generator:
 
 def enter_task(seed: int | None, task: int) -> None:
     """Seed this process's generators for ``task``; no seed leaves fresh entropy."""
-    global _current, _task
+    global _current, _current_seeded, _task
     _task = (seed, task)
     if seed is None:
-        _current = None
+        if _current is not None and _current_seeded:
+            _current = None  # a seeded stream must not leak into an unseeded task
         return
-    _current = task_generator(seed, task)
+    _current, _current_seeded = task_generator(seed, task), True
     words = np.random.SeedSequence(seed, spawn_key=(task, 1)).generate_state(4)
     random.seed(int.from_bytes(words.tobytes(), "little"))
     np.random.seed(words)
@@ -35,9 +37,9 @@ def enter_task(seed: int | None, task: int) -> None:
 
 def task_rng() -> np.random.Generator:
     """The random stream of the task now running (fresh entropy when the job has no seed)."""
-    global _current
+    global _current, _current_seeded
     if _current is None:
-        _current = np.random.default_rng()
+        _current, _current_seeded = np.random.default_rng(), False
     return _current
 
 

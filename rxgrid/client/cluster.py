@@ -162,7 +162,7 @@ class Cluster(AnalyticsMixin):
         if call.columns:
             chunks = call.chunks(self._current_slots())
             spec.chunk_size = chunks[0][1]
-            spec.chunk_blobs.extend(self._blob(dumps(call.rows(first, count), "each() values"), inline)
+            spec.chunk_blobs.extend(self._blob(dumps(call.slices(first, count), "each() values"), inline)
                                     for first, count in chunks)
         elif call.chunk_size:
             spec.chunk_size = call.chunk_size

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._args import split_arguments, task_rows
+from .._args import column_slices, split_arguments
 from ..errors import InvalidArgumentError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -46,8 +46,9 @@ class PreparedCall:
         return [(first, min(size, self.num_tasks - first))
                 for first in range(0, self.num_tasks, size)]
 
-    def rows(self, first: int, count: int) -> list[tuple] | None:
-        return task_rows(self.columns, first, first + count) if self.columns else None
+    def slices(self, first: int, count: int) -> list[list] | None:
+        """Per-task values of one chunk, a list per ``each`` argument (None without any)."""
+        return column_slices(self.columns, first, first + count) if self.columns else None
 
 
 def auto_chunk_size(num_tasks: int, slots: int) -> int:

@@ -16,28 +16,36 @@ def failure_from_proto(e: pb.TaskError) -> TaskFailure:
 
 
 class ResultSet:
-    """Results of one job as its chunks arrive: values by task, failures, worker names."""
+    """Results of one job as its chunks arrive: values per chunk, failures by task."""
 
-    def __init__(self, num_tasks: int = 0):
-        self.values: dict[int, object] = {}
+    def __init__(self):
+        self.chunks: dict[int, tuple[list, str]] = {}  # first task -> (values, worker)
         self.failures: dict[int, TaskFailure] = {}
-        self.workers: dict[int, str] = {}
-        self.num_tasks = num_tasks
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
         data = chunk.results or (fetch_blob(chunk.results_blob) if chunk.results_blob else b"")
-        values = pickle.loads(data) if data else [None] * chunk.num_tasks
-        for offset, value in enumerate(values):
-            self.values[chunk.first_task + offset] = value
-            self.workers[chunk.first_task + offset] = chunk.worker
-        for e in chunk.errors:
-            self.failures[e.task] = failure_from_proto(e)
-            self.values[e.task] = self.failures[e.task]
+        self.add_values(chunk.first_task, pickle.loads(data) if data else [None] * chunk.num_tasks,
+                        chunk.worker, [failure_from_proto(e) for e in chunk.errors])
+
+    def add_values(self, first: int, values: list, worker: str, failures: list[TaskFailure]) -> None:
+        self.chunks[first] = (values, worker)
+        for failure in failures:
+            self.failures[failure.task] = failure
+
+    @property
+    def done(self) -> int:
+        return sum(len(v) for v, _ in self.chunks.values())
 
     def as_list(self, total: int, fill=None) -> list:
         """Values in task order; failed tasks hold a TaskFailure, missing ones ``fill``."""
-        return [self.values.get(i, fill) for i in range(total)]
+        out = [fill] * total
+        for first, (values, _) in self.chunks.items():
+            out[first:first + len(values)] = values
+        for task, failure in self.failures.items():
+            out[task] = failure
+        return out
 
     def by_worker(self) -> dict[str, object]:
-        """Per-node results: worker name -> value."""
-        return {self.workers[i]: v for i, v in sorted(self.values.items())}
+        """Per-node results: worker name -> value (one single-task chunk per worker)."""
+        return {worker: self.failures.get(first, values[0] if values else None)
+                for first, (values, worker) in sorted(self.chunks.items())}

@@ -103,21 +103,17 @@ class SequentialCluster(AnalyticsMixin):
         _chunk.import_packages(call.packages)
         function = _chunk.with_objects(call.function, call.objects)
         total = 1 if call.per_node else call.num_tasks
-        results = ResultSet(total)
+        results = ResultSet()
         failed = False
         for first, count in (call.chunks(1) if not call.per_node else [(0, 1)]):
-            chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.rows(first, count),
+            chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
                                      first, count, call.seed, not call.continue_on_failure)
             values, failures = _chunk.run_chunk(chunk)
-            for offset, value in enumerate(values):
-                results.values[first + offset] = value
-                results.workers[first + offset] = WORKER_NAME
-            for f in failures:
-                results.failures[f.task] = results.values[f.task] = f
+            results.add_values(first, values, WORKER_NAME, failures)
             if failures and not call.continue_on_failure:
                 failed = True
                 break
-        done = len(results.values) - len(results.failures)
+        done = results.done - len(results.failures)
         first_error = min(results.failures.values(), key=lambda f: f.task, default=None)
         info = JobInfo(call.job_id, getattr(call.function, "__qualname__", "function"),
                        "failed" if failed else "finished", call.priority, total, done,

@@ -116,8 +116,9 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
         function = loaded["function"]
     function = chunk_mod.with_objects(function, loaded.get("objects"))
     args, kwargs = loaded.get("common", ((), {}))
-    rows = serialize.loads(request["chunk_data"], "per-task arguments") if request.get("chunk_data") else None
-    return chunk_mod.ChunkCall(function, args, kwargs, rows, request["first"], request["count"],
+    columns = (serialize.loads(request["chunk_data"], "per-task arguments")
+               if request.get("chunk_data") else None)
+    return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
                                request.get("seed"), request.get("stop_on_failure", False))
 
 
