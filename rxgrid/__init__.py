@@ -16,7 +16,8 @@ from ._args import each
 from ._seeding import task_rng
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
-                     JobCancelledError, JobFailedError, JobNotFinishedError, JobNotFoundError,
+                     HeadStorageError, JobCancelledError, JobFailedError, JobNotFinishedError,
+                     JobNotFoundError,
                      ProtocolMismatchError, ResultTimeout, RxgridError, SerializationError,
                      TaskError, TaskFailure)
 
@@ -31,7 +32,7 @@ __all__ = [
     "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
-    "HeadUnavailableError", "TaskError", "__version__", "PROTOCOL_VERSION",
+    "HeadUnavailableError", "HeadStorageError", "TaskError", "__version__", "PROTOCOL_VERSION",
 ]
 
 _LAZY = {

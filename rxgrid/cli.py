@@ -38,7 +38,7 @@ def _when(ts: float) -> str:
 def cmd_head(args) -> int:
     # Threads hand work to the event loop; the default 5 ms GIL switch interval would
     # add up to 5 ms to every hand-off.
-    sys.setswitchinterval(1e-4)
+    sys.setswitchinterval(float(os.environ.get("RXGRID_SWITCH_INTERVAL", "1e-4")))
     from .head.server import serve
     serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
           heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout)
@@ -46,7 +46,7 @@ def cmd_head(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    sys.setswitchinterval(1e-4)
+    sys.setswitchinterval(float(os.environ.get("RXGRID_SWITCH_INTERVAL", "1e-4")))
     if args.warm_kernels:
         os.environ["RXGRID_WARM_KERNELS"] = "1"
     from .worker.daemon import run_worker

@@ -55,6 +55,10 @@ class HeadUnavailableError(RxgridError, ConnectionError):
     """The head could not be reached (it is down, restarting, or the address is wrong)."""
 
 
+class HeadStorageError(RxgridError):
+    """The head cannot write its state dir (disk full, read-only); it refuses new work."""
+
+
 class RemoteTraceback(Exception):
     """Carries a task's traceback text so it prints under the local one."""
 

@@ -36,7 +36,8 @@ class LocalCluster(Cluster):
     def __init__(self, workers: int = 2, cores_per_worker: int | None = None,
                  state_dir: str | None = None, startup_timeout: float = 120.0,
                  log_level: str = "INFO", retry_deadline: float = 60.0,
-                 warm_kernels: bool = False):
+                 warm_kernels: bool = False, lease_timeout: float = 10.0,
+                 heartbeat: float = 1.0):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_workers = workers
@@ -47,6 +48,7 @@ class LocalCluster(Cluster):
         os.makedirs(self.log_dir, exist_ok=True)
         self.log_level = log_level
         self.warm_kernels = warm_kernels
+        self.head_options = ["--lease-timeout", str(lease_timeout), "--heartbeat", str(heartbeat)]
         self._procs: dict[str, subprocess.Popen] = {}
         self._closed = False
         address = f"127.0.0.1:{free_port()}"
@@ -79,7 +81,8 @@ class LocalCluster(Cluster):
 
     def start_head(self) -> None:
         """Start (or restart) the head on this cluster's address and state dir."""
-        self._spawn("head", ["head", "--listen", self.address, "--state-dir", self.state_dir])
+        self._spawn("head", ["head", "--listen", self.address, "--state-dir", self.state_dir,
+                             *self.head_options])
 
     def start_worker(self, name: str, cores: int | None = None) -> None:
         """Start one more worker daemon named ``name``."""

@@ -11,8 +11,8 @@ import grpc
 
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
-from ..errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
-                      JobNotFoundError, ProtocolMismatchError, RxgridError)
+from ..errors import (DuplicateJobError, HeadStorageError, HeadUnavailableError,
+                      InvalidArgumentError, JobNotFoundError, ProtocolMismatchError, RxgridError)
 
 log = logging.getLogger("rxgrid.client")
 
@@ -35,6 +35,8 @@ def translate(exc: grpc.RpcError) -> RxgridError:
         return ProtocolMismatchError(details)
     if code == grpc.StatusCode.UNAVAILABLE:
         return HeadUnavailableError(details)
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return HeadStorageError(details)
     return RxgridError(f"{code.name}: {details}")
 
 

@@ -43,7 +43,7 @@ class HeadError(Exception):
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
-        self.code = code  # invalid | not_found | exists | precondition | unavailable
+        self.code = code  # invalid | not_found | exists | precondition | storage
 
 
 @dataclass(eq=False)
@@ -122,7 +122,7 @@ class Head:
         self._refuse_if_store_failed()
         job_id = self._check_job_id(spec.job_id)
         for blob in spec.inline_blobs:
-            self.store.blobs.put(blob.data, blob.hash)
+            self.put_blob(blob.data, blob.hash)
         chunks = self._layout(spec)
         self._check_blobs(spec)
         spec.job_id = job_id
@@ -147,10 +147,22 @@ class Head:
             self.scheduler.forget_job(job_id)
             self.jobs.pop(job_id, None)
             _notify(job, ("end", info))
-            raise HeadError("unavailable", f"job not accepted: {exc}") from exc
+            raise HeadError("storage", f"job not accepted: the head cannot write its state dir "
+                                       f"{self.store.dir} ({exc}). Free disk space there; stored "
+                                       f"jobs and results are kept") from exc
         log.debug("job %s queued: %d tasks in %d chunks, priority %d",
                   job_id, info.tasks_total, len(chunks), spec.priority)
         return info
+
+    def put_blob(self, data: bytes, digest: str | None = None) -> str:
+        """Store a blob; a full or read-only state dir is a clear refusal, not a crash."""
+        try:
+            return self.store.blobs.put(data, digest)
+        except OSError as exc:
+            raise HeadError("storage", f"the head cannot store {len(data):,} bytes in its "
+                                           f"state dir {self.store.dir}: {exc.strerror or exc}. "
+                                           f"Free disk space there; stored jobs and results are "
+                                           f"kept") from exc
 
     def _refuse_if_store_failed(self) -> None:
         if self.store.write_failure:
@@ -159,7 +171,7 @@ class Head:
                 self.store.write_sync([("UPDATE jobs SET seq=seq WHERE 0", ())])
                 self.store._writer.failed = None
             except StoreError as exc:
-                raise HeadError("unavailable",
+                raise HeadError("storage",
                                 f"the head cannot write its state dir {self.store.dir} ({exc}); "
                                 f"it refuses new work until it can. Free disk space or fix "
                                 f"permissions; stored jobs and results are kept") from exc
@@ -438,6 +450,8 @@ class Head:
         if session is not None:
             session.chunks_done += 1
         info = job.info
+        before = pb.JobInfo()
+        before.CopyFrom(info)
         info.chunks_done += 1
         info.tasks_failed += len(result.errors)
         info.tasks_done += result.num_tasks - len(result.errors)
@@ -454,6 +468,8 @@ class Head:
         except StoreError:
             log.error("result of %s chunk %d not stored; it will run again", result.job_id,
                       result.chunk)
+            info.CopyFrom(before)
+            self.scheduler.reopen(result.job_id, result.chunk)
             return
         _notify(job, ("chunk", result))
         if state in TERMINAL:

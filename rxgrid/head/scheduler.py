@@ -192,6 +192,13 @@ class Scheduler:
         chunk.state = DONE
         return True, other
 
+    def reopen(self, job_id: str, index: int) -> None:
+        """Queue a chunk again whose result could not be stored (it will run again)."""
+        chunk = self._chunks.get((job_id, index))
+        if chunk is not None and chunk.state == DONE:
+            chunk.state = QUEUED
+            self._push(chunk)
+
     def release(self, lease: int) -> Chunk | None:
         """Put a leased chunk back in the queue (its run was lost); free the slot."""
         chunk = self._leases.get(lease)

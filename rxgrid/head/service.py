@@ -28,6 +28,7 @@ _CODES = {
     "exists": grpc.StatusCode.ALREADY_EXISTS,
     "precondition": grpc.StatusCode.FAILED_PRECONDITION,
     "unavailable": grpc.StatusCode.UNAVAILABLE,
+    "storage": grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -54,7 +55,7 @@ def _translate_errors(method):
     return unary
 
 
-async def _receive_blob(store, request_iterator) -> pb.BlobRef:
+async def _receive_blob(head, request_iterator) -> pb.BlobRef:
     pieces, expected = [], ""
     async for piece in request_iterator:
         if piece.hash:
@@ -65,7 +66,7 @@ async def _receive_blob(store, request_iterator) -> pb.BlobRef:
     if expected and expected != digest:
         raise HeadError("invalid", f"blob content hashes to {digest[:12]}..., not the "
                                    f"{expected[:12]}... it was sent as: it was damaged in transit")
-    store.blobs.put(data, digest)
+    head.put_blob(data, digest)
     return pb.BlobRef(hash=digest, size=len(data))
 
 
@@ -174,7 +175,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head.store, request_iterator)
+        return await _receive_blob(self.head, request_iterator)
 
     @_translate_errors
     async def GetBlob(self, request, context):
@@ -225,7 +226,7 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
     @_translate_errors
     async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head.store, request_iterator)
+        return await _receive_blob(self.head, request_iterator)
 
 
 def _spawn_reader(head: Head, session, request_iterator):

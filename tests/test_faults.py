@@ -1,0 +1,138 @@
+"""Faults the cluster must survive, and bad input that must end in a clear error.
+
+Real processes and real signals: SIGKILL of a head, SIGSTOP of a worker, a segfault
+inside a task, a state dir on a tiny filesystem that fills up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import rxgrid
+from rxgrid import each
+from tests import fixtures
+from tests.test_cluster import _wait_until
+
+
+def _segfault(x):
+    if x == 1:
+        ctypes.string_at(0)
+    return x
+
+
+def test_a_segfault_in_a_task_kills_only_its_executor(cluster1):
+    results = cluster1.exec(_segfault, each(range(3)), chunk_size=3)
+    assert results[0] == 0 and results[2] == 2
+    assert results[1].type == "ExecutorDiedError" and "SIGSEGV" in results[1].message
+    assert "tried 3 time(s)" in results[1].message
+
+
+def test_a_paused_worker_counts_no_result_twice(fresh_cluster):
+    cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25)
+    job = cluster.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=2, wait=False)
+    _wait_until(lambda: job.progress().done >= 2, 30)
+    cluster.kill("local-1", signal.SIGSTOP)
+    try:
+        assert job.result(timeout=60) == list(range(12))
+    finally:
+        cluster.kill("local-1", signal.SIGCONT)
+    _wait_until(lambda: sum(w.state == "connected" for w in cluster.workers()) == 2, 30)
+    time.sleep(1.0)  # let the woken worker deliver its late results
+    info = job.info()
+    assert (info.tasks_done, info.tasks_failed, info.chunks_done) == (12, 0, 6)
+    assert job.result() == list(range(12))
+    assert cluster.exec(fixtures.square, each(range(4))) == [0, 1, 4, 9]
+
+
+def test_a_non_blocking_job_resumes_after_a_head_kill_and_keeps_finished_results(fresh_cluster):
+    cluster = fresh_cluster(workers=2)
+    done = cluster.exec(fixtures.square, each(range(5)), wait=False)
+    assert done.result(timeout=60) == [0, 1, 4, 9, 16]
+    running = cluster.exec(fixtures.sleep_then, 0.2, each(range(20)), chunk_size=1, wait=False)
+    queued = cluster.exec(fixtures.square, each(range(3)), priority=-1, wait=False)
+    _wait_until(lambda: running.progress().done >= 2, 30)
+    cluster.kill("head", signal.SIGKILL)
+    box = {}
+    waiter = threading.Thread(target=lambda: box.setdefault("r", running.result(timeout=120)))
+    waiter.start()
+    time.sleep(0.5)
+    cluster.start_head()
+    waiter.join(150)
+    assert box.get("r") == list(range(20))
+    assert queued.result(timeout=60) == [0, 1, 4]
+    assert done.result() == [0, 1, 4, 9, 16]
+    _wait_until(lambda: sum(w.state == "connected" for w in cluster.workers()) == 2, 30)
+
+
+def test_an_unpicklable_function_or_argument_is_refused_before_submit(cluster2):
+    before = len(cluster2.jobs())
+    lock = threading.Lock()
+    with pytest.raises(rxgrid.SerializationError, match="cannot be pickled"):
+        cluster2.exec(fixtures.add, lock, 1)
+    with pytest.raises(rxgrid.SerializationError, match="function"):
+        cluster2.exec(lambda: lock, times=2)
+    assert len(cluster2.jobs()) == before
+
+
+def test_a_function_whose_module_is_missing_on_the_worker_names_it(cluster2, tmp_path, monkeypatch):
+    module = tmp_path / "only_here_mod.py"
+    module.write_text("def f(x):\n    return x + 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    from rxgrid import _serialize
+    mod = importlib.import_module("only_here_mod")
+    # As if installed on this machine only: it travels by reference, not by value.
+    monkeypatch.setattr(_serialize, "_travels_by_value", lambda m: False)
+    result = cluster2.exec(mod.f, 1)
+    assert isinstance(result[0], rxgrid.TaskFailure)
+    assert "only_here_mod" in result[0].message and "packages=" in result[0].message
+    assert cluster2.exec(fixtures.square, 3) == [9]
+
+
+def test_results_of_a_cancelled_job_are_refused_clearly(cluster2):
+    job = cluster2.exec(fixtures.sleep_then, 20, wait=False)
+    job.cancel()
+    with pytest.raises(rxgrid.JobCancelledError, match="partial=True"):
+        job.result()
+    assert job.result(partial=True) == [None]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_state_dir_refuses_new_work_and_keeps_what_it_has(tiny_disk):
+    with rxgrid.local(workers=1, state_dir=str(tiny_disk / "state")) as cluster:
+        kept = cluster.exec(fixtures.square, each(range(4)), wait=False)
+        assert kept.result(timeout=60) == [0, 1, 4, 9]
+        with pytest.raises(rxgrid.HeadStorageError, match="Free disk space"):
+            cluster.exec(fixtures.array_sum, np.random.default_rng(0).random(1_000_000), 1)
+        refused = None
+        for i in range(40):  # 240 kB arguments, each inline with its submit, until the disk is full
+            try:
+                cluster.exec(fixtures.array_sum, np.random.default_rng(i).random(30_000), 1)
+            except rxgrid.HeadStorageError as exc:
+                refused = exc
+                break
+        assert refused is not None and "state dir" in str(refused)
+        assert cluster.job(kept.id).result() == [0, 1, 4, 9]
+        db = os.path.join(cluster.state_dir, "rxgrid.sqlite3")
+        assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
