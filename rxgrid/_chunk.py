@@ -29,6 +29,7 @@ class ChunkCall:
     count: int = 1
     seed: int | None = None
     stop_on_failure: bool = False
+    rng_kind: str = "pcg64"
 
 
 def import_packages(packages: list[str] | tuple[str, ...]) -> None:
@@ -77,7 +78,7 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
 
 def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
-    _seeding.enter_task(call.seed, call.first + offset)
+    _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
     args, kwargs = (make_arguments or argument_maker(call))(offset)
     return call.function(*args, **kwargs)
 
@@ -92,9 +93,9 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     values: list = []
     failures: list[TaskFailure] = []
     function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)
-    enter = _seeding.enter_task
+    enter, kind = _seeding.enter_task, call.rng_kind
     for offset in range(call.count):
-        enter(seed, first + offset)
+        enter(seed, first + offset, kind)
         try:
             args, kwargs = make(offset)
             value, failure = function(*args, **kwargs), None

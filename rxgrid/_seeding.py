@@ -16,12 +16,21 @@ _task: tuple[int | None, int] = (None, 0)
 _current_seeded = False
 
 
-def task_generator(seed: int, task: int) -> np.random.Generator:
-    """The numpy Generator of task ``task`` in a job seeded with ``seed``."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(task,))))
+RNG_KINDS = {"pcg64": np.random.PCG64, "philox": np.random.Philox, "sfc64": np.random.SFC64,
+             "mt19937": np.random.MT19937}
 
 
-def enter_task(seed: int | None, task: int) -> None:
+def task_generator(seed: int, task: int, kind: str = "pcg64") -> np.random.Generator:
+    """The numpy Generator of task ``task`` in a job seeded with ``seed``.
+
+    The stream comes from ``SeedSequence(seed, spawn_key=(task,))``: independent of every
+    other task's, and of how tasks were chunked or placed.
+    """
+    bit_generator = RNG_KINDS[kind or "pcg64"]
+    return np.random.Generator(bit_generator(np.random.SeedSequence(seed, spawn_key=(task,))))
+
+
+def enter_task(seed: int | None, task: int, kind: str = "pcg64") -> None:
     """Seed this process's generators for ``task``; no seed leaves fresh entropy."""
     global _current, _current_seeded, _task
     _task = (seed, task)
@@ -29,7 +38,7 @@ def enter_task(seed: int | None, task: int) -> None:
         if _current is not None and _current_seeded:
             _current = None  # a seeded stream must not leak into an unseeded task
         return
-    _current, _current_seeded = task_generator(seed, task), True
+    _current, _current_seeded = task_generator(seed, task, kind), True
     words = np.random.SeedSequence(seed, spawn_key=(task, 1)).generate_state(4)
     random.seed(int.from_bytes(words.tobytes(), "little"))
     np.random.seed(words)

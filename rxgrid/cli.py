@@ -100,8 +100,22 @@ def cmd_jobs(args) -> int:
     return 0
 
 
+def _cluster_status(cluster) -> int:
+    usage = cluster.disk_usage()
+    workers = cluster.workers()
+    jobs = ", ".join(f"{n} {s}" for s, n in sorted(usage.jobs_by_state.items())) or "no jobs"
+    print(f"head {cluster.address}: {len(workers)} workers, "
+          f"{sum(w.cores for w in workers)} cores ({sum(w.busy for w in workers)} busy); {jobs}")
+    print(f"state dir {usage.state_dir}: {usage.total_bytes / 1e6:.1f} MB "
+          f"(database {usage.database_bytes / 1e6:.1f} MB, {usage.blobs} blobs "
+          f"{usage.blob_bytes / 1e6:.1f} MB)")
+    return 0
+
+
 def cmd_status(args) -> int:
     with _connect(args) as cluster:
+        if not args.job:
+            return _cluster_status(cluster)
         info = cluster.job(args.job).info()
         if args.json:
             print(json.dumps(info.__dict__, indent=1))
@@ -194,13 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0, help="the newest N only")
     p.add_argument("--json", action="store_true")
 
-    for name, func, text in (("status", cmd_status, "show a job's state and progress"),
-                             ("result", cmd_result, "print a finished job's results"),
+    p = command("status", cmd_status, "a job's state and progress, or the cluster's (no JOB)",
+                head=True)
+    p.add_argument("job", nargs="?")
+    p.add_argument("--json", action="store_true")
+    for name, func, text in (("result", cmd_result, "print a finished job's results"),
                              ("cancel", cmd_cancel, "cancel a job")):
         p = command(name, func, text, head=True)
         p.add_argument("job")
-        if name == "status":
-            p.add_argument("--json", action="store_true")
 
     p = command("cleanup", cmd_cleanup, "remove ended jobs and their results", head=True)
     p.add_argument("jobs", nargs="*", help="job ids (default: every ended job)")

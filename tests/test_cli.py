@@ -51,3 +51,12 @@ def test_missing_head_address_is_a_clear_error():
     out = subprocess.run([sys.executable, "-m", "rxgrid", "jobs"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode != 0 and "--head" in out.stderr
+
+
+def test_status_without_a_job_shows_the_cluster_and_its_disk_usage(cluster2):
+    cluster2.exec(fixtures.square, 2)
+    usage = cluster2.disk_usage()
+    assert usage.database_bytes > 0 and usage.jobs_by_state.get("finished", 0) >= 1
+    out = rxgrid_cli("status", address=cluster2.address)
+    assert out.returncode == 0, out.stderr
+    assert "2 workers" in out.stdout and "state dir" in out.stdout and "MB" in out.stdout

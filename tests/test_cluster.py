@@ -186,3 +186,17 @@ def _wait_until(predicate, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.05)
+
+
+def test_auto_cleanup_removes_a_job_once_its_results_are_read(cluster2):
+    before = cluster2.disk_usage().blobs
+    assert cluster2.exec(fixtures.array_sum, np.ones(100_000), 1, auto_cleanup=True) == [100_001.0]
+    with pytest.raises(rxgrid.JobNotFoundError):
+        cluster2.job(cluster2.last_job.id)
+    job = cluster2.exec(fixtures.square, 4, auto_cleanup=True, wait=False)
+    job.wait(60)
+    assert cluster2.job(job.id).status() == "finished"  # not read yet: kept
+    assert job.result() == [16]
+    with pytest.raises(rxgrid.JobNotFoundError):
+        cluster2.job(job.id)
+    assert cluster2.disk_usage().blobs <= before + 1  # the shared function blob may stay

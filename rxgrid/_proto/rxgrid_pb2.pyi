@@ -47,7 +47,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class JobSpec(_message.Message):
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     INLINE_BLOBS_FIELD_NUMBER: _ClassVar[int]
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -86,7 +87,8 @@ class JobSpec(_message.Message):
     kernel: KernelCall
     inline_blobs: _containers.RepeatedCompositeFieldContainer[Blob]
     single_result: bool
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ...) -> None: ...
+    rng_kind: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")
@@ -104,7 +106,7 @@ class KernelCall(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class JobInfo(_message.Message):
-    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result")
+    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result", "rng_kind")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -124,6 +126,7 @@ class JobInfo(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     RESULT_BYTES_FIELD_NUMBER: _ClassVar[int]
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
+    RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: str
@@ -143,7 +146,8 @@ class JobInfo(_message.Message):
     seed: int
     result_bytes: int
     single_result: bool
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ...) -> None: ...
+    rng_kind: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
 
 class ChunkResult(_message.Message):
     __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker")
@@ -311,6 +315,29 @@ class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class UsageReply(_message.Message):
+    __slots__ = ("state_dir", "database_bytes", "blob_bytes", "blobs", "jobs_by_state", "result_bytes")
+    class JobsByStateEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    STATE_DIR_FIELD_NUMBER: _ClassVar[int]
+    DATABASE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLOB_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLOBS_FIELD_NUMBER: _ClassVar[int]
+    JOBS_BY_STATE_FIELD_NUMBER: _ClassVar[int]
+    RESULT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    state_dir: str
+    database_bytes: int
+    blob_bytes: int
+    blobs: int
+    jobs_by_state: _containers.ScalarMap[str, int]
+    result_bytes: int
+    def __init__(self, state_dir: _Optional[str] = ..., database_bytes: _Optional[int] = ..., blob_bytes: _Optional[int] = ..., blobs: _Optional[int] = ..., jobs_by_state: _Optional[_Mapping[str, int]] = ..., result_bytes: _Optional[int] = ...) -> None: ...
+
 class ListWorkersReply(_message.Message):
     __slots__ = ("workers",)
     WORKERS_FIELD_NUMBER: _ClassVar[int]
@@ -344,7 +371,7 @@ class RegisterReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ...) -> None: ...
 
 class ChunkAssignment(_message.Message):
-    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure")
+    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     LEASE_FIELD_NUMBER: _ClassVar[int]
@@ -361,6 +388,7 @@ class ChunkAssignment(_message.Message):
     BLOBS_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     STOP_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     lease: int
@@ -377,7 +405,8 @@ class ChunkAssignment(_message.Message):
     blobs: _containers.RepeatedCompositeFieldContainer[Blob]
     kernel: KernelCall
     stop_on_failure: bool
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ...) -> None: ...
+    rng_kind: str
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
 
 class CancelChunks(_message.Message):
     __slots__ = ("leases",)

@@ -89,6 +89,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.FromString,
                 _registered_method=True)
+        self.DiskUsage = channel.unary_unary(
+                '/rxgrid.v1.Cluster/DiskUsage',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
+                _registered_method=True)
         self.PutBlob = channel.stream_unary(
                 '/rxgrid.v1.Cluster/PutBlob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
@@ -176,6 +181,12 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DiskUsage(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutBlob(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -251,6 +262,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.ListWorkers,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.SerializeToString,
+            ),
+            'DiskUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiskUsage,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.SerializeToString,
             ),
             'PutBlob': grpc.stream_unary_rpc_method_handler(
                     servicer.PutBlob,
@@ -565,6 +581,33 @@ class Cluster:
             '/rxgrid.v1.Cluster/ListWorkers',
             rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiskUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/DiskUsage',
+            rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,13 +64,29 @@ class AnalyticsMixin:
         data = os.fspath(data)
         priority = options.pop("priority", 0)
         if wait:
-            return fit_model(kind, data, formula, options, ContextMap(self, priority))
+            try:
+                return fit_model(kind, data, formula, dict(options), ContextMap(self, priority))
+            except KeyboardInterrupt:
+                self._detach_fit(kind, data, formula, options, priority)
+                raise
         if self._total_slots() < 2:
             raise InvalidArgumentError(
                 "a non-waiting fit runs its driver as a task and its block steps as further "
                 "tasks, so it needs at least 2 executor slots; this cluster has fewer")
         return self.exec(fit_model, kind, data, formula, dict(options, _priority=priority),
                          wait=False, priority=priority, _single_result=True)
+
+    def _detach_fit(self, kind, data, formula, options, priority) -> None:
+        """Ctrl-C in a waiting fit: go on as a non-waiting fit on the cluster."""
+        last = getattr(self, "last_job", None)
+        if last is not None and hasattr(last, "cancel"):
+            last.cancel()  # the step that was running belongs to the driver we leave
+        if self._total_slots() < 2 or not hasattr(self, "_conn"):
+            return
+        from .cluster import detach
+        job = self.exec(fit_model, kind, data, formula, dict(options, _priority=priority),
+                        wait=False, priority=priority, _single_result=True)
+        detach(job, resubmitted=True)
 
     def _total_slots(self) -> int:  # pragma: no cover - overridden
         return 1

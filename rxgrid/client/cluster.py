@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import logging
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,21 @@ from .rpc import HeadConnection
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
+
+
+@dataclass(frozen=True)
+class DiskUsage:
+    """What the head's state dir holds."""
+
+    state_dir: str
+    database_bytes: int
+    blob_bytes: int
+    blobs: int
+    jobs_by_state: dict
+
+    @property
+    def total_bytes(self) -> int:
+        return self.database_bytes + self.blob_bytes
 
 
 @dataclass(frozen=True)
@@ -83,7 +99,8 @@ class Cluster(AnalyticsMixin):
     # ---------------------------------------------------------------- exec
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, _single_result=False, **kwargs):
+             objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
+             _single_result=False, **kwargs):
         """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
 
         Blocking (``wait=True``) returns the results in task order (a dict by worker name
@@ -94,7 +111,7 @@ class Cluster(AnalyticsMixin):
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
-                       auto_cleanup=auto_cleanup)
+                       auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         spec = self._spec(call)
         spec.single_result = _single_result
         job = Job(self, call.job_id)
@@ -124,6 +141,9 @@ class Cluster(AnalyticsMixin):
     def _run(self, spec: pb.JobSpec, job: Job):
         try:
             reply = self._conn.call("RunJob", spec, retry=False)
+        except KeyboardInterrupt:
+            detach(job)
+            raise
         except HeadUnavailableError:
             log.warning("lost the head while job %s ran; waiting for it to come back", job.id)
             return self._resume(spec, job)
@@ -154,7 +174,8 @@ class Cluster(AnalyticsMixin):
             num_tasks=call.num_tasks, priority=call.priority,
             has_seed=call.seed is not None, seed=call.seed or 0,
             continue_on_failure=call.continue_on_failure, per_node=call.per_node,
-            packages=call.packages, timeout=call.timeout or 0, auto_cleanup=call.auto_cleanup)
+            packages=call.packages, timeout=call.timeout or 0, auto_cleanup=call.auto_cleanup,
+            rng_kind=call.rng_kind)
         if call.args or call.kwargs:
             spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
         if call.objects:
@@ -224,9 +245,33 @@ class Cluster(AnalyticsMixin):
         return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
                            w.chunks_done, w.blob_bytes_sent) for w in reply.workers]
 
+    def disk_usage(self) -> DiskUsage:
+        """How much the head's state dir holds (database, blobs) and its jobs by state."""
+        r = self._conn.call("DiskUsage", pb.Empty())
+        return DiskUsage(r.state_dir, r.database_bytes, r.blob_bytes, r.blobs, dict(r.jobs_by_state))
+
     def executor(self) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""
         return ClusterExecutor(self)
+
+
+def detach(job: Job, resubmitted: bool = False) -> None:
+    """Ctrl-C in a blocking call: the job runs on; a second Ctrl-C within 2 s cancels it.
+
+    RevoScaleR turns a waiting job into a non-waiting one on Esc / Ctrl-C; so do we. The
+    job becomes ``cluster.last_job`` and how to re-attach or cancel it is printed.
+    """
+    job._cluster.last_job = job
+    print(f"\nrxgrid: job {job.id} keeps running on the cluster"
+          f"{' (restarted as a non-waiting job)' if resubmitted else ''}.\n"
+          f"  re-attach: cluster.job({job.id!r}).result()   (or cluster.last_job)\n"
+          f"  cancel:    cluster.job({job.id!r}).cancel()   or: rxgrid cancel {job.id}\n"
+          f"  press Ctrl-C again within 2 s to cancel it now", file=sys.stderr, flush=True)
+    try:
+        time.sleep(2.0)
+    except KeyboardInterrupt:
+        job.cancel()
+        print(f"rxgrid: job {job.id} cancelled", file=sys.stderr, flush=True)
 
 
 def _timestamp(value) -> float:

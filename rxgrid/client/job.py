@@ -49,13 +49,14 @@ class JobInfo:
     error: str
     seed: int | None
     single_result: bool = False
+    rng_kind: str = "pcg64"
 
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
         return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
                    m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
                    m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None,
-                   m.single_result)
+                   m.single_result, m.rng_kind or "pcg64")
 
     @property
     def is_done(self) -> bool:
@@ -156,7 +157,12 @@ class Job:
         if partial:
             info, results = self.info(), self._fetch()
             return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
-        info = self.wait(timeout)
+        try:
+            info = self.wait(timeout)
+        except KeyboardInterrupt:
+            from .cluster import detach
+            detach(self)
+            raise
         return outcome(info, self._fetch())
 
     def _fetch(self) -> ResultSet:

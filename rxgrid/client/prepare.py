@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._args import column_slices, split_arguments
+from .._seeding import RNG_KINDS
 from ..errors import InvalidArgumentError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -39,6 +40,7 @@ class PreparedCall:
     objects: dict = field(default_factory=dict)
     timeout: float | None = None
     auto_cleanup: bool = False
+    rng_kind: str = "pcg64"
 
     def chunks(self, slots: int) -> list[tuple[int, int]]:
         """(first task, count) of every chunk, for ``slots`` executor slots."""
@@ -90,15 +92,23 @@ def _resolve_objects(objects, depth: int) -> dict:
 
 def prepare(function, args: tuple, kwargs: dict, *, times=None, chunk_size=None, seed=None,
             job_id=None, priority=0, continue_on_failure=True, per_node=False, packages=(),
-            objects=None, timeout=None, auto_cleanup=False, caller_depth: int = 3) -> PreparedCall:
+            objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
+            caller_depth: int = 3) -> PreparedCall:
     """Check an ``exec`` call and return it as a :class:`PreparedCall`."""
     if not callable(function):
         raise InvalidArgumentError(f"exec() runs a function, but its first argument is a "
                                    f"{type(function).__name__}")
     times = _positive_int(times, "times")
     chunk_size = _positive_int(chunk_size, "chunk_size")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise InvalidArgumentError(f"seed must be a non-negative whole number, got {seed!r}")
+    if seed == "auto":
+        seed = secrets.randbits(63)  # recorded on the job, so the run can be repeated
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
+                             or seed >= 2**64):
+        raise InvalidArgumentError(f"seed must be a whole number from 0 to 2**64-1 or 'auto', "
+                                   f"got {seed!r}")
+    if rng_kind not in RNG_KINDS:
+        raise InvalidArgumentError(f"rng_kind must be one of {', '.join(RNG_KINDS)}, "
+                                   f"got {rng_kind!r}")
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if isinstance(priority, bool) or not isinstance(priority, int):
@@ -115,7 +125,7 @@ def prepare(function, args: tuple, kwargs: dict, *, times=None, chunk_size=None,
     return PreparedCall(function, args, kwargs, columns, num_tasks, chunk_size, seed,
                         job_id or new_job_id(), priority, bool(continue_on_failure), bool(per_node),
                         tuple(packages), _resolve_objects(objects, caller_depth), timeout,
-                        bool(auto_cleanup))
+                        bool(auto_cleanup), rng_kind)
 
 
 def _count_tasks(times: int | None, columns: list[list], per_node: bool) -> int:

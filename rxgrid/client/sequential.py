@@ -83,12 +83,13 @@ class SequentialCluster(AnalyticsMixin):
 
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, _single_result=False, **kwargs):
+             objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
+             _single_result=False, **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; ``timeout`` is not enforced here."""
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
-                       auto_cleanup=auto_cleanup)
+                       auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
         job = self._run(call, _single_result)
@@ -107,7 +108,8 @@ class SequentialCluster(AnalyticsMixin):
         failed = False
         for first, count in (call.chunks(1) if not call.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
-                                     first, count, call.seed, not call.continue_on_failure)
+                                     first, count, call.seed, not call.continue_on_failure,
+                                     call.rng_kind)
             values, failures = _chunk.run_chunk(chunk)
             results.add_values(first, values, WORKER_NAME, failures)
             if failures and not call.continue_on_failure:
@@ -120,7 +122,7 @@ class SequentialCluster(AnalyticsMixin):
                        len(results.failures), 1, 1, submitted, submitted, time.time(), False,
                        call.per_node,
                        f"task {first_error.task} raised {first_error.type}: {first_error.message}"
-                       if failed else "", call.seed, single_result)
+                       if failed else "", call.seed, single_result, call.rng_kind)
         return SequentialJob(call.job_id, info, results)
 
     def _fit(self, kind, data, formula, options, wait):

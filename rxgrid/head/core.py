@@ -132,7 +132,8 @@ class Head:
             job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
             priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
-            has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result)
+            has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
+            rng_kind=spec.rng_kind or "pcg64")
         job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
         # Dispatch before the commit lands: it lands in this same turn of the loop, long
@@ -360,6 +361,16 @@ class Head:
                 self._blob_cache.pop(digest, None)
         log.info("cleaned up %d job(s): %s", len(job_ids), ", ".join(job_ids[:10]))
 
+    def usage(self) -> pb.UsageReply:
+        """How much the state dir holds, and the jobs by state."""
+        db = sum(p.stat().st_size for p in self.store.dir.glob("rxgrid.sqlite3*"))
+        blobs = [p for p in self.store.blobs.root.rglob("*") if p.is_file()]
+        states = {r[0]: r[1] for r in self.store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
+        inline = self.store.query("SELECT COALESCE(SUM(result_bytes), 0) FROM jobs")[0][0]
+        return pb.UsageReply(state_dir=str(self.store.dir.resolve()), database_bytes=db,
+                             blob_bytes=sum(p.stat().st_size for p in blobs), blobs=len(blobs),
+                             jobs_by_state=states, result_bytes=inline)
+
     def list_workers(self) -> list[pb.WorkerInfo]:
         busy = self.scheduler.workers()
         out = []
@@ -521,7 +532,7 @@ class Head:
             chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "",
             objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
             packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
-            stop_on_failure=not spec.continue_on_failure)
+            stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind)
         for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
             if digest and digest not in session.sent_blobs:
                 data = self._small_blob(digest)
@@ -613,9 +624,10 @@ def _info_from_row(row) -> pb.JobInfo:
     try:
         spec = pb.JobSpec.FromString(row["spec"])
         spec_has_seed, seed, per_node = spec.has_seed, spec.seed, spec.per_node
-        single = spec.single_result
+        single, kind = spec.single_result, spec.rng_kind or "pcg64"
     except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
         per_node = single = False
+        kind = ""
     return pb.JobInfo(
         job_id=row["job_id"], name=row["name"] or "", state=row["state"], priority=row["priority"],
         tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
@@ -623,4 +635,5 @@ def _info_from_row(row) -> pb.JobInfo:
         chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
         started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
-        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single)
+        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
+        rng_kind=kind)

@@ -174,6 +174,10 @@ class ClusterService(pb_grpc.ClusterServicer):
         return pb.ListWorkersReply(workers=self.head.list_workers())
 
     @_translate_errors
+    async def DiskUsage(self, request, context):
+        return self.head.usage()
+
+    @_translate_errors
     async def PutBlob(self, request_iterator, context):
         return await _receive_blob(self.head, request_iterator)
 

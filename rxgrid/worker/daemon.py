@@ -221,7 +221,7 @@ class WorkerDaemon:
             objects=a.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
             seed=a.seed if a.has_seed else None, timeout=a.timeout, packages=tuple(a.packages),
             kernel=a.kernel.name, kernel_params=dict(a.kernel.params),
-            stop_on_failure=a.stop_on_failure)
+            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind)
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)

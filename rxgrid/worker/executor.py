@@ -119,7 +119,8 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     columns = (serialize.loads(request["chunk_data"], "per-task arguments")
                if request.get("chunk_data") else None)
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
-                               request.get("seed"), request.get("stop_on_failure", False))
+                               request.get("seed"), request.get("stop_on_failure", False),
+                               request.get("rng_kind") or "pcg64")
 
 
 def _run(conn, request: dict, cache, chunk_mod, serialize, TaskFailure, worker_name) -> None:

@@ -47,6 +47,7 @@ class ChunkWork:
     kernel: str = ""
     kernel_params: dict = field(default_factory=dict)
     stop_on_failure: bool = False
+    rng_kind: str = ""
 
 
 @dataclass
@@ -179,7 +180,8 @@ class Slot:
                 "function": work.function, "common": work.common, "objects": work.objects,
                 "blobs": blobs, "chunk_data": work.chunk_data, "seed": work.seed,
                 "packages": work.packages, "kernel": work.kernel,
-                "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure}
+                "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
+                "rng_kind": work.rng_kind}
 
     async def _collect(self, work: ChunkWork, pieces: list, failures: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.

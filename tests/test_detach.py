@@ -1,0 +1,50 @@
+"""Ctrl-C (a real SIGINT) during a blocking call detaches from the job, as in seed 000."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT
+
+SCRIPT = """
+import sys, rxgrid
+from tests import fixtures
+cluster = rxgrid.connect(sys.argv[1])
+print("submitting", flush=True)
+try:
+    cluster.exec(fixtures.sleep_then, 3, rxgrid.each(range(2)), chunk_size=1)
+except KeyboardInterrupt:
+    print("LAST", cluster.last_job.id, flush=True)
+"""
+
+
+def _interrupt(address: str, signals: int) -> tuple[str, str]:
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, address], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": ROOT})
+    assert proc.stdout.readline().strip() == "submitting"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    if signals == 2:
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return out, err
+
+
+def test_ctrl_c_leaves_the_job_running_and_says_how_to_reattach(cluster2):
+    out, err = _interrupt(cluster2.address, 1)
+    job_id = out.split("LAST")[1].strip()
+    assert f"job {job_id} keeps running" in err and f"rxgrid cancel {job_id}" in err
+    assert cluster2.job(job_id).result(timeout=60) == [0, 1]
+
+
+def test_a_second_ctrl_c_within_two_seconds_cancels_the_job(cluster2):
+    out, err = _interrupt(cluster2.address, 2)
+    job_id = out.split("LAST")[1].strip()
+    assert f"job {job_id} cancelled" in err
+    assert cluster2.job(job_id).status() == "cancelled"
