@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("distributed", "ray"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     cfg = Config(quick=args.quick, reps=args.reps, systems=tuple(args.systems))
     rec = Recorder()
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()

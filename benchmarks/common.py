@@ -82,16 +82,17 @@ def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
 
 
 @contextmanager
-def guarded(rec: Recorder, group: str, system: str) -> Iterator[None]:
+def guarded(rec: Recorder, group: str, system: str, workload: str = "*") -> Iterator[None]:
     """Turn a missing peer or a failure into a reported status, never a crash."""
     try:
         yield
     except systems.NotInstalled:
         log.warning("%s: not installed, skipped", system)
-        rec.status(group, "*", system, "not installed")
+        rec.status(group, workload, system, "not installed")
     except Exception as exc:  # a benchmark run should report, not stop
-        log.exception("%s failed in group %s", system, group)
-        rec.status(group, "*", system, f"error: {type(exc).__name__}: {exc}")
+        log.exception("%s failed in %s/%s", system, group, workload)
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        rec.status(group, workload, system, f"error: {type(exc).__name__}: {first_line}")
 
 
 def run_on_each_system(group: str, cfg: Config, rec: Recorder, body: Callable,

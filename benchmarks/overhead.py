@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from .common import Config, Recorder, run_on_each_system, timed
+from .common import Config, Recorder, guarded, run_on_each_system, timed
 from .tasks import trivial
 
 GROUP = "overhead"
@@ -25,10 +25,10 @@ log = logging.getLogger("benchmarks.overhead")
 
 def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
     def body(system):
-        if "roundtrip" in only:
-            roundtrip(system, cfg, rec)
-        if "throughput" in only:
-            throughput(system, cfg, rec)
+        for name, measure in (("roundtrip", roundtrip), ("throughput", throughput)):
+            if name in only:
+                with guarded(rec, GROUP, system.name, name):
+                    measure(system, cfg, rec)
     run_on_each_system(GROUP, cfg, rec, body)
 
 
@@ -58,8 +58,12 @@ def throughput(system, cfg: Config, rec: Recorder) -> None:
                  system.name, rep, n, seconds, n / seconds)
 
 
+QUICK_PEER_TASKS = {"ray": 10_000, "dask": 5_000}
+
+
 def task_count(system: str, cfg: Config) -> int:
-    """100,000 everywhere; in --quick, 10,000 for Ray and Dask (one task each is slow)."""
-    if cfg.quick and system in ("ray", "dask"):
-        return 10_000
+    """100,000 everywhere; in --quick fewer for Ray and Dask, where one task each is slow
+    (a few hundred to a thousand tasks/s here) and 100,000 would take minutes."""
+    if cfg.quick:
+        return QUICK_PEER_TASKS.get(system, 100_000)
     return 100_000

@@ -68,15 +68,20 @@ def _table(items: list[Measurement]) -> list[str]:
     out = ["| workload | metric | system | median (min–max) | size | rxgrid ÷ system | verdict |",
            "|---|---|---|---|---|---|---|"]
     reference = {(m.workload, m.metric): m for m in items if m.system == REFERENCE and m.values}
+    order = {name: i for i, name in enumerate(dict.fromkeys((m.workload, m.metric) for m in items))}
+    systems = list(dict.fromkeys(m.system for m in items))
+    items = sorted(items, key=lambda m: (order[(m.workload, m.metric)], systems.index(m.system)))
     for m in items:
         if not m.values:
             out.append(f"| {m.workload} | | {m.system} | {m.status} | | | |")
             continue
-        size = ", ".join(f"{k}={v}" for k, v in m.params.items() if k != "check")
-        if "check" in m.params:
-            size += f"; {m.params['check']}"
+        size = ", ".join(f"{k}={v}" for k, v in _size(m).items())
+        for extra in ("note", "check"):
+            if extra in m.params:
+                size += f"; {m.params[extra]}"
         ratio, verdict = _ratio(reference.get((m.workload, m.metric)), m)
-        out.append(f"| {m.workload} | {m.metric} ({m.unit}) | {m.system} | "
+        metric = m.metric if m.metric == m.unit else f"{m.metric} ({m.unit})"
+        out.append(f"| {m.workload} | {metric} | {m.system} | "
                    f"{_fmt(m.median)} ({_fmt(min(m.values))}–{_fmt(max(m.values))}) | {size} | "
                    f"{ratio} | {verdict} |")
     return out
@@ -96,7 +101,7 @@ def _ratio(ref: Measurement | None, m: Measurement) -> tuple[str, str]:
 
 
 def _size(m: Measurement) -> dict:
-    return {k: v for k, v in m.params.items() if k != "check"}
+    return {k: v for k, v in m.params.items() if k not in ("check", "note")}
 
 
 def _speedups(measurements: list[Measurement]) -> list[str]:

@@ -99,22 +99,32 @@ class Rxgrid(System):
         self.cluster.close()
 
     def call(self, fn, x):
-        return self.cluster.exec(fn, x)[0]
+        return _no_failures(self.cluster.exec(fn, x))[0]
 
     def map_trivial(self, fn, n):
         import rxgrid
-        return self.cluster.exec(fn, rxgrid.each(range(n)))
+        return _no_failures(self.cluster.exec(fn, rxgrid.each(range(n))))
 
     def run_tasks(self, fn, rows, common=()):
         import rxgrid
         columns = [rxgrid.each(col) for col in zip(*rows, strict=True)]
-        return self.cluster.exec(fn, *common, *columns)
+        return _no_failures(self.cluster.exec(fn, *common, *columns))
 
     def run_seeded(self, fn, args=(), times=None, seed=0, each=None):
         """rxgrid's own seeding: ``seed=`` gives task i the stream (seed, i)."""
         import rxgrid
         columns = [rxgrid.each(col) for col in each] if each else []
-        return self.cluster.exec(fn, *columns, *args, times=times, seed=seed)
+        return _no_failures(self.cluster.exec(fn, *columns, *args, times=times, seed=seed))
+
+
+def _no_failures(results: list) -> list:
+    """rxgrid puts a TaskFailure in a failed task's place; a benchmark must not time that."""
+    from rxgrid import TaskFailure
+    failed = [r for r in results if isinstance(r, TaskFailure)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(results)} rxgrid tasks failed, first: "
+                           f"{failed[0]!r}\n{failed[0].traceback}")
+    return results
 
 
 class Ray(System):
@@ -172,6 +182,7 @@ class Dask(System):
     def start(self) -> None:
         _require("distributed")
         from distributed import Client, LocalCluster
+        logging.getLogger("distributed").setLevel(logging.WARNING)  # set on import; quiet it
         self.local = LocalCluster(n_workers=self.workers, threads_per_worker=1,
                                   processes=True, dashboard_address=None,
                                   silence_logs=logging.WARNING)
@@ -195,7 +206,9 @@ class Dask(System):
         return self.client.gather(self.client.map(fn, *columns, pure=False))
 
     def share(self, obj):
-        return self.client.scatter(obj, broadcast=True)
+        # hash=False: a repeated scatter of the same array must not share (and then lose)
+        # the key of the previous repetition's released future.
+        return self.client.scatter(obj, broadcast=True, hash=False)
 
     def warm(self) -> None:
         self.client.run(tasks.warm_kernels)
