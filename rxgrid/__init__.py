@@ -16,7 +16,7 @@ from ._args import each
 from ._seeding import task_rng
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
-                     HeadStorageError, JobCancelledError, JobFailedError, JobNotFinishedError,
+                     AuthenticationError, HeadStorageError, JobCancelledError, JobFailedError, JobNotFinishedError,
                      JobNotFoundError,
                      ProtocolMismatchError, ResultTimeout, RxgridError, SerializationError,
                      TaskError, TaskFailure)
@@ -32,7 +32,7 @@ __all__ = [
     "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
-    "HeadUnavailableError", "HeadStorageError", "TaskError", "__version__", "PROTOCOL_VERSION",
+    "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError", "__version__", "PROTOCOL_VERSION",
 ]
 
 _LAZY = {
@@ -48,16 +48,26 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'rxgrid' has no attribute {name!r}")
 
 
-def connect(address: str | None = None, retry_deadline: float = 60.0) -> Cluster:
-    """Connect to a running head (``HOST:PORT``; default ``$RXGRID_HEAD``)."""
+def connect(address: str | None = None, *, token: str | None = None, tls: bool = False,
+            tls_ca: str | None = None, tls_cert: str | None = None, tls_key: str | None = None,
+            server_name: str | None = None, retry_deadline: float = 60.0) -> Cluster:
+    """Connect to a running head (``HOST:PORT``; default ``$RXGRID_HEAD``).
+
+    ``token`` (default ``$RXGRID_TOKEN``) is sent with every call; ``tls_ca`` (or
+    ``tls=True`` for the system's roots) turns TLS on; ``tls_cert``/``tls_key`` give a
+    client certificate to heads that require one.
+    """
     import os
 
+    from ._channel import ChannelSettings
     from .client.cluster import Cluster
     address = address or os.environ.get("RXGRID_HEAD")
     if not address:
         raise InvalidArgumentError("connect() needs the head's address (HOST:PORT) or "
                                    "RXGRID_HEAD set in the environment")
-    return Cluster(address, retry_deadline=retry_deadline)
+    settings = ChannelSettings.from_env(token=token, tls=tls or None, tls_ca=tls_ca,
+                                        tls_cert=tls_cert, tls_key=tls_key, server_name=server_name)
+    return Cluster(address, retry_deadline=retry_deadline, settings=settings)
 
 
 def local(workers: int = 2, **options) -> LocalCluster:

@@ -39,10 +39,29 @@ def cmd_head(args) -> int:
     # Threads hand work to the event loop; the default 5 ms GIL switch interval would
     # add up to 5 ms to every hand-off.
     sys.setswitchinterval(float(os.environ.get("RXGRID_SWITCH_INTERVAL", "1e-4")))
-    from .head.server import serve
+    from .head.auth import read_secret
+    from .head.server import Security, serve
+    security = Security(
+        client_token=read_secret(args.token_file, os.environ.get("RXGRID_TOKEN"), "client token"),
+        worker_token=read_secret(args.worker_token_file, os.environ.get("RXGRID_WORKER_TOKEN"),
+                                 "worker token"),
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
+        insecure=args.insecure)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SystemExit("rxgrid: --tls-cert and --tls-key go together")
     serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
-          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout)
+          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security)
     return 0
+
+
+def _channel_settings(args, token_var: str):
+    from ._channel import ChannelSettings
+    from .head.auth import read_secret
+    token = read_secret(getattr(args, "token_file", None), None, "token")
+    return ChannelSettings.from_env(token_var, token=token, tls_ca=getattr(args, "tls_ca", None),
+                                    tls_cert=getattr(args, "tls_cert", None),
+                                    tls_key=getattr(args, "tls_key", None),
+                                    server_name=getattr(args, "tls_server_name", None))
 
 
 def cmd_worker(args) -> int:
@@ -51,7 +70,8 @@ def cmd_worker(args) -> int:
         os.environ["RXGRID_WARM_KERNELS"] = "1"
     from .worker.daemon import run_worker
     run_worker(_head_address(args), args.cores or os.cpu_count() or 1, args.name,
-               parent_pid=args.parent_pid, max_attempts=args.max_attempts)
+               parent_pid=args.parent_pid, max_attempts=args.max_attempts,
+               settings=_channel_settings(args, "RXGRID_WORKER_TOKEN"))
     return 0
 
 
@@ -78,8 +98,16 @@ def cmd_demo(args) -> int:
 
 
 def _connect(args):
-    from . import connect
-    return connect(_head_address(args), retry_deadline=5)
+    from .client.cluster import Cluster
+    return Cluster(_head_address(args), retry_deadline=5,
+                   settings=_channel_settings(args, "RXGRID_TOKEN"))
+
+
+def cmd_certs(args) -> int:
+    from .certs import make_certificates
+    paths = make_certificates(args.dir, args.host, args.days)
+    print("\n".join(f"wrote {p}" for p in paths.values()))
+    return 0
 
 
 def _print_jobs(jobs, as_json: bool) -> None:
@@ -171,6 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
         if head:
             p.add_argument("--head", help="head address HOST:PORT (default $RXGRID_HEAD)")
+            p.add_argument("--token-file", help="file holding the token (default $RXGRID_TOKEN, "
+                                                "or $RXGRID_WORKER_TOKEN for a worker)")
+            p.add_argument("--tls-ca", help="CA certificate to check the head's (turns TLS on)")
+            p.add_argument("--tls-cert", help="client certificate, for heads that require one")
+            p.add_argument("--tls-key", help="key of the client certificate")
+            p.add_argument("--tls-server-name", help="name to check the head's certificate for")
         return p
 
     p = command("head", cmd_head, "run a head node")
@@ -179,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=float, default=1.0, help="worker heartbeat interval, s")
     p.add_argument("--lease-timeout", type=float, default=10.0,
                    help="a worker silent this long is lost and its chunks rerun, s")
+    p.add_argument("--token-file", help="client token file (default $RXGRID_TOKEN)")
+    p.add_argument("--worker-token-file", help="worker token file (default $RXGRID_WORKER_TOKEN)")
+    p.add_argument("--tls-cert", help="server certificate (PEM): turns TLS on")
+    p.add_argument("--tls-key", help="server key (PEM)")
+    p.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a non-loopback address without tokens (trusted networks only)")
     p.add_argument("--ready-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -222,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="also remove results nobody has read")
 
     command("workers", cmd_workers, "list the workers", head=True)
+
+    p = command("certs", cmd_certs, "make a self-signed CA and certificates for TLS")
+    p.add_argument("dir", help="folder to write the PEM files to")
+    p.add_argument("--host", action="append", default=[],
+                   help="a name or IP the head is reached by (repeat; default localhost, 127.0.0.1)")
+    p.add_argument("--days", type=int, default=365)
     return parser
 
 

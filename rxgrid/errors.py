@@ -55,6 +55,10 @@ class HeadUnavailableError(RxgridError, ConnectionError):
     """The head could not be reached (it is down, restarting, or the address is wrong)."""
 
 
+class AuthenticationError(RxgridError):
+    """The head refused the call's token (missing, wrong, or of the wrong kind)."""
+
+
 class HeadStorageError(RxgridError):
     """The head cannot write its state dir (disk full, read-only); it refuses new work."""
 

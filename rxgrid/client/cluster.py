@@ -66,9 +66,9 @@ class Cluster(AnalyticsMixin):
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
     """
 
-    def __init__(self, address: str, retry_deadline: float = 60.0):
+    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
         self.address = address
-        self._conn = HeadConnection(address, retry_deadline)
+        self._conn = HeadConnection(address, retry_deadline, settings)
         self._on_head: set[str] = set()
         self.last_job: Job | None = None
         self._slots, self._slots_at = 1, 0.0

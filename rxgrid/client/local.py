@@ -37,7 +37,9 @@ class LocalCluster(Cluster):
                  state_dir: str | None = None, startup_timeout: float = 120.0,
                  log_level: str = "INFO", retry_deadline: float = 60.0,
                  warm_kernels: bool = False, lease_timeout: float = 10.0,
-                 heartbeat: float = 1.0):
+                 heartbeat: float = 1.0, token: str | None = None,
+                 worker_token: str | None = None, tls_dir: str | None = None,
+                 host: str = "127.0.0.1"):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_workers = workers
@@ -49,9 +51,11 @@ class LocalCluster(Cluster):
         self.log_level = log_level
         self.warm_kernels = warm_kernels
         self.head_options = ["--lease-timeout", str(lease_timeout), "--heartbeat", str(heartbeat)]
+        self.worker_options: list[str] = []
+        settings = self._secure(token, worker_token, tls_dir)
         self._procs: dict[str, subprocess.Popen] = {}
         self._closed = False
-        address = f"127.0.0.1:{free_port()}"
+        address = f"{host}:{free_port()}"
         self.address = address
         atexit.register(self.close)
         started = time.monotonic()
@@ -59,12 +63,36 @@ class LocalCluster(Cluster):
             self.start_head()
             for i in range(workers):
                 self.start_worker(f"local-{i}")
-            super().__init__(address, retry_deadline=retry_deadline)
+            super().__init__(address, retry_deadline=retry_deadline, settings=settings)
             self.wait_for_workers(workers * self.cores_per_worker, startup_timeout)
         except BaseException:
             self.close()
             raise
         log.info("local cluster ready at %s in %.2f s", address, time.monotonic() - started)
+
+    def _secure(self, token, worker_token, tls_dir):
+        """Token files (mode 600) and TLS flags for the children; the client's settings."""
+        from .._channel import ChannelSettings
+        if bool(token) != bool(worker_token):
+            raise ValueError("give both token and worker_token, or neither")
+        if token:
+            client_file = self._secret_file("client.token", token)
+            worker_file = self._secret_file("worker.token", worker_token)
+            self.head_options += ["--token-file", client_file, "--worker-token-file", worker_file]
+            self.worker_options += ["--token-file", worker_file]
+        if tls_dir:
+            pem = lambda name: os.path.join(tls_dir, name)  # noqa: E731
+            self.head_options += ["--tls-cert", pem("server.pem"), "--tls-key", pem("server-key.pem")]
+            self.worker_options += ["--tls-ca", pem("ca.pem")]
+        return ChannelSettings(token=token, tls=bool(tls_dir),
+                               tls_ca=os.path.join(tls_dir, "ca.pem") if tls_dir else None)
+
+    def _secret_file(self, name: str, value: str) -> str:
+        path = os.path.join(self.state_dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(value + "\n")
+        return path
 
     # ---------------------------------------------------------------- processes
     def _spawn(self, key: str, args: list[str]) -> subprocess.Popen:
@@ -88,7 +116,8 @@ class LocalCluster(Cluster):
         """Start one more worker daemon named ``name``."""
         self._spawn(name, ["worker", "--head", self.address, "--name", name,
                            "--cores", str(cores or self.cores_per_worker),
-                           "--warm-kernels" if self.warm_kernels else "--no-warm-kernels"])
+                           "--warm-kernels" if self.warm_kernels else "--no-warm-kernels",
+                           *self.worker_options])
 
     def kill(self, key: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to a child's process group ('head' or a worker name)."""

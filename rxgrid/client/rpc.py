@@ -10,15 +10,13 @@ from collections.abc import Iterator
 import grpc
 
 from .._proto import rxgrid_pb2 as pb
+from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2_grpc as pb_grpc
-from ..errors import (DuplicateJobError, HeadStorageError, HeadUnavailableError,
+from ..errors import (AuthenticationError, DuplicateJobError, HeadStorageError, HeadUnavailableError,
                       InvalidArgumentError, JobNotFoundError, ProtocolMismatchError, RxgridError)
 
 log = logging.getLogger("rxgrid.client")
 
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
-                   ("grpc.max_send_message_length", 64 << 20),
-                   ("grpc.enable_retries", 0)]
 _RETRY = (grpc.StatusCode.UNAVAILABLE,)
 
 
@@ -37,16 +35,20 @@ def translate(exc: grpc.RpcError) -> RxgridError:
         return HeadUnavailableError(details)
     if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return HeadStorageError(details)
+    if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+        return AuthenticationError(details)
     return RxgridError(f"{code.name}: {details}")
 
 
 class HeadConnection:
     """A channel to one head, with calls that ride through a head restart."""
 
-    def __init__(self, address: str, retry_deadline: float = 60.0):
+    def __init__(self, address: str, retry_deadline: float = 60.0,
+                 settings: ChannelSettings | None = None):
         self.address = address
         self.retry_deadline = retry_deadline
-        self.channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.settings = settings or ChannelSettings.from_env()
+        self.channel = self.settings.sync_channel(address)
         self.stub = pb_grpc.ClusterStub(self.channel)
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 import os
 import signal
 
@@ -17,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
+from .auth import TokenInterceptor, is_loopback
 from .core import Head
 from .service import MAX_MESSAGE_BYTES, ClusterService, WorkerLinkService
 from .store import Store
@@ -42,13 +44,49 @@ class RunningHead:
         self.store.close()
 
 
+@dataclass
+class Security:
+    """Tokens and TLS of a head; all empty means loopback-only plaintext."""
+
+    client_token: str | None = None
+    worker_token: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None  # set: clients and workers must show a certificate
+    insecure: bool = False  # allow a non-loopback address without tokens
+
+    def check(self, listen: str) -> None:
+        if is_loopback(listen) or self.insecure:
+            return
+        if not (self.client_token and self.worker_token):
+            raise SystemExit(
+                f"rxgrid: refusing to listen on {listen} without tokens: the cluster runs "
+                f"pickled code, so anyone who reaches the port could run anything. Give "
+                f"--token-file and --worker-token-file (and --tls-cert/--tls-key), or pass "
+                f"--insecure if this network is yours alone")
+
+    def credentials(self):
+        if not self.tls_cert:
+            return None
+        with open(self.tls_key, "rb") as k, open(self.tls_cert, "rb") as c:
+            pair = (k.read(), c.read())
+        root = open(self.tls_client_ca, "rb").read() if self.tls_client_ca else None
+        return grpc.ssl_server_credentials([pair], root_certificates=root,
+                                           require_client_auth=root is not None)
+
+
 async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.0,
-                     lease_timeout: float = 10.0) -> RunningHead:
+                     lease_timeout: float = 10.0, security: Security | None = None) -> RunningHead:
     """Start a head listening on ``listen`` (``HOST:PORT``, port 0 picks a free one)."""
+    security = security or Security()
+    security.check(listen)
     store = Store(state_dir)
     head = Head(store, heartbeat_interval=heartbeat_interval, lease_timeout=lease_timeout)
     await head.start()
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    interceptors = []
+    if security.client_token or security.worker_token:
+        interceptors.append(TokenInterceptor(security.client_token, security.worker_token))
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     pb_grpc.add_ClusterServicer_to_server(ClusterService(head), server)
     pb_grpc.add_WorkerLinkServicer_to_server(WorkerLinkService(head), server)
     health_servicer = health.aio.HealthServicer()
@@ -58,7 +96,9 @@ async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.
              health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
              reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(listen)
+    credentials = security.credentials()
+    port = (server.add_secure_port(listen, credentials) if credentials
+            else server.add_insecure_port(listen))
     if port == 0:
         raise OSError(f"cannot listen on {listen}: the address is in use or not local")
     await server.start()
@@ -66,7 +106,10 @@ async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = listen.rsplit(":", 1)[0]
     address = f"{host}:{port}"
-    log.info("head listening on %s, state dir %s", address, os.path.abspath(state_dir))
+    log.info("head listening on %s (%s, %s), state dir %s", address,
+             "TLS" + (" with client certificates" if security.tls_client_ca else "")
+             if credentials else "plaintext",
+             "tokens required" if interceptors else "no tokens", os.path.abspath(state_dir))
     return RunningHead(server, head, store, address)
 
 

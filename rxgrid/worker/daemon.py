@@ -22,6 +22,7 @@ import time
 
 import grpc
 
+from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
@@ -29,8 +30,6 @@ from .slot import ChunkWork, Slot
 
 log = logging.getLogger("rxgrid.worker")
 
-CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 64 << 20),
-                   ("grpc.max_send_message_length", 64 << 20)]
 INLINE_RESULT_LIMIT = 1 << 20
 
 
@@ -62,8 +61,10 @@ class WorkerDaemon:
     """One worker: ``cores`` executor slots fed by one head."""
 
     def __init__(self, head: str, cores: int, name: str = "", cache_bytes: int = 2 << 30,
-                 max_attempts: int = 3):
+                 max_attempts: int = 3, settings: ChannelSettings | None = None):
         self.head = head
+        self.settings = settings or ChannelSettings.from_env("RXGRID_WORKER_TOKEN")
+        self._auth = self.settings.metadata()
         # Tasks that submit jobs of their own (a model fit's driver) find the head here.
         os.environ.setdefault("RXGRID_HEAD", head)
         self.cores = cores
@@ -103,8 +104,11 @@ class WorkerDaemon:
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
-                if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION,
-                                  grpc.StatusCode.INVALID_ARGUMENT):
+                if exc.code() in (grpc.StatusCode.UNAUTHENTICATED,
+                                  grpc.StatusCode.PERMISSION_DENIED):
+                    log.error("head %s refused worker %s: %s", self.head, self.name, exc.details())
+                elif exc.code() in (grpc.StatusCode.FAILED_PRECONDITION,
+                                    grpc.StatusCode.INVALID_ARGUMENT):
                     log.error("head refused worker %s: %s", self.name, exc.details())
                     if exc.code() == grpc.StatusCode.INVALID_ARGUMENT or "protocol" in exc.details():
                         raise SystemExit(2) from exc
@@ -118,14 +122,14 @@ class WorkerDaemon:
             delay = min(delay * 2, 5.0)
 
     async def _session(self) -> None:
-        async with grpc.aio.insecure_channel(self.head, options=CHANNEL_OPTIONS) as channel:
+        async with self.settings.aio_channel(self.head) as channel:
             self._stub = stub = pb_grpc.WorkerLinkStub(channel)
             reply = await stub.Register(pb.RegisterRequest(
                 protocol_version=PROTOCOL_VERSION, name=self.name, host=socket.gethostname(),
-                cores=self.cores, pid=os.getpid()))
+                cores=self.cores, pid=os.getpid()), metadata=self._auth)
             self.name = reply.name
             call = stub.Session(metadata=(("rxgrid-worker", reply.name),
-                                          ("rxgrid-session", reply.session)))
+                                          ("rxgrid-session", reply.session)) + self._auth)
             await call.write(pb.WorkerMessage(hello=pb.Hello(
                 name=self.name, running_leases=list(self._running))))
             log.info("worker %s connected to head %s", self.name, self.head)
@@ -233,7 +237,7 @@ class WorkerDaemon:
         for digest in (a.function_blob, a.common_blob, a.chunk_blob, a.objects_blob):
             if digest and self.blobs.get(digest) is None:
                 pieces = [p.data async for p in self._stub.GetBlob(
-                    pb.BlobRef(hash=digest), metadata=(("rxgrid-worker", self.name),))]
+                    pb.BlobRef(hash=digest), metadata=(("rxgrid-worker", self.name),) + self._auth)]
                 self.blobs.put(digest, b"".join(pieces))
 
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
@@ -248,7 +252,7 @@ class WorkerDaemon:
             for i in range(0, len(data), 1 << 20):
                 yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
 
-        await self._stub.PutBlob(pieces())
+        await self._stub.PutBlob(pieces(), metadata=self._auth)
         result.results_blob = digest
 
 

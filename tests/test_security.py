@@ -1,0 +1,125 @@
+"""Tokens and TLS: an open port is a remote shell, so nothing runs without the right token.
+
+Real heads, real TLS certificates made by `rxgrid certs`, real grpcurl."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+
+import grpc
+import pytest
+
+import rxgrid
+from rxgrid._proto import rxgrid_pb2 as pb
+from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+from rxgrid.client.local import free_port
+from tests import fixtures
+
+TOKEN, WORKER_TOKEN = secrets.token_hex(24), secrets.token_hex(24)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tls")
+    made = subprocess.run([sys.executable, "-m", "rxgrid", "certs", str(out), "--host", "localhost",
+                           "--host", "127.0.0.1"], capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    return out
+
+
+@pytest.fixture(scope="module")
+def secure_cluster(certs):
+    with rxgrid.local(workers=2, token=TOKEN, worker_token=WORKER_TOKEN, tls_dir=str(certs)) as c:
+        yield c
+
+
+def test_the_right_token_over_tls_runs_jobs(secure_cluster):
+    assert secure_cluster.exec(fixtures.square, rxgrid.each(range(5))) == [0, 1, 4, 9, 16]
+    assert len(secure_cluster.workers()) == 2
+
+
+def test_missing_or_wrong_token_is_unauthenticated(secure_cluster, certs):
+    for token in (None, "x" * 48):
+        with pytest.raises(rxgrid.AuthenticationError, match="token"):
+            rxgrid.connect(secure_cluster.address, token=token, tls_ca=str(certs / "ca.pem"),
+                           retry_deadline=1)
+
+
+def test_a_worker_token_cannot_submit_and_a_client_token_cannot_register(secure_cluster, certs):
+    with pytest.raises(rxgrid.AuthenticationError, match="worker token cannot"):
+        rxgrid.connect(secure_cluster.address, token=WORKER_TOKEN, tls_ca=str(certs / "ca.pem"),
+                       retry_deadline=1)
+    creds = grpc.ssl_channel_credentials((certs / "ca.pem").read_bytes())
+    with grpc.secure_channel(secure_cluster.address, creds) as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            pb_grpc.WorkerLinkStub(channel).Register(
+                pb.RegisterRequest(protocol_version=1, name="intruder", cores=1),
+                metadata=(("authorization", f"Bearer {TOKEN}"),))
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "intruder" not in [w.name for w in secure_cluster.workers()]
+
+
+def test_health_needs_no_token_and_plaintext_is_refused(secure_cluster, certs):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    creds = grpc.ssl_channel_credentials((certs / "ca.pem").read_bytes())
+    with grpc.secure_channel(secure_cluster.address, creds) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    with pytest.raises(rxgrid.RxgridError):
+        rxgrid.connect(secure_cluster.address, token=TOKEN, retry_deadline=1)
+
+
+def test_no_secret_in_logs_or_listings(secure_cluster):
+    secure_cluster.exec(fixtures.square, 3)
+    listing = json.dumps([j.__dict__ for j in secure_cluster.jobs()])
+    logs = "".join(open(p).read() for p in glob.glob(os.path.join(secure_cluster.log_dir, "*.log")))
+    for secret in (TOKEN, WORKER_TOKEN):
+        assert secret not in listing and secret not in logs
+
+
+@pytest.mark.skipif(shutil.which("grpcurl") is None, reason="grpcurl not installed")
+def test_grpcurl_with_a_token_header_over_tls(secure_cluster, certs):
+    base = ["grpcurl", "-cacert", str(certs / "ca.pem"), "-H", f"authorization: Bearer {TOKEN}"]
+    listed = subprocess.run([*base, secure_cluster.address, "list"], capture_output=True,
+                            text=True, timeout=60)
+    assert "rxgrid.v1.Cluster" in listed.stdout, listed.stderr
+    jobs = subprocess.run([*base, "-d", "{}", secure_cluster.address, "rxgrid.v1.Cluster/ListJobs"],
+                          capture_output=True, text=True, timeout=60)
+    assert jobs.returncode == 0 and "jobs" in json.loads(jobs.stdout)
+    refused = subprocess.run(["grpcurl", "-cacert", str(certs / "ca.pem"), "-d", "{}",
+                              secure_cluster.address, "rxgrid.v1.Cluster/ListJobs"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "Unauthenticated" in refused.stderr
+
+
+def test_a_public_address_without_tokens_is_refused_unless_insecure(tmp_path):
+    listen = f"0.0.0.0:{free_port()}"
+    out = subprocess.run([sys.executable, "-m", "rxgrid", "head", "--listen", listen,
+                          "--state-dir", str(tmp_path / "s")], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode != 0 and "refusing to listen" in out.stderr and "--insecure" in out.stderr
+
+
+def test_mutual_tls_requires_a_client_certificate(certs, tmp_path):
+    port = free_port()
+    head = subprocess.Popen([sys.executable, "-m", "rxgrid", "head", "--listen", f"127.0.0.1:{port}",
+                             "--state-dir", str(tmp_path / "s"), "--tls-cert", str(certs / "server.pem"),
+                             "--tls-key", str(certs / "server-key.pem"),
+                             "--tls-client-ca", str(certs / "ca.pem"), "--parent-pid", str(os.getpid())],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        address, ca = f"127.0.0.1:{port}", str(certs / "ca.pem")
+        cluster = rxgrid.connect(address, tls_ca=ca, tls_cert=str(certs / "client.pem"),
+                                 tls_key=str(certs / "client-key.pem"), retry_deadline=30)
+        assert cluster.jobs() == []
+        with pytest.raises(rxgrid.RxgridError):
+            rxgrid.connect(address, tls_ca=ca, retry_deadline=1)
+    finally:
+        head.kill()
+        head.wait()
