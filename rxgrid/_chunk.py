@@ -7,7 +7,9 @@ task indices; each task is one call of the function, seeded by (seed, task index
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import pickle
 import traceback
 from dataclasses import dataclass, field
@@ -30,6 +32,8 @@ class ChunkCall:
     seed: int | None = None
     stop_on_failure: bool = False
     rng_kind: str = "pcg64"
+    capture_output: bool = False
+    outputs: list = field(default_factory=list)  # (task, stdout, stderr) when captured
 
 
 def import_packages(packages: list[str] | tuple[str, ...]) -> None:
@@ -44,9 +48,31 @@ def import_packages(packages: list[str] | tuple[str, ...]) -> None:
 
 
 def describe_failure(task: int, exc: BaseException) -> TaskFailure:
-    """A :class:`TaskFailure` for ``exc``, with the traceback rendered now."""
-    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return TaskFailure(task, type(exc).__name__, str(exc), tb)
+    """A :class:`TaskFailure` for ``exc``, its traceback starting in the user's code.
+
+    The frames of this module (the loop that called the task) are dropped, so the first
+    line a user reads is their own function.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return TaskFailure(task, type(exc).__name__, str(exc), text)
+
+
+@contextlib.contextmanager
+def _captured(call: ChunkCall, task: int):
+    """Keep what the task prints, if the job asked for it (RevoScaleR's consoleOutput)."""
+    if not call.capture_output:
+        yield
+        return
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            yield
+        finally:
+            if out.tell() or err.tell():
+                call.outputs.append((task, out.getvalue(), err.getvalue()))
 
 
 def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
@@ -80,7 +106,8 @@ def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = Non
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
     _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
     args, kwargs = (make_arguments or argument_maker(call))(offset)
-    return call.function(*args, **kwargs)
+    with _captured(call, call.first + offset):
+        return call.function(*args, **kwargs)
 
 
 def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None], None] | None = None
@@ -98,7 +125,12 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
         enter(seed, first + offset, kind)
         try:
             args, kwargs = make(offset)
-            value, failure = function(*args, **kwargs), None
+            if call.capture_output:
+                with _captured(call, first + offset):
+                    value = function(*args, **kwargs)
+            else:
+                value = function(*args, **kwargs)
+            failure = None
         except Exception as exc:
             value, failure = None, describe_failure(first + offset, exc)
             failures.append(failure)

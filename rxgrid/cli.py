@@ -50,7 +50,8 @@ def cmd_head(args) -> int:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("rxgrid: --tls-cert and --tls-key go together")
     serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
-          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security)
+          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security,
+          dashboard=args.dashboard)
     return 0
 
 
@@ -167,6 +168,20 @@ def cmd_result(args) -> int:
     return 0
 
 
+def cmd_logs(args) -> int:
+    with _connect(args) as cluster:
+        outputs = cluster.job(args.job).logs(args.task)
+        if not outputs:
+            print(f"no output kept for job {args.job} (run it with console_output=True)")
+        for task, o in sorted(outputs.items()):
+            print(f"--- task {task} ---")
+            if o.stdout:
+                print(o.stdout, end="" if o.stdout.endswith("\n") else "\n")
+            if o.stderr:
+                print("[stderr]\n" + o.stderr, end="" if o.stderr.endswith("\n") else "\n")
+    return 0
+
+
 def cmd_cancel(args) -> int:
     with _connect(args) as cluster:
         cancelled = cluster.job(args.job).cancel()
@@ -218,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert", help="server certificate (PEM): turns TLS on")
     p.add_argument("--tls-key", help="server key (PEM)")
     p.add_argument("--tls-client-ca", help="require client certificates signed by this CA")
+    p.add_argument("--dashboard", metavar="HOST:PORT",
+                   help="serve the web dashboard and Prometheus /metrics here (e.g. 127.0.0.1:8265)")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback address without tokens (trusted networks only)")
     p.add_argument("--ready-file", help=argparse.SUPPRESS)
@@ -257,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
                              ("cancel", cmd_cancel, "cancel a job")):
         p = command(name, func, text, head=True)
         p.add_argument("job")
+
+    p = command("logs", cmd_logs, "what a job's tasks printed (console_output=True)", head=True)
+    p.add_argument("job")
+    p.add_argument("--task", type=int, default=None, help="one task only")
 
     p = command("cleanup", cmd_cleanup, "remove ended jobs and their results", head=True)
     p.add_argument("jobs", nargs="*", help="job ids (default: every ended job)")

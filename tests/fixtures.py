@@ -85,3 +85,18 @@ def array_sum(a, i):
 
 def die_hard():
     os._exit(3)
+
+
+def chatty(x):
+    import sys
+    print(f"hello from task {x}")
+    print(f"warning {x}", file=sys.stderr)
+    return x
+
+
+def fail_deep(x):
+    return _inner_failure(x)
+
+
+def _inner_failure(x):
+    raise KeyError(f"missing {x}")

@@ -47,7 +47,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +68,7 @@ class JobSpec(_message.Message):
     INLINE_BLOBS_FIELD_NUMBER: _ClassVar[int]
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
+    CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -88,7 +89,8 @@ class JobSpec(_message.Message):
     inline_blobs: _containers.RepeatedCompositeFieldContainer[Blob]
     single_result: bool
     rng_kind: str
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
+    console_output: bool
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")
@@ -149,8 +151,18 @@ class JobInfo(_message.Message):
     rng_kind: str
     def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
 
+class TaskOutput(_message.Message):
+    __slots__ = ("task", "stdout", "stderr")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    STDOUT_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    task: int
+    stdout: str
+    stderr: str
+    def __init__(self, task: _Optional[int] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ...) -> None: ...
+
 class ChunkResult(_message.Message):
-    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker")
+    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker", "outputs")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     FIRST_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -159,6 +171,7 @@ class ChunkResult(_message.Message):
     RESULTS_BLOB_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     first_task: int
@@ -167,7 +180,8 @@ class ChunkResult(_message.Message):
     results_blob: str
     errors: _containers.RepeatedCompositeFieldContainer[TaskError]
     worker: str
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ...) -> None: ...
+    outputs: _containers.RepeatedCompositeFieldContainer[TaskOutput]
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("info", "chunk")
@@ -248,6 +262,22 @@ class ErrorsReply(_message.Message):
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     errors: _containers.RepeatedCompositeFieldContainer[TaskError]
     def __init__(self, errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ...) -> None: ...
+
+class LogsRequest(_message.Message):
+    __slots__ = ("job_id", "all_tasks", "task")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    ALL_TASKS_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    all_tasks: bool
+    task: int
+    def __init__(self, job_id: _Optional[str] = ..., all_tasks: _Optional[bool] = ..., task: _Optional[int] = ...) -> None: ...
+
+class LogsReply(_message.Message):
+    __slots__ = ("outputs",)
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    outputs: _containers.RepeatedCompositeFieldContainer[TaskOutput]
+    def __init__(self, outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ...) -> None: ...
 
 class CancelReply(_message.Message):
     __slots__ = ("job", "cancelled")
@@ -371,7 +401,7 @@ class RegisterReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ...) -> None: ...
 
 class ChunkAssignment(_message.Message):
-    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind")
+    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     LEASE_FIELD_NUMBER: _ClassVar[int]
@@ -389,6 +419,7 @@ class ChunkAssignment(_message.Message):
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     STOP_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
+    CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     lease: int
@@ -406,7 +437,8 @@ class ChunkAssignment(_message.Message):
     kernel: KernelCall
     stop_on_failure: bool
     rng_kind: str
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
+    console_output: bool
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ...) -> None: ...
 
 class CancelChunks(_message.Message):
     __slots__ = ("leases",)

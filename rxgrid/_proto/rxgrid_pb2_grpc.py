@@ -69,6 +69,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.FromString,
                 _registered_method=True)
+        self.GetLogs = channel.unary_unary(
+                '/rxgrid.v1.Cluster/GetLogs',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/CancelJob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
@@ -152,6 +157,12 @@ class ClusterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetErrors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLogs(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -242,6 +253,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.GetErrors,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.SerializeToString,
+            ),
+            'GetLogs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLogs,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
@@ -473,6 +489,33 @@ class Cluster:
             '/rxgrid.v1.Cluster/GetErrors',
             rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLogs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/GetLogs',
+            rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -22,7 +22,7 @@ from ..errors import (DuplicateJobError, HeadUnavailableError, JobNotFoundError,
 from .analytics import AnalyticsMixin
 from .job import Job, JobInfo, outcome
 from .prepare import PreparedCall, auto_chunk_size, prepare
-from .results import ResultSet
+from .results import ResultSet, print_outputs
 from .rpc import HeadConnection
 
 log = logging.getLogger("rxgrid.client")
@@ -100,7 +100,7 @@ class Cluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             _single_result=False, **kwargs):
+             console_output=False, _single_result=False, **kwargs):
         """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
 
         Blocking (``wait=True``) returns the results in task order (a dict by worker name
@@ -113,7 +113,7 @@ class Cluster(AnalyticsMixin):
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
                        auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         spec = self._spec(call)
-        spec.single_result = _single_result
+        spec.single_result, spec.console_output = _single_result, bool(console_output)
         job = Job(self, call.job_id)
         self.last_job = job
         if not wait:
@@ -153,6 +153,8 @@ class Cluster(AnalyticsMixin):
         for chunk in reply.chunks:
             results.add(chunk, self._conn.fetch_blob)
         info = JobInfo.from_proto(reply.info)
+        if results.outputs:
+            print_outputs(results.outputs)
         value = outcome(info, results)
         _warn_failures(info)
         return value
@@ -163,6 +165,8 @@ class Cluster(AnalyticsMixin):
         except JobNotFoundError:
             self._submit(spec)  # the head never stored it
         result = job.result()
+        if spec.console_output:
+            print_outputs(job.logs().values())
         _warn_failures(job.info())
         return result
 

@@ -17,7 +17,7 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from ..errors import (HeadUnavailableError, JobCancelledError, JobFailedError,
                       JobNotFinishedError, ResultTimeout, TaskFailure)
-from .results import ResultSet, failure_from_proto
+from .results import ResultSet, TaskOutput, failure_from_proto
 
 TERMINAL = ("finished", "failed", "cancelled")
 
@@ -183,6 +183,12 @@ class Job:
         """Task index -> TaskFailure (type, message, traceback) for every failed task."""
         reply = self._conn.call("GetErrors", pb.JobRef(job_id=self.id))
         return {e.task: failure_from_proto(e) for e in reply.errors}
+
+    def logs(self, task: int | None = None) -> dict[int, TaskOutput]:
+        """Task index -> TaskOutput(stdout, stderr), for jobs run with ``console_output=True``."""
+        request = pb.LogsRequest(job_id=self.id, all_tasks=task is None, task=task or 0)
+        reply = self._conn.call("GetLogs", request)
+        return {o.task: TaskOutput(o.task, o.stdout, o.stderr) for o in reply.outputs}
 
     def cancel(self) -> bool:
         """Cancel the job: queued chunks are dropped, running ones stopped. False if it had ended."""

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 import logging
 import pickle
+import sys
+from dataclasses import dataclass
 
 from .._proto import rxgrid_pb2 as pb
 from ..errors import TaskFailure
 
 log = logging.getLogger("rxgrid.client")
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """What one task printed, when its job ran with ``console_output=True``."""
+
+    task: int
+    stdout: str
+    stderr: str
+
+
+def print_outputs(outputs) -> None:
+    """Show tasks' output on this console, in task order, as RevoScaleR's consoleOutput does."""
+    for o in sorted(outputs, key=lambda o: o.task):
+        sys.stdout.write("".join(f"[task {o.task}] {line}\n" for line in o.stdout.splitlines()))
+        sys.stderr.write("".join(f"[task {o.task}] {line}\n" for line in o.stderr.splitlines()))
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def failure_from_proto(e: pb.TaskError) -> TaskFailure:
@@ -21,11 +41,13 @@ class ResultSet:
     def __init__(self):
         self.chunks: dict[int, tuple[list, str]] = {}  # first task -> (values, worker)
         self.failures: dict[int, TaskFailure] = {}
+        self.outputs: list[TaskOutput] = []
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
         data = chunk.results or (fetch_blob(chunk.results_blob) if chunk.results_blob else b"")
         self.add_values(chunk.first_task, pickle.loads(data) if data else [None] * chunk.num_tasks,
                         chunk.worker, [failure_from_proto(e) for e in chunk.errors])
+        self.outputs.extend(TaskOutput(o.task, o.stdout, o.stderr) for o in chunk.outputs)
 
     def add_values(self, first: int, values: list, worker: str, failures: list[TaskFailure]) -> None:
         self.chunks[first] = (values, worker)

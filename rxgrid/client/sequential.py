@@ -16,7 +16,7 @@ from .analytics import AnalyticsMixin
 from .cluster import WorkerInfo, _warn_failures
 from .job import JobInfo, Progress, outcome
 from .prepare import prepare
-from .results import ResultSet
+from .results import ResultSet, TaskOutput, print_outputs
 
 log = logging.getLogger("rxgrid.client")
 
@@ -59,6 +59,9 @@ class SequentialJob:
     def errors(self) -> dict[int, TaskFailure]:
         return dict(self._results.failures)
 
+    def logs(self, task: int | None = None) -> dict[int, TaskOutput]:
+        return {o.task: o for o in self._results.outputs if task in (None, o.task)}
+
     def cancel(self) -> bool:
         return False
 
@@ -84,7 +87,7 @@ class SequentialCluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             _single_result=False, **kwargs):
+             console_output=False, _single_result=False, **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; ``timeout`` is not enforced here."""
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
@@ -92,14 +95,16 @@ class SequentialCluster(AnalyticsMixin):
                        auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
-        job = self._run(call, _single_result)
+        job = self._run(call, _single_result, console_output)
         self._jobs[job.id] = self.last_job = job
         if not wait:
             return job
+        if job._results.outputs:
+            print_outputs(job._results.outputs)
         _warn_failures(job.info())
         return job.result()
 
-    def _run(self, call, single_result: bool = False) -> SequentialJob:
+    def _run(self, call, single_result: bool = False, console_output: bool = False) -> SequentialJob:
         submitted = time.time()
         _chunk.import_packages(call.packages)
         function = _chunk.with_objects(call.function, call.objects)
@@ -109,9 +114,10 @@ class SequentialCluster(AnalyticsMixin):
         for first, count in (call.chunks(1) if not call.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
                                      first, count, call.seed, not call.continue_on_failure,
-                                     call.rng_kind)
+                                     call.rng_kind, console_output)
             values, failures = _chunk.run_chunk(chunk)
             results.add_values(first, values, WORKER_NAME, failures)
+            results.outputs.extend(TaskOutput(*o) for o in chunk.outputs)
             if failures and not call.continue_on_failure:
                 failed = True
                 break

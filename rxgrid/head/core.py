@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
+from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
 from .store import Store, StoreError
 
@@ -83,6 +84,8 @@ class Head:
         self._seq = 0
         self._blob_cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._monitor: asyncio.Task | None = None
+        self.metrics = HeadMetrics()
+        self._lease_started: dict[int, float] = {}
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -139,6 +142,7 @@ class Head:
         # Dispatch before the commit lands: it lands in this same turn of the loop, long
         # before any result can come back, and the client hears of the job only after it.
         self.scheduler.add_job(job_id, spec.priority, self._seq, chunks)
+        self.metrics.jobs_submitted += 1
         self._dispatch()
         try:
             await committed
@@ -296,6 +300,16 @@ class Head:
         rows = self.store.query("SELECT spec FROM jobs WHERE job_id=?", (job_id,))
         return pb.JobSpec.FromString(rows[0]["spec"]) if rows else None
 
+    def task_logs(self, job_id: str, task: int | None = None) -> list[pb.TaskOutput]:
+        """What the job's tasks printed (jobs run with console_output), by task."""
+        self.job_info(job_id)
+        sql, params = "SELECT task, stdout, stderr FROM task_output WHERE job_id=?", [job_id]
+        if task is not None:
+            sql += " AND task=?"
+            params.append(task)
+        return [pb.TaskOutput(task=r["task"], stdout=r["stdout"] or "", stderr=r["stderr"] or "")
+                for r in self.store.query(sql + " ORDER BY task", tuple(params))]
+
     def errors(self, job_id: str) -> list[pb.TaskError]:
         self.job_info(job_id)
         return [e for c in self.stored_results(job_id) for e in c.errors]
@@ -353,7 +367,7 @@ class Head:
         hashes = {r["hash"] for j in job_ids for r in self.store.query(
             "SELECT hash FROM job_blobs WHERE job_id=?", (j,))}
         ops = [(f"DELETE FROM {table} WHERE job_id=?", [(j,) for j in job_ids])
-               for table in ("jobs", "chunks", "task_errors", "job_blobs")]
+               for table in ("jobs", "chunks", "task_errors", "task_output", "job_blobs")]
         await self.store.write(ops)
         for digest in hashes:
             if not self.store.query("SELECT 1 FROM job_blobs WHERE hash=? LIMIT 1", (digest,)):
@@ -428,8 +442,13 @@ class Head:
         if not session.open:
             return
         session.open = False
+        running = [lease for lease in self.scheduler.leased() if lease.worker == session.name]
         orphans = self.scheduler.remove_worker(session.name)
-        log.warning("worker %s is gone; its running chunks go back to the queue", session.name)
+        self.metrics.chunks_rerun += len(running) - len(orphans)
+        for lease in running:
+            self._lease_started.pop(lease.lease, None)
+        log.warning("worker %s is gone; %d running chunk(s) go back to the queue", session.name,
+                    len(running) - len(orphans))
         for chunk in orphans:
             asyncio.create_task(self._fail_orphan(chunk))
 
@@ -451,8 +470,10 @@ class Head:
                          result: pb.ChunkResult) -> None:
         """Store a chunk's result (once), tell the watchers, schedule more work."""
         accepted, other = self.scheduler.complete(result.job_id, result.chunk, lease)
+        started = self._lease_started.pop(lease, None) if lease is not None else None
         if other is not None:
             self._send_cancel(other)
+            self._lease_started.pop(other.lease, None)
         job = self.jobs.get(result.job_id)
         if not accepted or job is None:
             log.debug("ignored a late result for %s chunk %d", result.job_id, result.chunk)
@@ -460,6 +481,10 @@ class Head:
             return
         if session is not None:
             session.chunks_done += 1
+        if started is not None:
+            self.metrics.chunk_seconds.observe(time.monotonic() - started)
+        self.metrics.tasks_failed += len(result.errors)
+        self.metrics.tasks_finished += result.num_tasks - len(result.errors)
         info = job.info
         before = pb.JobInfo()
         before.CopyFrom(info)
@@ -518,6 +543,9 @@ class Head:
         for lease in self.scheduler.assign():
             job = self.jobs[lease.job_id]
             session = self.sessions[lease.worker]
+            self.metrics.chunks_assigned += 1
+            self.metrics.tasks_started += lease.count
+            self._lease_started[lease.lease] = time.monotonic()
             if job.info.state == "queued":
                 job.info.state, job.info.started_at = "running", time.time()
                 self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? "
@@ -532,7 +560,8 @@ class Head:
             chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "",
             objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
             packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
-            stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind)
+            stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind,
+            console_output=spec.console_output)
         for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
             if digest and digest not in session.sent_blobs:
                 data = self._small_blob(digest)
@@ -615,6 +644,9 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
     if result.results_blob:
         ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
                     (result.job_id, result.results_blob)))
+    if result.outputs:
+        ops.append(("INSERT OR REPLACE INTO task_output(job_id, task, stdout, stderr) VALUES (?,?,?,?)",
+                    [(result.job_id, o.task, o.stdout, o.stderr) for o in result.outputs]))
     return ops
 
 

@@ -37,8 +37,11 @@ class RunningHead:
 
     def __init__(self, server: grpc.aio.Server, head: Head, store: Store, address: str):
         self.server, self.head, self.store, self.address = server, head, store, address
+        self.dashboard = None  # the web page and /metrics, when asked for
 
     async def stop(self, grace: float = 1.0) -> None:
+        if self.dashboard is not None:
+            await self.dashboard.close()
         await self.head.stop()
         await self.server.stop(grace)
         self.store.close()
@@ -76,7 +79,8 @@ class Security:
 
 
 async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.0,
-                     lease_timeout: float = 10.0, security: Security | None = None) -> RunningHead:
+                     lease_timeout: float = 10.0, security: Security | None = None,
+                     dashboard: str | None = None) -> RunningHead:
     """Start a head listening on ``listen`` (``HOST:PORT``, port 0 picks a free one)."""
     security = security or Security()
     security.check(listen)
@@ -106,11 +110,19 @@ async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = listen.rsplit(":", 1)[0]
     address = f"{host}:{port}"
+    running = RunningHead(server, head, store, address)
+    if dashboard:
+        if not is_loopback(dashboard) and not security.client_token and not security.insecure:
+            raise SystemExit(f"rxgrid: refusing to serve the dashboard on {dashboard} without a "
+                             f"token (it can cancel jobs); give --token-file or --insecure")
+        from .dashboard import start_dashboard
+        running.dashboard = await start_dashboard(head, dashboard, security.client_token)
+        log.info("dashboard and /metrics at http://%s/", running.dashboard.address)
     log.info("head listening on %s (%s, %s), state dir %s", address,
              "TLS" + (" with client certificates" if security.tls_client_ca else "")
              if credentials else "plaintext",
              "tokens required" if interceptors else "no tokens", os.path.abspath(state_dir))
-    return RunningHead(server, head, store, address)
+    return running
 
 
 def serve(listen: str, state_dir: str, ready_file: str | None = None, parent_pid: int = 0,

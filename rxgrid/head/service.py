@@ -151,6 +151,11 @@ class ClusterService(pb_grpc.ClusterServicer):
         return pb.ErrorsReply(errors=self.head.errors(request.job_id))
 
     @_translate_errors
+    async def GetLogs(self, request, context):
+        task = None if request.all_tasks else request.task
+        return pb.LogsReply(outputs=self.head.task_logs(request.job_id, task))
+
+    @_translate_errors
     async def CancelJob(self, request, context):
         info, cancelled = await self.head.cancel(request.job_id)
         return pb.CancelReply(job=info, cancelled=cancelled)

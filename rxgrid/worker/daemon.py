@@ -199,7 +199,9 @@ class WorkerDaemon:
                                     num_tasks=a.num_tasks, worker=self.name, errors=[
                                         pb.TaskError(task=t, type=ty, message=m, traceback=tb,
                                                      worker=self.name)
-                                        for t, ty, m, tb in outcome.failures])
+                                        for t, ty, m, tb in outcome.failures],
+                                    outputs=[pb.TaskOutput(task=t, stdout=o, stderr=e)
+                                             for t, o, e in outcome.outputs])
             await self._attach_results(result, outcome.results)
             self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
         except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure, never silent
@@ -225,7 +227,7 @@ class WorkerDaemon:
             objects=a.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
             seed=a.seed if a.has_seed else None, timeout=a.timeout, packages=tuple(a.packages),
             kernel=a.kernel.name, kernel_params=dict(a.kernel.params),
-            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind)
+            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind, console_output=a.console_output)
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)

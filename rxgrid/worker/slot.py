@@ -48,12 +48,14 @@ class ChunkWork:
     kernel_params: dict = field(default_factory=dict)
     stop_on_failure: bool = False
     rng_kind: str = ""
+    console_output: bool = False
 
 
 @dataclass
 class ChunkOutcome:
     results: bytes
     failures: list  # (task, type, message, traceback)
+    outputs: list = field(default_factory=list)  # (task, stdout, stderr)
 
 
 class Slot:
@@ -144,15 +146,16 @@ class Slot:
         pieces: list = [None] * work.count
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
+        outputs: list = []
         start, per_task = 0, work.timeout > 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
-            status, payload = await self._collect(work, pieces, failures)
+            status, payload = await self._collect(work, pieces, failures, outputs)
             if self._cancelled:
                 return None
             if status == "done":
                 if not per_task:
-                    return ChunkOutcome(payload, [failures[k] for k in sorted(failures)])
+                    return ChunkOutcome(payload, [failures[k] for k in sorted(failures)], outputs)
                 break
             # The executor died or overran: replace it and go on task by task.
             task, code = payload, self._reap()
@@ -169,7 +172,7 @@ class Slot:
             else:
                 start = task
         return ChunkOutcome(pickle.dumps(PickledValues(pieces), protocol=5),
-                            [failures[k] for k in sorted(failures)])
+                            [failures[k] for k in sorted(failures)], outputs)
 
     def _request(self, work: ChunkWork, start: int, per_task: bool) -> dict:
         blobs = {}
@@ -181,9 +184,9 @@ class Slot:
                 "blobs": blobs, "chunk_data": work.chunk_data, "seed": work.seed,
                 "packages": work.packages, "kernel": work.kernel,
                 "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
-                "rng_kind": work.rng_kind}
+                "rng_kind": work.rng_kind, "console_output": work.console_output}
 
-    async def _collect(self, work: ChunkWork, pieces: list, failures: dict):
+    async def _collect(self, work: ChunkWork, pieces: list, failures: dict, outputs: list):
         """Read the executor's messages until the chunk is done or the executor is lost.
 
         Returns ("done", results bytes), ("died", task or None) or ("timeout", task).
@@ -205,13 +208,15 @@ class Slot:
                 running = message[1]
                 deadline = time.monotonic() + work.timeout if work.timeout > 0 else None
             elif kind == "result":
-                _, offset, data, failure = message
+                _, offset, data, failure, printed = message
                 pieces[offset] = data
+                outputs.extend(printed)
                 if failure is not None:
                     failures[work.first + offset] = failure
                 running, deadline = None, None
             elif kind == "done":
-                _, data, batch_failures, reset = message
+                _, data, batch_failures, reset, printed = message
+                outputs.extend(printed)
                 if reset:
                     self.known = executor.ObjectCache()
                 for failure in batch_failures:

@@ -1,0 +1,85 @@
+"""Counters of the head, rendered in the Prometheus text format at ``/metrics``.
+
+The head updates these on its event loop; rendering reads them there too, so no
+locks are needed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0, 1800.0)
+
+
+@dataclass
+class Histogram:
+    """Cumulative buckets as Prometheus wants them."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, value: float) -> None:
+        self.total += 1
+        self.sum += value
+        for i, bound in enumerate(BUCKETS):
+            if value <= bound:
+                self.counts[i] += 1
+
+
+@dataclass
+class HeadMetrics:
+    """What the head counts: tasks, chunks, jobs, and how long chunks run."""
+
+    tasks_started: int = 0
+    tasks_finished: int = 0
+    tasks_failed: int = 0
+    chunks_assigned: int = 0
+    chunks_rerun: int = 0
+    jobs_submitted: int = 0
+    chunk_seconds: Histogram = field(default_factory=Histogram)
+    started_at: float = field(default_factory=time.time)
+
+
+def render(head) -> str:
+    """The Prometheus exposition text for ``head`` (a :class:`rxgrid.head.core.Head`)."""
+    m: HeadMetrics = head.metrics
+    workers = head.scheduler.workers()
+    slots = sum(s for s, _ in workers.values())
+    busy = sum(b for _, b in workers.values())
+    queued = head.scheduler.queued()
+    lines = [
+        _one("rxgrid_queue_chunks", "gauge", "Runnable chunks waiting for a slot", len(queued)),
+        _one("rxgrid_queue_tasks", "gauge", "Tasks in the waiting chunks", sum(c.count for c in queued)),
+        _one("rxgrid_slots_busy", "gauge", "Executor slots running a chunk", busy),
+        _one("rxgrid_slots_idle", "gauge", "Executor slots with nothing to run", slots - busy),
+        _one("rxgrid_workers", "gauge", "Connected workers", len(workers)),
+        _one("rxgrid_jobs_active", "gauge", "Jobs queued or running", len(head.jobs)),
+        _one("rxgrid_jobs_submitted_total", "counter", "Jobs submitted", m.jobs_submitted),
+        _one("rxgrid_tasks_started_total", "counter", "Tasks handed to workers", m.tasks_started),
+        _one("rxgrid_tasks_finished_total", "counter", "Tasks that returned a value", m.tasks_finished),
+        _one("rxgrid_tasks_failed_total", "counter", "Tasks that failed", m.tasks_failed),
+        _one("rxgrid_chunks_assigned_total", "counter", "Chunk leases given out", m.chunks_assigned),
+        _one("rxgrid_chunks_rerun_total", "counter", "Chunks put back after a worker was lost",
+             m.chunks_rerun),
+        "# HELP rxgrid_chunk_seconds Time from a chunk's assignment to its stored result",
+        "# TYPE rxgrid_chunk_seconds histogram",
+    ]
+    for bound, count in zip(BUCKETS, m.chunk_seconds.counts):
+        lines.append(f'rxgrid_chunk_seconds_bucket{{le="{bound}"}} {count}')
+    lines += [f'rxgrid_chunk_seconds_bucket{{le="+Inf"}} {m.chunk_seconds.total}',
+              f"rxgrid_chunk_seconds_sum {m.chunk_seconds.sum:.6f}",
+              f"rxgrid_chunk_seconds_count {m.chunk_seconds.total}",
+              "# HELP rxgrid_worker_heartbeat_age_seconds Seconds since a worker was last heard",
+              "# TYPE rxgrid_worker_heartbeat_age_seconds gauge"]
+    now = time.time()
+    for session in head.sessions.values():
+        if session.open:
+            lines.append(f'rxgrid_worker_heartbeat_age_seconds{{worker="{session.name}"}} '
+                         f"{now - session.last_heartbeat:.3f}")
+    return "\n".join(lines) + "\n"
+
+
+def _one(name: str, kind: str, help_text: str, value) -> str:
+    return f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n{name} {value}"
