@@ -126,14 +126,17 @@ class ExecutorJob:
         return f"<ExecutorJob {self.id} {self._state}>"
 
     # ---- runner side: called from the executor's callback threads
-    def _attach(self, first: int, future: concurrent.futures.Future) -> None:
-        self._futures.append(future)
-        future.add_done_callback(lambda f: self._chunk_done(first, f))
+    def _attach(self, first: int, count: int, future: concurrent.futures.Future) -> None:
+        with self._lock:
+            self._futures.append(future)
+            ended = self._state in TERMINAL
+        if ended:  # failed or cancelled while its chunks were still being submitted
+            future.cancel()
+        future.add_done_callback(lambda f: self._chunk_done(first, count, f))
 
-    def _chunk_done(self, first: int, future: concurrent.futures.Future) -> None:
+    def _chunk_done(self, first: int, count: int, future: concurrent.futures.Future) -> None:
         if future.cancelled():
             return
-        count = dict(self._chunks)[first]
         try:
             values, failures = future.result()
         except BaseException as exc:  # noqa: BLE001 - the executor broke (e.g. a dead process)
@@ -162,7 +165,9 @@ class ExecutorJob:
         self._ended.set()
 
     def _cancel_futures(self) -> None:
-        for future in self._futures:
+        with self._lock:
+            futures = list(self._futures)
+        for future in futures:
             future.cancel()
 
     # ---- caller side
@@ -348,7 +353,7 @@ class ExecutorContext(AnalyticsMixin):
                     run_pickled_chunk, call_bytes,
                     dumps(columns, "each() values") if columns else None, first, count,
                     call.packages, self.name, node)
-                job._attach(first, future)
+                job._attach(first, count, future)
         except BaseException:
             job.cancel()
             raise
@@ -370,7 +375,7 @@ class ExecutorContext(AnalyticsMixin):
                        priority=priority, caller_depth=2)
         job = ExecutorJob(call, "fit_model", self.name, [(0, 1)], single_result=True)
         future: concurrent.futures.Future = concurrent.futures.Future()
-        job._attach(0, future)
+        job._attach(0, 1, future)
         threading.Thread(target=_run_driver, args=(future, call), daemon=True,
                          name=f"rxgrid-fit-{call.job_id}").start()
         self._register(job)
