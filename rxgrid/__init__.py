@@ -32,12 +32,16 @@ __all__ = [
     "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
-    "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError", "__version__", "PROTOCOL_VERSION",
+    "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
+    "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec", "__version__", "PROTOCOL_VERSION",
 ]
 
 _LAZY = {
     "Cluster": "client.cluster", "Job": "client.job", "JobInfo": "client.job",
     "LocalCluster": "client.local", "SequentialCluster": "client.sequential",
+    "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
+    "set_context": "client.context", "get_context": "client.context",
+    "use_context": "client.context", "exec": "client.context",
 }
 
 

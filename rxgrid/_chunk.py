@@ -33,7 +33,16 @@ class ChunkCall:
     stop_on_failure: bool = False
     rng_kind: str = "pcg64"
     capture_output: bool = False
+    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
     outputs: list = field(default_factory=list)  # (task, stdout, stderr) when captured
+    files: list = field(default_factory=list)  # (task, relative path, bytes) kept
+    workdir: str | None = None  # where per-task directories are made (default: a temp dir)
+
+    def take_side_results(self) -> dict:
+        """What the tasks printed and the files they kept, since the last call."""
+        side = {"outputs": self.outputs, "files": self.files}
+        self.outputs, self.files = [], []
+        return side
 
 
 def import_packages(packages: list[str] | tuple[str, ...]) -> None:
@@ -62,7 +71,58 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
 
 @contextlib.contextmanager
 def _captured(call: ChunkCall, task: int):
-    """Keep what the task prints, if the job asked for it (RevoScaleR's consoleOutput)."""
+    """Keep what the task prints and the files it makes, if the job asked for them."""
+    if call.output_patterns:
+        with _task_directory(call, task):
+            with _printed(call, task):
+                yield
+    else:
+        with _printed(call, task):
+            yield
+
+
+@contextlib.contextmanager
+def _task_directory(call: ChunkCall, task: int):
+    """Run the task in a directory of its own and keep the files matching the patterns.
+
+    Two tasks writing ``a.txt`` never overwrite each other (seed 003's lesson).
+    """
+    import os
+    import shutil
+    import tempfile
+    base = tempfile.mkdtemp(prefix=f"rxgrid-task{task}-", dir=call.workdir)
+    previous = os.getcwd()
+    os.chdir(base)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+        for path in matching_files(base, call.output_patterns):
+            with open(os.path.join(base, path), "rb") as f:
+                call.files.append((task, path, f.read()))
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def matching_files(root: str, patterns) -> list[str]:
+    """Relative paths of regular files under ``root`` matching any pattern.
+
+    ``*`` matches within one folder, ``**`` any number of folders (``out/**`` is everything
+    under ``out``); paths use ``/``.
+    """
+    import pathlib
+    found = set()
+    base = pathlib.Path(root)
+    for pattern in patterns:
+        for path in base.glob(pattern):
+            if path.is_file():
+                found.add(path.relative_to(base).as_posix())
+            elif path.is_dir() and pattern.endswith("**"):
+                found.update(p.relative_to(base).as_posix() for p in path.rglob("*") if p.is_file())
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def _printed(call: ChunkCall, task: int):
     if not call.capture_output:
         yield
         return
@@ -125,7 +185,7 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
         enter(seed, first + offset, kind)
         try:
             args, kwargs = make(offset)
-            if call.capture_output:
+            if call.capture_output or call.output_patterns:
                 with _captured(call, first + offset):
                     value = function(*args, **kwargs)
             else:

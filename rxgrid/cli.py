@@ -182,6 +182,20 @@ def cmd_logs(args) -> int:
     return 0
 
 
+def cmd_files(args) -> int:
+    with _connect(args) as cluster:
+        job = cluster.job(args.job)
+        if args.download:
+            for path in job.download(args.download, args.task):
+                print(f"wrote {path}")
+            return 0
+        for task, paths in sorted(job.files().items()):
+            if args.task in (None, task):
+                for path in paths:
+                    print(f"{task}\t{path}")
+    return 0
+
+
 def cmd_cancel(args) -> int:
     with _connect(args) as cluster:
         cancelled = cluster.job(args.job).cancel()
@@ -278,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("logs", cmd_logs, "what a job's tasks printed (console_output=True)", head=True)
     p.add_argument("job")
     p.add_argument("--task", type=int, default=None, help="one task only")
+
+    p = command("files", cmd_files, "list (or --download) the files a job's tasks kept", head=True)
+    p.add_argument("job")
+    p.add_argument("--task", type=int, default=None)
+    p.add_argument("--download", metavar="DIR", help="write them to DIR/<task>/<path>")
 
     p = command("cleanup", cmd_cleanup, "remove ended jobs and their results", head=True)
     p.add_argument("jobs", nargs="*", help="job ids (default: every ended job)")

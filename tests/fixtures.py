@@ -100,3 +100,16 @@ def fail_deep(x):
 
 def _inner_failure(x):
     raise KeyError(f"missing {x}")
+
+
+def write_files(i, name=None):
+    """Seed 003: a task writing its output file; name=None gives test-<i>.txt."""
+    import os
+    with open(name or f"test-{i}.txt", "w") as f:
+        f.write(f"output of task {i}\n")
+    os.makedirs("out/deep", exist_ok=True)
+    with open("out/deep/data.csv", "w") as f:
+        f.write(f"task,{i}\n")
+    with open("ignored.log", "w") as f:
+        f.write("not kept")
+    return i

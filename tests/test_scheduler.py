@@ -128,3 +128,17 @@ def test_every_task_ends_exactly_once_and_priority_order_holds(script):
     for job, n in jobs.items():
         if job not in cancelled:
             assert all((job, i) in finished for i in range(n)), job
+
+
+def test_max_parallel_caps_running_chunks_of_a_job_but_not_others():
+    s = Scheduler()
+    s.add_worker("w", 4)
+    s.add_job("batch", 5, 1, [(i, 1, None) for i in range(6)], max_parallel=2)
+    s.add_job("other", 0, 2, [(0, 1, None), (1, 1, None)])
+    leases = s.assign()
+    assert sorted(lease.job_id for lease in leases) == ["batch", "batch", "other", "other"]
+    first = next(lease for lease in leases if lease.job_id == "batch")
+    s.complete("batch", first.chunk, first.lease)
+    more = s.assign()
+    assert [lease.job_id for lease in more] == ["batch"]
+    assert len([c for c in s.queued() if c.job_id == "batch"]) == 3

@@ -47,7 +47,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output", "output_files", "max_parallel", "service")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +69,9 @@ class JobSpec(_message.Message):
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
+    MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -90,7 +93,10 @@ class JobSpec(_message.Message):
     single_result: bool
     rng_kind: str
     console_output: bool
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ...) -> None: ...
+    output_files: _containers.RepeatedScalarFieldContainer[str]
+    max_parallel: int
+    service: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., max_parallel: _Optional[int] = ..., service: _Optional[str] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")
@@ -161,8 +167,20 @@ class TaskOutput(_message.Message):
     stderr: str
     def __init__(self, task: _Optional[int] = ..., stdout: _Optional[str] = ..., stderr: _Optional[str] = ...) -> None: ...
 
+class TaskFile(_message.Message):
+    __slots__ = ("task", "path", "blob", "size")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    BLOB_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    task: int
+    path: str
+    blob: str
+    size: int
+    def __init__(self, task: _Optional[int] = ..., path: _Optional[str] = ..., blob: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
 class ChunkResult(_message.Message):
-    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker", "outputs")
+    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker", "outputs", "files")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     FIRST_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +190,7 @@ class ChunkResult(_message.Message):
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     first_task: int
@@ -181,7 +200,8 @@ class ChunkResult(_message.Message):
     errors: _containers.RepeatedCompositeFieldContainer[TaskError]
     worker: str
     outputs: _containers.RepeatedCompositeFieldContainer[TaskOutput]
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ...) -> None: ...
+    files: _containers.RepeatedCompositeFieldContainer[TaskFile]
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ..., files: _Optional[_Iterable[_Union[TaskFile, _Mapping]]] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("info", "chunk")
@@ -278,6 +298,12 @@ class LogsReply(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     outputs: _containers.RepeatedCompositeFieldContainer[TaskOutput]
     def __init__(self, outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ...) -> None: ...
+
+class FilesReply(_message.Message):
+    __slots__ = ("files",)
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    files: _containers.RepeatedCompositeFieldContainer[TaskFile]
+    def __init__(self, files: _Optional[_Iterable[_Union[TaskFile, _Mapping]]] = ...) -> None: ...
 
 class CancelReply(_message.Message):
     __slots__ = ("job", "cancelled")
@@ -401,7 +427,7 @@ class RegisterReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ...) -> None: ...
 
 class ChunkAssignment(_message.Message):
-    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output")
+    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output", "output_files")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     LEASE_FIELD_NUMBER: _ClassVar[int]
@@ -420,6 +446,7 @@ class ChunkAssignment(_message.Message):
     STOP_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     lease: int
@@ -438,7 +465,8 @@ class ChunkAssignment(_message.Message):
     stop_on_failure: bool
     rng_kind: str
     console_output: bool
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ...) -> None: ...
+    output_files: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CancelChunks(_message.Message):
     __slots__ = ("leases",)

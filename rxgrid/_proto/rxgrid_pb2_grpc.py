@@ -74,6 +74,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
                 _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/rxgrid.v1.Cluster/ListFiles',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/CancelJob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
@@ -163,6 +168,12 @@ class ClusterServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetLogs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFiles(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -258,6 +269,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.GetLogs,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
@@ -516,6 +532,33 @@ class Cluster:
             '/rxgrid.v1.Cluster/GetLogs',
             rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/ListFiles',
+            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.FromString,
             options,
             channel_credentials,
             insecure,

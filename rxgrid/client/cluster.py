@@ -100,7 +100,7 @@ class Cluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, _single_result=False, **kwargs):
+             console_output=False, output_files=(), _single_result=False, **kwargs):
         """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
 
         Blocking (``wait=True``) returns the results in task order (a dict by worker name
@@ -114,6 +114,7 @@ class Cluster(AnalyticsMixin):
                        auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         spec = self._spec(call)
         spec.single_result, spec.console_output = _single_result, bool(console_output)
+        spec.output_files.extend(_patterns(output_files))
         job = Job(self, call.job_id)
         self.last_job = job
         if not wait:
@@ -257,6 +258,16 @@ class Cluster(AnalyticsMixin):
     def executor(self) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""
         return ClusterExecutor(self)
+
+
+def _patterns(output_files) -> list[str]:
+    from ..errors import InvalidArgumentError
+    patterns = [output_files] if isinstance(output_files, str) else list(output_files)
+    for p in patterns:
+        if not isinstance(p, str) or not p or p.startswith("/") or ".." in p.split("/"):
+            raise InvalidArgumentError(f"output_files takes relative glob patterns such as "
+                                       f"'test-*.txt' or 'out/**', not {p!r}")
+    return patterns
 
 
 def detach(job: Job, resubmitted: bool = False) -> None:

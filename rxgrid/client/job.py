@@ -87,6 +87,22 @@ def outcome(info: JobInfo, results: ResultSet):
     return values
 
 
+def download_files(records, fetch, dest: str, task: int | None = None,
+                   name: str | None = None, flat: bool = False) -> list[str]:
+    """Write file records to ``dest/<task>/<path>`` (or ``dest/<path>`` if flat)."""
+    import os
+    written = []
+    for f in records:
+        if (task is not None and f.task != task) or (name is not None and f.path != name):
+            continue
+        target = os.path.join(dest, f.path) if flat else os.path.join(dest, str(f.task), f.path)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        with open(target, "wb") as out:
+            out.write(fetch(f.blob))
+        written.append(target)
+    return written
+
+
 class Job:
     """A handle on a job of a cluster (see ``Cluster.exec(..., wait=False)``)."""
 
@@ -189,6 +205,28 @@ class Job:
         request = pb.LogsRequest(job_id=self.id, all_tasks=task is None, task=task or 0)
         reply = self._conn.call("GetLogs", request)
         return {o.task: TaskOutput(o.task, o.stdout, o.stderr) for o in reply.outputs}
+
+    def files(self) -> dict[int, list[str]]:
+        """Task index -> the paths of the files it kept (``output_files=``)."""
+        out: dict[int, list[str]] = {}
+        for f in self._file_records():
+            out.setdefault(f.task, []).append(f.path)
+        return out
+
+    def _file_records(self) -> list:
+        return list(self._conn.call("ListFiles", pb.JobRef(job_id=self.id)).files)
+
+    def file_content(self, task: int, path: str) -> bytes:
+        """The bytes of one kept file of one task."""
+        for f in self._file_records():
+            if f.task == task and f.path == path:
+                return self._conn.fetch_blob(f.blob)
+        raise FileNotFoundError(f"job {self.id} kept no file {path!r} for task {task} "
+                                f"(it has {self.files().get(task, [])})")
+
+    def download(self, dest: str = ".", task: int | None = None) -> list[str]:
+        """Write kept files to ``dest/<task>/<path>`` (one task, or all); return the paths."""
+        return download_files(self._file_records(), self._conn.fetch_blob, dest, task)
 
     def cancel(self) -> bool:
         """Cancel the job: queued chunks are dropped, running ones stopped. False if it had ended."""

@@ -42,6 +42,7 @@ class ResultSet:
         self.chunks: dict[int, tuple[list, str]] = {}  # first task -> (values, worker)
         self.failures: dict[int, TaskFailure] = {}
         self.outputs: list[TaskOutput] = []
+        self.files: list[tuple] = []  # (task, path, bytes), local_sequential only
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
         data = chunk.results or (fetch_blob(chunk.results_blob) if chunk.results_blob else b"")

@@ -23,6 +23,11 @@ log = logging.getLogger("rxgrid.client")
 WORKER_NAME = "local-sequential"
 
 
+class _FileRecord:
+    def __init__(self, task, path, blob):
+        self.task, self.path, self.blob = task, path, blob
+
+
 class SequentialJob:
     """A job already run in this process; the same methods as :class:`rxgrid.Job`."""
 
@@ -62,6 +67,23 @@ class SequentialJob:
     def logs(self, task: int | None = None) -> dict[int, TaskOutput]:
         return {o.task: o for o in self._results.outputs if task in (None, o.task)}
 
+    def files(self) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for task, path, _ in self._results.files:
+            out.setdefault(task, []).append(path)
+        return out
+
+    def file_content(self, task: int, path: str) -> bytes:
+        for t, p, data in self._results.files:
+            if (t, p) == (task, path):
+                return data
+        raise FileNotFoundError(f"job {self.id} kept no file {path!r} for task {task}")
+
+    def download(self, dest: str = ".", task: int | None = None) -> list[str]:
+        from .job import download_files
+        records = [_FileRecord(t, p, i) for i, (t, p, _) in enumerate(self._results.files)]
+        return download_files(records, lambda i: self._results.files[i][2], dest, task)
+
     def cancel(self) -> bool:
         return False
 
@@ -87,7 +109,7 @@ class SequentialCluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, _single_result=False, **kwargs):
+             console_output=False, output_files=(), _single_result=False, **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; ``timeout`` is not enforced here."""
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
@@ -95,7 +117,8 @@ class SequentialCluster(AnalyticsMixin):
                        auto_cleanup=auto_cleanup, rng_kind=rng_kind)
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
-        job = self._run(call, _single_result, console_output)
+        from .cluster import _patterns
+        job = self._run(call, _single_result, console_output, tuple(_patterns(output_files)))
         self._jobs[job.id] = self.last_job = job
         if not wait:
             return job
@@ -104,7 +127,8 @@ class SequentialCluster(AnalyticsMixin):
         _warn_failures(job.info())
         return job.result()
 
-    def _run(self, call, single_result: bool = False, console_output: bool = False) -> SequentialJob:
+    def _run(self, call, single_result: bool = False, console_output: bool = False,
+             output_files: tuple = ()) -> SequentialJob:
         submitted = time.time()
         _chunk.import_packages(call.packages)
         function = _chunk.with_objects(call.function, call.objects)
@@ -114,8 +138,9 @@ class SequentialCluster(AnalyticsMixin):
         for first, count in (call.chunks(1) if not call.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
                                      first, count, call.seed, not call.continue_on_failure,
-                                     call.rng_kind, console_output)
+                                     call.rng_kind, console_output, output_files)
             values, failures = _chunk.run_chunk(chunk)
+            results.files.extend(chunk.files)
             results.add_values(first, values, WORKER_NAME, failures)
             results.outputs.extend(TaskOutput(*o) for o in chunk.outputs)
             if failures and not call.continue_on_failure:

@@ -111,7 +111,8 @@ class Head:
             "ORDER BY chunk", (row["job_id"],))
         done = {c["chunk"] for c in chunks if c["state"] == "done"}
         self.scheduler.add_job(info.job_id, info.priority, row["seq"],
-                               [(c["first_task"], c["num_tasks"], c["pinned"]) for c in chunks], done)
+                               [(c["first_task"], c["num_tasks"], c["pinned"]) for c in chunks], done,
+                               max_parallel=spec.max_parallel)
         self.jobs[info.job_id] = ActiveJob(info, spec)
         log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
 
@@ -141,7 +142,8 @@ class Head:
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
         # Dispatch before the commit lands: it lands in this same turn of the loop, long
         # before any result can come back, and the client hears of the job only after it.
-        self.scheduler.add_job(job_id, spec.priority, self._seq, chunks)
+        self.scheduler.add_job(job_id, spec.priority, self._seq, chunks,
+                               max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self._dispatch()
         try:
@@ -310,6 +312,13 @@ class Head:
         return [pb.TaskOutput(task=r["task"], stdout=r["stdout"] or "", stderr=r["stderr"] or "")
                 for r in self.store.query(sql + " ORDER BY task", tuple(params))]
 
+    def task_files(self, job_id: str) -> list[pb.TaskFile]:
+        """Files kept from the job's tasks (output_files), by task and path."""
+        self.job_info(job_id)
+        return [pb.TaskFile(task=r["task"], path=r["path"], blob=r["blob"], size=r["size"])
+                for r in self.store.query("SELECT * FROM task_files WHERE job_id=? "
+                                          "ORDER BY task, path", (job_id,))]
+
     def errors(self, job_id: str) -> list[pb.TaskError]:
         self.job_info(job_id)
         return [e for c in self.stored_results(job_id) for e in c.errors]
@@ -367,7 +376,8 @@ class Head:
         hashes = {r["hash"] for j in job_ids for r in self.store.query(
             "SELECT hash FROM job_blobs WHERE job_id=?", (j,))}
         ops = [(f"DELETE FROM {table} WHERE job_id=?", [(j,) for j in job_ids])
-               for table in ("jobs", "chunks", "task_errors", "task_output", "job_blobs")]
+               for table in ("jobs", "chunks", "task_errors", "task_output", "task_files",
+                             "job_blobs")]
         await self.store.write(ops)
         for digest in hashes:
             if not self.store.query("SELECT 1 FROM job_blobs WHERE hash=? LIMIT 1", (digest,)):
@@ -561,7 +571,7 @@ class Head:
             objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
             packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
             stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind,
-            console_output=spec.console_output)
+            console_output=spec.console_output, output_files=spec.output_files)
         for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
             if digest and digest not in session.sent_blobs:
                 data = self._small_blob(digest)
@@ -644,6 +654,12 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
     if result.results_blob:
         ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
                     (result.job_id, result.results_blob)))
+    if result.files:
+        ops.append(("INSERT OR REPLACE INTO task_files(job_id, task, path, blob, size) "
+                    "VALUES (?,?,?,?,?)",
+                    [(result.job_id, f.task, f.path, f.blob, f.size) for f in result.files]))
+        ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
+                    [(result.job_id, f.blob) for f in result.files]))
     if result.outputs:
         ops.append(("INSERT OR REPLACE INTO task_output(job_id, task, stdout, stderr) VALUES (?,?,?,?)",
                     [(result.job_id, o.task, o.stdout, o.stderr) for o in result.outputs]))

@@ -78,13 +78,24 @@ class Scheduler:
         self._leases: dict[int, Chunk] = {}
         self._workers: dict[str, _Worker] = {}
         self._lease_ids = itertools.count(first_lease)
+        # Jobs with a cap on chunks at once (a batch's parallel_count): their extra chunks
+        # wait in _parked, out of the heap, until one of theirs ends.
+        self._limits: dict[str, int] = {}
+        self._running: dict[str, int] = {}
+        self._parked: dict[str, list[Chunk]] = {}
 
     # ---------------------------------------------------------------- jobs
     def add_job(self, job_id: str, priority: int, seq: int,
-                chunks: list[tuple[int, int, str | None]], done: set[int] = frozenset()) -> None:
-        """Queue a job's chunks, given as (first task, task count, pinned worker or None)."""
+                chunks: list[tuple[int, int, str | None]], done: set[int] = frozenset(),
+                max_parallel: int = 0) -> None:
+        """Queue a job's chunks, given as (first task, task count, pinned worker or None).
+
+        ``max_parallel`` > 0 caps how many of its chunks run at once.
+        """
         if job_id in self._jobs:
             raise ValueError(f"job {job_id!r} is already scheduled")
+        if max_parallel > 0:
+            self._limits[job_id] = max_parallel
         made = []
         for index, (first, count, pinned) in enumerate(chunks):
             chunk = Chunk(job_id, index, first, count, priority, seq, pinned)
@@ -102,6 +113,9 @@ class Scheduler:
             self._chunks.pop((job_id, chunk.index), None)
             if chunk.state == LEASED:
                 self._drop_lease(chunk)
+        self._limits.pop(job_id, None)
+        self._running.pop(job_id, None)
+        self._parked.pop(job_id, None)
 
     def cancel_job(self, job_id: str) -> list[ChunkLease]:
         """Stop scheduling a job; return the leases running now, to be stopped."""
@@ -157,6 +171,7 @@ class Scheduler:
             return None
         chunk.state, chunk.lease, chunk.worker = LEASED, next(self._lease_ids), worker_name
         chunk.attempts += 1
+        self._running[chunk.job_id] = self._running.get(chunk.job_id, 0) + 1
         self._leases[chunk.lease] = chunk
         worker.leases.add(chunk.lease)
         return self._lease_of(chunk)
@@ -220,6 +235,7 @@ class Scheduler:
         live = list(self._iter_live(self._queue))
         for heap in self._pinned.values():
             live.extend(self._iter_live(heap))
+        live.extend(c for parked in self._parked.values() for c in parked if c.state == QUEUED)
         return sorted(live, key=Chunk.sort_key)
 
     def leased(self) -> list[ChunkLease]:
@@ -245,10 +261,15 @@ class Scheduler:
 
     def _top(self, heap: list[tuple]) -> tuple | None:
         # Entries go stale when a chunk is leased, cancelled or pushed twice: drop them lazily.
-        while heap and (heap[0][-1].state != QUEUED
-                        or self._chunks.get((heap[0][-1].job_id, heap[0][-1].index)) is not heap[0][-1]):
-            heapq.heappop(heap)
-        return heap[0] if heap else None
+        while heap:
+            chunk = heap[0][-1]
+            if chunk.state != QUEUED or self._chunks.get((chunk.job_id, chunk.index)) is not chunk:
+                heapq.heappop(heap)
+            elif self._running.get(chunk.job_id, 0) >= self._limits.get(chunk.job_id, 1 << 62):
+                self._parked.setdefault(chunk.job_id, []).append(heapq.heappop(heap)[-1])
+            else:
+                return heap[0]
+        return None
 
     def _pop_best(self, worker_name: str) -> Chunk | None:
         shared, pinned = self._top(self._queue), self._top(self._pinned.get(worker_name, []))
@@ -265,6 +286,11 @@ class Scheduler:
         if worker is not None:
             worker.leases.discard(chunk.lease)
         chunk.lease = None
+        if chunk.job_id in self._running:
+            self._running[chunk.job_id] -= 1
+        for parked in self._parked.pop(chunk.job_id, []):
+            if parked.state == QUEUED:
+                self._push(parked)
 
     @staticmethod
     def _lease_of(chunk: Chunk) -> ChunkLease:

@@ -151,6 +151,10 @@ class ClusterService(pb_grpc.ClusterServicer):
         return pb.ErrorsReply(errors=self.head.errors(request.job_id))
 
     @_translate_errors
+    async def ListFiles(self, request, context):
+        return pb.FilesReply(files=self.head.task_files(request.job_id))
+
+    @_translate_errors
     async def GetLogs(self, request, context):
         task = None if request.all_tasks else request.task
         return pb.LogsReply(outputs=self.head.task_logs(request.job_id, task))

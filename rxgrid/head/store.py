@@ -43,6 +43,9 @@ CREATE TABLE IF NOT EXISTS task_errors (
 CREATE TABLE IF NOT EXISTS task_output (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, stdout TEXT, stderr TEXT,
     PRIMARY KEY (job_id, task)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS task_files (
+    job_id TEXT NOT NULL, task INTEGER NOT NULL, path TEXT NOT NULL, blob TEXT NOT NULL,
+    size INTEGER NOT NULL, PRIMARY KEY (job_id, task, path)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_blobs (
     job_id TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (job_id, hash)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_blobs_hash ON job_blobs(hash);

@@ -203,6 +203,9 @@ class WorkerDaemon:
                                     outputs=[pb.TaskOutput(task=t, stdout=o, stderr=e)
                                              for t, o, e in outcome.outputs])
             await self._attach_results(result, outcome.results)
+            for task, path, data in outcome.files:
+                digest = await self._upload(data)
+                result.files.add(task=task, path=path, blob=digest, size=len(data))
             self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
         except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure, never silent
             log.exception("chunk %d of job %s could not run here", a.chunk, a.job_id)
@@ -227,7 +230,8 @@ class WorkerDaemon:
             objects=a.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
             seed=a.seed if a.has_seed else None, timeout=a.timeout, packages=tuple(a.packages),
             kernel=a.kernel.name, kernel_params=dict(a.kernel.params),
-            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind, console_output=a.console_output)
+            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind, console_output=a.console_output,
+            output_files=tuple(a.output_files))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)
@@ -245,17 +249,21 @@ class WorkerDaemon:
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
         if len(data) <= INLINE_RESULT_LIMIT:
             result.results = data
-            return
+        else:
+            result.results_blob = await self._upload(data)
+
+    async def _upload(self, data: bytes) -> str:
+        """Store ``data`` on the head as a blob (in 1 MB pieces); return its hash."""
         from .._serialize import blob_hash
 
         digest = blob_hash(data)
 
         async def pieces():
-            for i in range(0, len(data), 1 << 20):
+            for i in range(0, max(len(data), 1), 1 << 20):
                 yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
 
         await self._stub.PutBlob(pieces(), metadata=self._auth)
-        result.results_blob = digest
+        return digest
 
 
 def run_worker(head: str, cores: int, name: str = "", parent_pid: int = 0, **options) -> None:

@@ -120,7 +120,8 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
                if request.get("chunk_data") else None)
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
                                request.get("seed"), request.get("stop_on_failure", False),
-                               request.get("rng_kind") or "pcg64", request.get("console_output", False))
+                               request.get("rng_kind") or "pcg64", request.get("console_output", False),
+                               tuple(request.get("output_files", ())))
 
 
 def _run(conn, request: dict, cache, chunk_mod, serialize, TaskFailure, worker_name) -> None:
@@ -136,22 +137,23 @@ def _run(conn, request: dict, cache, chunk_mod, serialize, TaskFailure, worker_n
         # What the daemon believes this cache holds may now be wrong: start both afresh.
         cache.items.clear()
         conn.send(("done", serialize.dumps([None] * (request["count"] - start)),
-                   [_failure_tuple(f) for f in failures], True, []))
+                   [_failure_tuple(f) for f in failures], True, {}))
         return
     if per_task:
         for offset in range(start, call.count):
             conn.send(("start", offset))
             value, failure = _one(call, offset, chunk_mod)
             conn.send(("result", offset, _dump_value(value, call.first + offset, serialize)
-                       if failure is None else None, _failure_tuple(failure), call.outputs))
-            call.outputs = []
+                       if failure is None else None, _failure_tuple(failure),
+                       call.take_side_results()))
             if failure is not None and call.stop_on_failure:
                 break
-        conn.send(("done", None, [], False, []))
+        conn.send(("done", None, [], False, {}))
         return
     values, failures = chunk_mod.run_chunk(call)
     data, more = _dump_values(values, call.first, serialize, chunk_mod)
-    conn.send(("done", data, [_failure_tuple(f) for f in failures + more], False, call.outputs))
+    conn.send(("done", data, [_failure_tuple(f) for f in failures + more], False,
+               call.take_side_results()))
 
 
 def _one(call, offset: int, chunk_mod):

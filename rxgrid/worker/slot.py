@@ -49,6 +49,7 @@ class ChunkWork:
     stop_on_failure: bool = False
     rng_kind: str = ""
     console_output: bool = False
+    output_files: tuple = ()
 
 
 @dataclass
@@ -56,6 +57,7 @@ class ChunkOutcome:
     results: bytes
     failures: list  # (task, type, message, traceback)
     outputs: list = field(default_factory=list)  # (task, stdout, stderr)
+    files: list = field(default_factory=list)  # (task, path, bytes)
 
 
 class Slot:
@@ -146,16 +148,17 @@ class Slot:
         pieces: list = [None] * work.count
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
-        outputs: list = []
+        side: dict = {"outputs": [], "files": []}
         start, per_task = 0, work.timeout > 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
-            status, payload = await self._collect(work, pieces, failures, outputs)
+            status, payload = await self._collect(work, pieces, failures, side)
             if self._cancelled:
                 return None
             if status == "done":
                 if not per_task:
-                    return ChunkOutcome(payload, [failures[k] for k in sorted(failures)], outputs)
+                    return ChunkOutcome(payload, [failures[k] for k in sorted(failures)],
+                                        side["outputs"], side["files"])
                 break
             # The executor died or overran: replace it and go on task by task.
             task, code = payload, self._reap()
@@ -172,7 +175,7 @@ class Slot:
             else:
                 start = task
         return ChunkOutcome(pickle.dumps(PickledValues(pieces), protocol=5),
-                            [failures[k] for k in sorted(failures)], outputs)
+                            [failures[k] for k in sorted(failures)], side["outputs"], side["files"])
 
     def _request(self, work: ChunkWork, start: int, per_task: bool) -> dict:
         blobs = {}
@@ -184,9 +187,10 @@ class Slot:
                 "blobs": blobs, "chunk_data": work.chunk_data, "seed": work.seed,
                 "packages": work.packages, "kernel": work.kernel,
                 "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
-                "rng_kind": work.rng_kind, "console_output": work.console_output}
+                "rng_kind": work.rng_kind, "console_output": work.console_output,
+                "output_files": work.output_files}
 
-    async def _collect(self, work: ChunkWork, pieces: list, failures: dict, outputs: list):
+    async def _collect(self, work: ChunkWork, pieces: list, failures: dict, side: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.
 
         Returns ("done", results bytes), ("died", task or None) or ("timeout", task).
@@ -208,15 +212,15 @@ class Slot:
                 running = message[1]
                 deadline = time.monotonic() + work.timeout if work.timeout > 0 else None
             elif kind == "result":
-                _, offset, data, failure, printed = message
+                _, offset, data, failure, more = message
                 pieces[offset] = data
-                outputs.extend(printed)
+                _merge(side, more)
                 if failure is not None:
                     failures[work.first + offset] = failure
                 running, deadline = None, None
             elif kind == "done":
-                _, data, batch_failures, reset, printed = message
-                outputs.extend(printed)
+                _, data, batch_failures, reset, more = message
+                _merge(side, more)
                 if reset:
                     self.known = executor.ObjectCache()
                 for failure in batch_failures:
@@ -242,6 +246,11 @@ class Slot:
         log.warning("job %s task %d: executor died (%s), attempt %d", work.job_id, task, how, attempts)
         return (task, "ExecutorDiedError",
                 f"executor died while running task {task} ({how}); tried {attempts} time(s)", "")
+
+
+def _merge(side: dict, more: dict) -> None:
+    for key, items in more.items():
+        side[key].extend(items)
 
 
 def _describe_exit(code: int | None) -> str:
