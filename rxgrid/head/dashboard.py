@@ -58,9 +58,9 @@ WORKER_FIELDS = ("name", "host", "cores", "busy", "state", "last_heartbeat", "re
                  "chunks_done")
 ACTIVE_STATES = ("queued", "running")
 
-SECURITY_HEADERS = [
-    ("Cache-Control", "no-store"),
-    ("X-Content-Type-Options", "nosniff"),
+# On every answer: live data must not be cached, and nothing is to be sniffed as HTML.
+COMMON_HEADERS = ("Cache-Control: no-store", "X-Content-Type-Options: nosniff", "Connection: close")
+PAGE_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("X-Frame-Options", "DENY"),
     ("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -83,6 +83,7 @@ class Request:
     params: tuple[str, ...] = ()
 
     def arg(self, name: str, default: str = "") -> str:
+        """The first value of query parameter ``name``."""
         return self.query.get(name, [default])[0]
 
 
@@ -105,6 +106,7 @@ def text(status: int, message: str, headers: list[tuple[str, str]] | None = None
 
 
 def as_json(value, status: int = 200) -> Response:
+    """A compact JSON answer for the page's API calls."""
     return Response(status, json.dumps(value, separators=(",", ":")).encode(),
                     "application/json; charset=utf-8")
 
@@ -164,6 +166,8 @@ class DashboardServer:
                 await writer.drain()
         except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:
+            log.exception("dashboard: a connection failed")
         finally:
             self._writers.discard(writer)
             writer.close()
@@ -247,14 +251,17 @@ class DashboardServer:
 
     # ---------------------------------------------------------------- pages
     async def page(self, request: Request) -> Response:
-        return Response(200, static_file("index.html"), STATIC_TYPES[".html"], list(SECURITY_HEADERS))
+        """The one HTML page (``/`` and ``/job/ID``: the script reads the address)."""
+        return Response(200, static_file("index.html"), STATIC_TYPES[".html"], list(PAGE_HEADERS))
 
     async def asset(self, request: Request) -> Response:
+        """The page's script and style sheet (separate files, so the CSP forbids inline script)."""
         name = request.params[0]
         return Response(200, static_file(name), STATIC_TYPES[name[name.rindex("."):]],
-                        list(SECURITY_HEADERS))
+                        list(PAGE_HEADERS))
 
     async def metrics(self, request: Request) -> Response:
+        """Prometheus text exposition format 0.0.4."""
         return Response(200, render(self.head).encode(), "text/plain; version=0.0.4; charset=utf-8")
 
     # ---------------------------------------------------------------- JSON API
@@ -308,6 +315,7 @@ class DashboardServer:
             "logs_total": len(outputs)})
 
     async def cancel(self, request: Request) -> Response:
+        """Cancel a queued or running job; ``cancelled`` is false if it had already ended."""
         info, cancelled = await self.head.cancel(request.params[0])
         return as_json({"job": _job(info), "cancelled": cancelled})
 
@@ -337,7 +345,10 @@ def _parse(head: bytes) -> Request | None:
         name, sep, value = line.partition(":")
         if sep:
             headers[name.strip().lower()] = value.strip()
-    url = urllib.parse.urlsplit(target)
+    try:
+        url = urllib.parse.urlsplit(target)
+    except ValueError:
+        return None
     return Request(method, url.path, urllib.parse.parse_qs(url.query), headers)
 
 
@@ -346,10 +357,8 @@ def _encode(response: Response) -> bytes:
     lines = [f"HTTP/1.1 {response.status} {reason}",
              f"Content-Type: {response.content_type}",
              f"Content-Length: {len(response.body)}",
-             "Connection: close",
+             *COMMON_HEADERS,
              *(f"{k}: {v}" for k, v in response.headers)]
-    if not any(k == "Cache-Control" for k, _ in response.headers):
-        lines.append("Cache-Control: no-store")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + response.body
 
 
