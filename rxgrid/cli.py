@@ -196,6 +196,50 @@ def cmd_files(args) -> int:
     return 0
 
 
+def cmd_services(args) -> int:
+    with _connect(args) as cluster:
+        if args.name:
+            svc = cluster.service(args.name, args.version or "")
+            print(svc.swagger())
+            return 0
+        services = cluster.services()
+        if args.json:
+            from .client.services import describe_services
+            print(describe_services(services))
+            return 0
+        print(f"{'SERVICE':24} {'VERSION':10} {'INPUTS':30} DESCRIPTION")
+        for s in services:
+            inputs = ", ".join(f"{k}: {v}" for k, v in s.inputs.items())
+            print(f"{s.name:24} {s.version:10} {inputs:30} {s.description}")
+    return 0
+
+
+def cmd_batch(args) -> int:
+    with _connect(args) as cluster:
+        if args.action == "start":
+            svc = cluster.service(args.target, args.version)
+            batch = svc.batch(args.records, parallel_count=args.parallel).start()
+            print(batch.id)
+            return 0
+        job = cluster.job(args.target)
+        if args.action == "status":
+            info = job.info()
+            from .client.services import _STATES
+            print(f"batch {info.id} of {info.name}: {_STATES[info.state]}, "
+                  f"{info.tasks_done + info.tasks_failed} of {info.tasks_total} records done, "
+                  f"{info.tasks_failed} failed")
+        elif args.action == "files":
+            for task, paths in sorted(job.files().items()):
+                if args.record in (None, task):
+                    print("\n".join(f"{task}\t{p}" for p in paths))
+        elif args.action == "download":
+            from .client.job import download_files
+            for path in download_files(job._file_records(), job._conn.fetch_blob, args.dest,
+                                       task=args.record, name=args.name):
+                print(f"wrote {path}")
+    return 0
+
+
 def cmd_cancel(args) -> int:
     with _connect(args) as cluster:
         cancelled = cluster.job(args.job).cancel()
@@ -297,6 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("job")
     p.add_argument("--task", type=int, default=None)
     p.add_argument("--download", metavar="DIR", help="write them to DIR/<task>/<path>")
+
+    p = command("services", cmd_services, "list published services, or describe one", head=True)
+    p.add_argument("name", nargs="?")
+    p.add_argument("version", nargs="?")
+    p.add_argument("--json", action="store_true")
+
+    p = command("batch", cmd_batch, "start a batch of a service, or look at one", head=True)
+    p.add_argument("action", choices=["start", "status", "files", "download"])
+    p.add_argument("target", help="service NAME (start) or batch id")
+    p.add_argument("version", nargs="?", help="service version (start)")
+    p.add_argument("records", nargs="?", help="CSV/TSV file of records (start)")
+    p.add_argument("--parallel", type=int, default=10, help="records at once (start)")
+    p.add_argument("--record", type=int, default=None, help="one record's files")
+    p.add_argument("--name", default=None, help="one file (download)")
+    p.add_argument("--dest", default=".", help="where to download to")
 
     p = command("cleanup", cmd_cleanup, "remove ended jobs and their results", head=True)
     p.add_argument("jobs", nargs="*", help="job ids (default: every ended job)")

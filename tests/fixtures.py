@@ -113,3 +113,26 @@ def write_files(i, name=None):
     with open("ignored.log", "w") as f:
         f.write("not kept")
     return i
+
+
+def score_record(x: float, y: float) -> dict:
+    """Seed 002's scoring function: writes a PNG and a CSV, returns its outputs."""
+    import numpy as np
+
+    from rxgrid._png import write_png
+    if x < 0:
+        raise ValueError(f"x must not be negative, got {x}")
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[:, :, 0] = int(x) % 256
+    write_png("plot.png", img)
+    with open("summary.csv", "w") as f:
+        f.write(f"x,y,sum\n{x},{y},{x + y}\n")
+    return {"answer": x * y, "total": x + y}
+
+
+def slow_score(x: float, y: float) -> dict:
+    import time
+    time.sleep(0.3)
+    with open("out.txt", "w") as f:
+        f.write(str(x))
+    return {"answer": x * y}

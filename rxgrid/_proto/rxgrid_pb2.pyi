@@ -114,7 +114,7 @@ class KernelCall(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class JobInfo(_message.Message):
-    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result", "rng_kind")
+    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result", "rng_kind", "service")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +135,7 @@ class JobInfo(_message.Message):
     RESULT_BYTES_FIELD_NUMBER: _ClassVar[int]
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: str
@@ -155,7 +156,8 @@ class JobInfo(_message.Message):
     result_bytes: int
     single_result: bool
     rng_kind: str
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ...) -> None: ...
+    service: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
     __slots__ = ("task", "stdout", "stderr")
@@ -221,6 +223,66 @@ class JobOutcome(_message.Message):
     complete: bool
     def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkResult, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
 
+class ServiceField(_message.Message):
+    __slots__ = ("name", "type")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: str
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[str] = ...) -> None: ...
+
+class ServiceSpec(_message.Message):
+    __slots__ = ("name", "version", "description", "runner_blob", "inputs", "outputs", "inline_blobs")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_BLOB_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    INLINE_BLOBS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    description: str
+    runner_blob: str
+    inputs: _containers.RepeatedCompositeFieldContainer[ServiceField]
+    outputs: _containers.RepeatedCompositeFieldContainer[ServiceField]
+    inline_blobs: _containers.RepeatedCompositeFieldContainer[Blob]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., runner_blob: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ...) -> None: ...
+
+class ServiceInfo(_message.Message):
+    __slots__ = ("name", "version", "description", "runner_blob", "inputs", "outputs", "created_at", "api")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    RUNNER_BLOB_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUTS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    API_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    description: str
+    runner_blob: str
+    inputs: _containers.RepeatedCompositeFieldContainer[ServiceField]
+    outputs: _containers.RepeatedCompositeFieldContainer[ServiceField]
+    created_at: float
+    api: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., runner_blob: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., created_at: _Optional[float] = ..., api: _Optional[str] = ...) -> None: ...
+
+class ServiceRef(_message.Message):
+    __slots__ = ("name", "version")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    version: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ListServicesReply(_message.Message):
+    __slots__ = ("services",)
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceInfo]
+    def __init__(self, services: _Optional[_Iterable[_Union[ServiceInfo, _Mapping]]] = ...) -> None: ...
+
 class ConnectRequest(_message.Message):
     __slots__ = ("protocol_version", "client")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -260,16 +322,18 @@ class WatchRequest(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., results: _Optional[bool] = ..., progress: _Optional[bool] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("state", "since", "until", "limit")
+    __slots__ = ("state", "since", "until", "limit", "service")
     STATE_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
     state: str
     since: float
     until: float
     limit: int
-    def __init__(self, state: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., limit: _Optional[int] = ...) -> None: ...
+    service: str
+    def __init__(self, state: _Optional[str] = ..., since: _Optional[float] = ..., until: _Optional[float] = ..., limit: _Optional[int] = ..., service: _Optional[str] = ...) -> None: ...
 
 class ListJobsReply(_message.Message):
     __slots__ = ("jobs",)

@@ -104,6 +104,26 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
                 _registered_method=True)
+        self.PublishService = channel.unary_unary(
+                '/rxgrid.v1.Cluster/PublishService',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+                _registered_method=True)
+        self.GetService = channel.unary_unary(
+                '/rxgrid.v1.Cluster/GetService',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+                _registered_method=True)
+        self.ListServices = channel.unary_unary(
+                '/rxgrid.v1.Cluster/ListServices',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.FromString,
+                _registered_method=True)
+        self.DeleteService = channel.unary_unary(
+                '/rxgrid.v1.Cluster/DeleteService',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+                _registered_method=True)
         self.PutBlob = channel.stream_unary(
                 '/rxgrid.v1.Cluster/PutBlob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
@@ -209,6 +229,30 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PublishService(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetService(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListServices(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteService(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PutBlob(self, request_iterator, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -299,6 +343,26 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.DiskUsage,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.SerializeToString,
+            ),
+            'PublishService': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishService,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
+            ),
+            'GetService': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetService,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
+            ),
+            'ListServices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListServices,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.SerializeToString,
+            ),
+            'DeleteService': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteService,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
             ),
             'PutBlob': grpc.stream_unary_rpc_method_handler(
                     servicer.PutBlob,
@@ -694,6 +758,114 @@ class Cluster:
             '/rxgrid.v1.Cluster/DiskUsage',
             rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/PublishService',
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/GetService',
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListServices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/ListServices',
+            rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteService(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/DeleteService',
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
             options,
             channel_credentials,
             insecure,

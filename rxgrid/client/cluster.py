@@ -171,11 +171,11 @@ class Cluster(AnalyticsMixin):
         _warn_failures(job.info())
         return result
 
-    def _spec(self, call: PreparedCall) -> pb.JobSpec:
+    def _spec(self, call: PreparedCall, function_blob: str = "") -> pb.JobSpec:
         inline: dict[str, bytes] = {}
         spec = pb.JobSpec(
             job_id=call.job_id, name=getattr(call.function, "__qualname__", repr(call.function)),
-            function_blob=self._blob(dumps(call.function, "function"), inline),
+            function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
             num_tasks=call.num_tasks, priority=call.priority,
             has_seed=call.seed is not None, seed=call.seed or 0,
             continue_on_failure=call.continue_on_failure, per_node=call.per_node,
@@ -254,6 +254,27 @@ class Cluster(AnalyticsMixin):
         """How much the head's state dir holds (database, blobs) and its jobs by state."""
         r = self._conn.call("DiskUsage", pb.Empty())
         return DiskUsage(r.state_dir, r.database_bytes, r.blob_bytes, r.blobs, dict(r.jobs_by_state))
+
+    # ---------------------------------------------------------------- services
+    def publish_service(self, name: str, version: str, fn, description: str = "",
+                        inputs: dict | None = None, outputs: dict | None = None):
+        """Publish ``fn`` as service ``name`` version ``version`` (immutable once published)."""
+        from .services import publish
+        return publish(self, name, version, fn, description, inputs, outputs)
+
+    def service(self, name: str, version: str):
+        """A published service, to call (``svc(**inputs)``) or to score batches with."""
+        from .services import Service
+        return Service(self, self._conn.call("GetService", pb.ServiceRef(name=name, version=version)))
+
+    def services(self) -> list:
+        """Every published service (name, version, description, inputs, outputs)."""
+        from .services import Service
+        return [Service(self, s) for s in self._conn.call("ListServices", pb.Empty()).services]
+
+    def delete_service(self, name: str, version: str) -> None:
+        """Remove a published version (batches already run keep their results)."""
+        self._conn.call("DeleteService", pb.ServiceRef(name=name, version=version))
 
     def executor(self) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""

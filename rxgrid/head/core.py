@@ -85,6 +85,8 @@ class Head:
         self._blob_cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._monitor: asyncio.Task | None = None
         self.metrics = HeadMetrics()
+        from .services import ServiceRegistry
+        self.services = ServiceRegistry(self)
         self._lease_started: dict[int, float] = {}
 
     # ================================================================ life cycle
@@ -137,7 +139,7 @@ class Head:
             priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
             has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
-            rng_kind=spec.rng_kind or "pcg64")
+            rng_kind=spec.rng_kind or "pcg64", service=spec.service)
         job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
         # Dispatch before the commit lands: it lands in this same turn of the loop, long
@@ -334,8 +336,12 @@ class Head:
         self._dispatch()
         return job.info, True
 
-    def list_jobs(self, state: str, since: float, until: float, limit: int) -> list[pb.JobInfo]:
+    def list_jobs(self, state: str, since: float, until: float, limit: int,
+                  service: str = "") -> list[pb.JobInfo]:
         sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        if service:
+            sql += " AND service=?"
+            params.append(service)
         if state:
             sql += " AND state=?"
             params.append(state)
@@ -626,9 +632,9 @@ def _spec_blobs(spec: pb.JobSpec) -> list[str]:
 def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) -> list:
     return [
         ("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, chunks_total, "
-         "submitted_at) VALUES (?,?,?,?,?,?,?,?,?)",
+         "submitted_at, service) VALUES (?,?,?,?,?,?,?,?,?,?)",
          (info.job_id, seq, info.name, spec.SerializeToString(), info.state, info.priority,
-          info.tasks_total, info.chunks_total, info.submitted_at)),
+          info.tasks_total, info.chunks_total, info.submitted_at, spec.service)),
         ("INSERT INTO chunks(job_id, chunk, first_task, num_tasks, pinned) VALUES (?,?,?,?,?)",
          [(info.job_id, i, first, count, pinned) for i, (first, count, pinned) in enumerate(chunks)]),
         ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
@@ -684,4 +690,4 @@ def _info_from_row(row) -> pb.JobInfo:
         started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
         has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
-        rng_kind=kind)
+        rng_kind=kind, service=row["service"])

@@ -171,7 +171,8 @@ class ClusterService(pb_grpc.ClusterServicer):
             raise HeadError("invalid", f"unknown state {request.state!r}: use queued, running, "
                                        f"finished, failed or cancelled")
         return pb.ListJobsReply(jobs=self.head.list_jobs(request.state, request.since,
-                                                         request.until, request.limit))
+                                                         request.until, request.limit,
+                                                         request.service))
 
     @_translate_errors
     async def Cleanup(self, request, context):
@@ -181,6 +182,22 @@ class ClusterService(pb_grpc.ClusterServicer):
     @_translate_errors
     async def ListWorkers(self, request, context):
         return pb.ListWorkersReply(workers=self.head.list_workers())
+
+    @_translate_errors
+    async def PublishService(self, request, context):
+        return await self.head.services.publish(request)
+
+    @_translate_errors
+    async def GetService(self, request, context):
+        return self.head.services.get(request.name, request.version)
+
+    @_translate_errors
+    async def ListServices(self, request, context):
+        return pb.ListServicesReply(services=self.head.services.list())
+
+    @_translate_errors
+    async def DeleteService(self, request, context):
+        return await self.head.services.delete(request.name, request.version)
 
     @_translate_errors
     async def DiskUsage(self, request, context):

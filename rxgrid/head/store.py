@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     tasks_failed INTEGER NOT NULL DEFAULT 0, chunks_total INTEGER NOT NULL,
     chunks_done INTEGER NOT NULL DEFAULT 0, submitted_at REAL NOT NULL,
     started_at REAL, finished_at REAL, collected INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '', result_bytes INTEGER NOT NULL DEFAULT 0);
+    error TEXT NOT NULL DEFAULT '', result_bytes INTEGER NOT NULL DEFAULT 0,
+    service TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs(submitted_at);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -49,6 +50,9 @@ CREATE TABLE IF NOT EXISTS task_files (
 CREATE TABLE IF NOT EXISTS job_blobs (
     job_id TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (job_id, hash)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS job_blobs_hash ON job_blobs(hash);
+CREATE TABLE IF NOT EXISTS services (
+    name TEXT NOT NULL, version TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (name, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY, host TEXT, cores INTEGER, pid INTEGER,
     registered_at REAL, last_seen REAL, chunks_done INTEGER NOT NULL DEFAULT 0);

@@ -1,0 +1,103 @@
+"""Published services (seed 002): a function stored under a name and version.
+
+A version is immutable: publishing it again is refused. The stored runner (a pickled
+``record -> outputs`` callable) is what every request and batch record runs, so any
+later client can call the service without having its code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from .._proto import rxgrid_pb2 as pb
+
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class ServiceRegistry:
+    """Services in the head's store; called from the event loop, errors as HeadError."""
+
+    def __init__(self, head):
+        self.head = head
+        self.store = head.store
+
+    async def publish(self, spec: pb.ServiceSpec) -> pb.ServiceInfo:
+        from .core import HeadError
+        for what, value in (("name", spec.name), ("version", spec.version)):
+            if not NAME_RE.match(value):
+                raise HeadError("invalid", f"service {what} {value!r} is not valid: use 1 to 64 "
+                                           f"of A-Z a-z 0-9 . _ -")
+        if self._row(spec.name, spec.version):
+            raise HeadError("exists", f"service {spec.name} version {spec.version} is already "
+                                      f"published, and a published version never changes: "
+                                      f"publish a new version")
+        for blob in spec.inline_blobs:
+            self.head.put_blob(blob.data, blob.hash)
+        if not self.store.blobs.has(spec.runner_blob):
+            raise HeadError("invalid", "the service's function blob is not on the head")
+        info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
+                              runner_blob=spec.runner_blob, inputs=spec.inputs,
+                              outputs=spec.outputs, created_at=time.time())
+        info.api = describe(info)
+        await self.store.write([
+            ("INSERT INTO services(name, version, spec, created_at) VALUES (?,?,?,?)",
+             (info.name, info.version, info.SerializeToString(), info.created_at)),
+            # Keeps the function's blob from being cleaned up with the jobs that used it.
+            ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
+             (service_key(info.name, info.version), info.runner_blob))])
+        return info
+
+    def get(self, name: str, version: str) -> pb.ServiceInfo:
+        from .core import HeadError
+        row = self._row(name, version)
+        if row is None:
+            raise HeadError("not_found", f"no service {name} version {version} (list them with "
+                                         f"`rxgrid services`)")
+        return pb.ServiceInfo.FromString(row["spec"])
+
+    def list(self) -> list[pb.ServiceInfo]:
+        return [pb.ServiceInfo.FromString(r["spec"]) for r in
+                self.store.query("SELECT spec FROM services ORDER BY name, created_at")]
+
+    async def delete(self, name: str, version: str) -> pb.ServiceInfo:
+        info = self.get(name, version)
+        await self.store.write([
+            ("DELETE FROM services WHERE name=? AND version=?", (name, version)),
+            ("DELETE FROM job_blobs WHERE job_id=?", (service_key(name, version),))])
+        return info
+
+    def _row(self, name: str, version: str):
+        rows = self.store.query("SELECT spec FROM services WHERE name=? AND version=?", (name, version))
+        return rows[0] if rows else None
+
+
+def service_key(name: str, version: str) -> str:
+    return f"service:{name}/{version}"
+
+
+def describe(info: pb.ServiceInfo) -> str:
+    """An OpenAPI-style JSON description of the service (RevoScaleR's swagger())."""
+    schema = lambda fields: {"type": "object", "properties": {  # noqa: E731
+        f.name: {"type": _json_type(f.type)} for f in fields}}
+    return json.dumps({
+        "openapi": "3.0.0",
+        "info": {"title": info.name, "version": info.version, "description": info.description},
+        "x-rxgrid": {"grpc": "rxgrid.v1.Cluster", "service": f"{info.name}/{info.version}"},
+        "paths": {
+            f"/services/{info.name}/{info.version}": {"post": {
+                "operationId": "run", "requestBody": {"content": {"application/json": {
+                    "schema": schema(info.inputs)}}},
+                "responses": {"200": {"content": {"application/json": {
+                    "schema": schema(info.outputs)}}}}}},
+            f"/services/{info.name}/{info.version}/batch": {"post": {
+                "operationId": "batch", "description": "one record per input row; "
+                                                       "parallel_count records at once"}},
+        },
+    }, indent=1)
+
+
+def _json_type(kind: str) -> str:
+    return {"float": "number", "int": "integer", "str": "string", "bool": "boolean",
+            "list": "array", "dict": "object"}.get(kind, "object")
