@@ -36,9 +36,6 @@ def _when(ts: float) -> str:
 
 
 def cmd_head(args) -> int:
-    # Threads hand work to the event loop; the default 5 ms GIL switch interval would
-    # add up to 5 ms to every hand-off.
-    sys.setswitchinterval(float(os.environ.get("RXGRID_SWITCH_INTERVAL", "1e-4")))
     from .head.auth import read_secret
     from .head.server import Security, serve
     security = Security(
@@ -66,7 +63,6 @@ def _channel_settings(args, token_var: str):
 
 
 def cmd_worker(args) -> int:
-    sys.setswitchinterval(float(os.environ.get("RXGRID_SWITCH_INTERVAL", "1e-4")))
     if args.warm_kernels:
         os.environ["RXGRID_WARM_KERNELS"] = "1"
     from .worker.daemon import run_worker

@@ -141,13 +141,14 @@ class Head:
             has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
             rng_kind=spec.rng_kind or "pcg64", service=spec.service)
         job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
-        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
-        # Dispatch before the commit lands: it lands in this same turn of the loop, long
-        # before any result can come back, and the client hears of the job only after it.
+        # Dispatch before the commit: the assignments leave first and the commit lands in
+        # this same turn of the loop, long before any result can come back; the client
+        # hears of the job only once it is committed.
         self.scheduler.add_job(job_id, spec.priority, self._seq, chunks,
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self._dispatch()
+        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
         try:
             await committed
         except StoreError as exc:
