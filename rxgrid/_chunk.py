@@ -203,7 +203,8 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
 
 
 def _join_pickled(pieces: list) -> list:
-    return [None if p is None else pickle.loads(p) for p in pieces]
+    from ._serialize import loads
+    return [None if p is None else loads(p) for p in pieces]
 
 
 class PickledValues(list):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import site
+import struct
 import sys
 import sysconfig
 import types
@@ -47,11 +48,59 @@ def _register_user_modules(obj: object) -> None:
             pass
 
 
+# Large buffers (numpy arrays) travel out of band (pickle protocol 5): the blob is a
+# frame holding the pickle stream and then each buffer, 64-byte aligned, so a reader can
+# rebuild the arrays as views of the blob's memory (bytes or an mmap) without copying.
+FRAME_MAGIC = b"RXGF\x00\x01\x00\x00"
+_ALIGN = 64
+_OUT_OF_BAND_MIN = 64 << 10  # smaller buffers stay in the pickle stream
+
+
+def _frame(stream: bytes, buffers: list) -> bytes:
+    header = FRAME_MAGIC + struct.pack("<QQ", len(stream), len(buffers))
+    header += b"".join(struct.pack("<Q", b.nbytes) for b in buffers)
+    parts, offset = [header, stream], len(header) + len(stream)
+    for b in buffers:
+        pad = -offset % _ALIGN
+        parts += [b"\x00" * pad, b]
+        offset += pad + b.nbytes
+    return b"".join(parts)
+
+
+def _unframe(data) -> tuple[memoryview, list[memoryview]]:
+    view = memoryview(data)
+    stream_len, count = struct.unpack_from("<QQ", view, len(FRAME_MAGIC))
+    sizes = struct.unpack_from(f"<{count}Q", view, len(FRAME_MAGIC) + 16)
+    offset = len(FRAME_MAGIC) + 16 + 8 * count
+    stream = view[offset:offset + stream_len]
+    offset += stream_len
+    buffers = []
+    for size in sizes:
+        offset += -offset % _ALIGN
+        buffers.append(view[offset:offset + size])
+        offset += size
+    return stream, buffers
+
+
 def dumps(obj: object, what: str = "value") -> bytes:
-    """Pickle ``obj`` with cloudpickle; a failure names ``what`` could not be pickled."""
+    """Pickle ``obj`` with cloudpickle; a failure names ``what`` could not be pickled.
+
+    Buffers of 64 kB or more (numpy arrays) are framed out of band, so :func:`loads`
+    can rebuild them without a copy.
+    """
     _register_user_modules(obj)
+    buffers: list = []
+
+    def keep_large(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes >= _OUT_OF_BAND_MIN:
+            buffers.append(raw)
+            return False
+        return True
+
     try:
-        return cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+        stream = cloudpickle.dumps(obj, protocol=5, buffer_callback=keep_large)
+        return _frame(stream, buffers) if buffers else stream
     except Exception as exc:  # cloudpickle raises many types: PicklingError, TypeError, ...
         raise SerializationError(
             f"the {what} cannot be pickled, so it cannot be sent to a worker: "
@@ -60,9 +109,13 @@ def dumps(obj: object, what: str = "value") -> bytes:
             f"inside the task instead.") from exc
 
 
-def loads(data: bytes, what: str = "value") -> object:
-    """Unpickle ``data``; a missing module is named with what to do about it."""
+def loads(data, what: str = "value") -> object:
+    """Unpickle ``data`` (bytes, memoryview or mmap); a missing module is named with
+    what to do about it. Out-of-band buffers become views of ``data``: no copy."""
     try:
+        if data[:len(FRAME_MAGIC)] == FRAME_MAGIC:
+            stream, buffers = _unframe(data)
+            return pickle.loads(stream, buffers=buffers)
         return pickle.loads(data)
     except ModuleNotFoundError as exc:
         raise SerializationError(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import pickle
 import sys
 from dataclasses import dataclass
 
 from .._proto import rxgrid_pb2 as pb
+from .._serialize import loads
 from ..errors import TaskFailure
 
 log = logging.getLogger("rxgrid.client")
@@ -46,7 +46,7 @@ class ResultSet:
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
         data = chunk.results or (fetch_blob(chunk.results_blob) if chunk.results_blob else b"")
-        self.add_values(chunk.first_task, pickle.loads(data) if data else [None] * chunk.num_tasks,
+        self.add_values(chunk.first_task, loads(data, "results") if data else [None] * chunk.num_tasks,
                         chunk.worker, [failure_from_proto(e) for e in chunk.errors])
         self.outputs.extend(TaskOutput(o.task, o.stdout, o.stderr) for o in chunk.outputs)
 

@@ -88,9 +88,11 @@ class HeadConnection:
         return b"".join(p.data for p in self.stream("GetBlob", pb.BlobRef(hash=digest)))
 
     def put_blob(self, data: bytes, digest: str) -> None:
+        view = memoryview(data)
+
         def pieces():
-            for i in range(0, max(len(data), 1), 1 << 20):
-                yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
+            for i in range(0, max(len(data), 1), 4 << 20):
+                yield pb.BlobPiece(hash=digest if i == 0 else "", data=view[i:i + (4 << 20)].tobytes())
         try:
             self.stub.PutBlob(pieces())
         except grpc.RpcError as exc:

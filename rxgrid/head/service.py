@@ -13,14 +13,13 @@ import grpc
 
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
-from .._serialize import blob_hash
 from .._version import PROTOCOL_VERSION, __version__
 from .core import Head, HeadError
 
 log = logging.getLogger("rxgrid.head.service")
 
 MAX_MESSAGE_BYTES = 64 << 20
-PIECE_BYTES = 1 << 20
+PIECE_BYTES = 4 << 20
 
 _CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
@@ -56,18 +55,28 @@ def _translate_errors(method):
 
 
 async def _receive_blob(head, request_iterator) -> pb.BlobRef:
-    pieces, expected = [], ""
-    async for piece in request_iterator:
-        if piece.hash:
-            expected = piece.hash
-        pieces.append(piece.data)
-    data = b"".join(pieces)
-    digest = blob_hash(data)
-    if expected and expected != digest:
-        raise HeadError("invalid", f"blob content hashes to {digest[:12]}..., not the "
-                                   f"{expected[:12]}... it was sent as: it was damaged in transit")
-    head.put_blob(data, digest)
-    return pb.BlobRef(hash=digest, size=len(data))
+    """Stream an uploaded blob to disk, hashing it on the way; refuse it if damaged."""
+    expected = ""
+    try:
+        writer = head.store.blobs.writer()
+        try:
+            async for piece in request_iterator:
+                expected = expected or piece.hash
+                writer.write(piece.data)
+        except BaseException:
+            writer.abort()
+            raise
+        if expected and expected != writer.hash.hexdigest():
+            writer.abort()
+            raise HeadError("invalid", f"blob content hashes to {writer.hash.hexdigest()[:12]}..., "
+                                       f"not the {expected[:12]}... it was sent as: it was "
+                                       f"damaged in transit")
+        digest = writer.finish()
+    except OSError as exc:
+        raise HeadError("storage", f"the head cannot store a blob in its state dir "
+                                   f"{head.store.dir}: {exc.strerror or exc}. Free disk space "
+                                   f"there; stored jobs and results are kept") from exc
+    return pb.BlobRef(hash=digest, size=writer.size)
 
 
 def _send_blob(store, request: pb.BlobRef):

@@ -9,6 +9,7 @@ anyone that a result is stored. Reads use a second connection on the loop thread
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import pathlib
@@ -95,6 +96,11 @@ class BlobStore:
             raise
         return digest
 
+    def writer(self) -> BlobWriter:
+        """Write a blob piece by piece (hashing as it goes); ``finish`` names it."""
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
+        return BlobWriter(self, os.fdopen(fd, "wb"), tmp)
+
     def read(self, digest: str) -> bytes:
         return self.path(digest).read_bytes()
 
@@ -111,6 +117,32 @@ class BlobStore:
 
     def total_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.root.rglob("*") if p.is_file())
+
+
+class BlobWriter:
+    """A blob arriving in pieces: hashed and written as they come, named at the end."""
+
+    def __init__(self, store: BlobStore, file, tmp: str):
+        self.store, self.file, self.tmp = store, file, tmp
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.file.write(data)
+        self.size += len(data)
+
+    def finish(self) -> str:
+        self.file.close()
+        digest = self.hash.hexdigest()
+        target = self.store.path(digest)
+        target.parent.mkdir(exist_ok=True)
+        os.replace(self.tmp, target)
+        return digest
+
+    def abort(self) -> None:
+        self.file.close()
+        pathlib.Path(self.tmp).unlink(missing_ok=True)
 
 
 class _Writer:

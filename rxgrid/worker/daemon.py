@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import shutil
+import tempfile
 import logging
 import os
 import random
@@ -26,6 +29,7 @@ from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
+from .executor import BlobFile
 from .slot import ChunkWork, Slot
 
 log = logging.getLogger("rxgrid.worker")
@@ -33,28 +37,59 @@ log = logging.getLogger("rxgrid.worker")
 INLINE_RESULT_LIMIT = 1 << 20
 
 
+FILE_BLOB_BYTES = 1 << 20  # blobs this large are kept as files that executors map
+
+
 class BlobCache:
-    """Blob bytes by hash, bounded in total size, least recently used dropped first."""
+    """Blobs by hash, bounded in total size, least recently used dropped first.
 
-    def __init__(self, max_bytes: int):
+    Small blobs are kept as bytes; large ones as files in ``directory``, handed to the
+    executors as :class:`BlobFile` so each maps the same pages instead of copying them
+    through its pipe (a 200 MB argument costs one file, not one copy per executor).
+    """
+
+    def __init__(self, max_bytes: int, directory: str):
         self.max_bytes = max_bytes
+        self.directory = directory
         self.size = 0
-        self._items: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._items: collections.OrderedDict[str, tuple] = collections.OrderedDict()
 
-    def get(self, digest: str) -> bytes | None:
-        data = self._items.get(digest)
-        if data is not None:
-            self._items.move_to_end(digest)
-        return data
+    def get(self, digest: str):
+        """bytes, a BlobFile, or None."""
+        item = self._items.get(digest)
+        if item is None:
+            return None
+        self._items.move_to_end(digest)
+        return item[0]
 
     def put(self, digest: str, data: bytes) -> None:
         if digest in self._items:
             return
-        self._items[digest] = data
-        self.size += len(data)
+        if len(data) >= FILE_BLOB_BYTES:
+            path = self.path(digest)
+            with open(path, "wb") as f:
+                f.write(data)
+            self._add(digest, BlobFile(path), len(data))
+        else:
+            self._add(digest, data, len(data))
+
+    def path(self, digest: str) -> str:
+        return os.path.join(self.directory, digest)
+
+    def add_file(self, digest: str, size: int) -> None:
+        """Record a blob already written to ``path(digest)``."""
+        self._add(digest, BlobFile(self.path(digest)), size)
+
+    def _add(self, digest: str, value, size: int) -> None:
+        self._items[digest] = (value, size)
+        self.size += size
         while self.size > self.max_bytes and len(self._items) > 1:
-            _, old = self._items.popitem(last=False)
-            self.size -= len(old)
+            _, (old, old_size) = self._items.popitem(last=False)
+            self.size -= old_size
+            if isinstance(old, BlobFile):
+                # Executors that mapped it keep their pages; the name goes now.
+                with contextlib.suppress(OSError):
+                    os.unlink(old.path)
 
 
 class WorkerDaemon:
@@ -69,7 +104,7 @@ class WorkerDaemon:
         os.environ.setdefault("RXGRID_HEAD", head)
         self.cores = cores
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
-        self.blobs = BlobCache(cache_bytes)
+        self.blobs = BlobCache(cache_bytes, _blob_directory())
         self.slots = [Slot(i, self.name, max_attempts) for i in range(cores)]
         self._free: asyncio.Queue | None = None
         self._outbox: asyncio.Queue | None = None
@@ -94,6 +129,7 @@ class WorkerDaemon:
         await asyncio.gather(serving, return_exceptions=True)
         for slot in self.slots:
             slot.kill()
+        shutil.rmtree(self.blobs.directory, ignore_errors=True)
 
     async def _serve_forever(self) -> None:
         delay = 0.1
@@ -242,9 +278,27 @@ class WorkerDaemon:
     async def _fetch_missing(self, a: pb.ChunkAssignment) -> None:
         for digest in (a.function_blob, a.common_blob, a.chunk_blob, a.objects_blob):
             if digest and self.blobs.get(digest) is None:
-                pieces = [p.data async for p in self._stub.GetBlob(
-                    pb.BlobRef(hash=digest), metadata=(("rxgrid-worker", self.name),) + self._auth)]
-                self.blobs.put(digest, b"".join(pieces))
+                await self._fetch(digest)
+
+    async def _fetch(self, digest: str) -> None:
+        """Stream a blob from the head, straight to a file when it is large."""
+        call = self._stub.GetBlob(pb.BlobRef(hash=digest),
+                                  metadata=(("rxgrid-worker", self.name),) + self._auth)
+        pieces, out, size = [], None, 0
+        async for piece in call:
+            if out is None and piece.total_size >= FILE_BLOB_BYTES:
+                out = open(self.blobs.path(digest) + ".part", "wb")
+            if out is not None:
+                out.write(piece.data)
+            else:
+                pieces.append(piece.data)
+            size += len(piece.data)
+        if out is None:
+            self.blobs.put(digest, b"".join(pieces))
+            return
+        out.close()
+        os.replace(self.blobs.path(digest) + ".part", self.blobs.path(digest))
+        self.blobs.add_file(digest, size)
 
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
         if len(data) <= INLINE_RESULT_LIMIT:
@@ -264,6 +318,17 @@ class WorkerDaemon:
 
         await self._stub.PutBlob(pieces(), metadata=self._auth)
         return digest
+
+
+def _blob_directory() -> str:
+    """A fresh folder for file blobs; folders left by daemons that died are removed."""
+    base = tempfile.gettempdir()
+    for entry in os.listdir(base):
+        if entry.startswith("rxgrid-blobs-"):
+            pid = entry.split("-")[2]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                shutil.rmtree(os.path.join(base, entry), ignore_errors=True)
+    return tempfile.mkdtemp(prefix=f"rxgrid-blobs-{os.getpid()}-")
 
 
 def run_worker(head: str, cores: int, name: str = "", parent_pid: int = 0, **options) -> None:

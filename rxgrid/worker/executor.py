@@ -27,6 +27,29 @@ CACHE_ITEMS = 32
 log = logging.getLogger("rxgrid.worker.executor")
 
 
+class BlobFile:
+    """A large blob the daemon keeps as a file: executors map it instead of copying it."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (BlobFile, (self.path,))
+
+    def open(self):
+        """The blob's bytes as a read-only memory map (arrays unpickled from it are views)."""
+        import mmap
+        with open(self.path, "rb") as f:
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def blob_bytes(data):
+    """bytes, or an mmap for a BlobFile."""
+    return data.open() if isinstance(data, BlobFile) else data
+
+
 class ObjectCache:
     """An LRU of unpickled blobs; the daemon keeps a key-only twin (``remember``)."""
 
@@ -98,7 +121,7 @@ def _load(request: dict, cache: ObjectCache, serialize) -> dict:
         digest = request.get(role)
         if not digest:
             continue
-        data = request["blobs"].get(digest)
+        data = blob_bytes(request["blobs"].get(digest))
         if cache.remember(digest):
             cache.items[digest] = serialize.loads(data, "function" if role == "function" else
                                                   "job's arguments")
@@ -116,7 +139,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
         function = loaded["function"]
     function = chunk_mod.with_objects(function, loaded.get("objects"))
     args, kwargs = loaded.get("common", ((), {}))
-    columns = (serialize.loads(request["chunk_data"], "per-task arguments")
+    columns = (serialize.loads(blob_bytes(request["chunk_data"]), "per-task arguments")
                if request.get("chunk_data") else None)
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
                                request.get("seed"), request.get("stop_on_failure", False),
