@@ -68,7 +68,9 @@ def cmd_worker(args) -> int:
     from .worker.daemon import run_worker
     run_worker(_head_address(args), args.cores or os.cpu_count() or 1, args.name,
                parent_pid=args.parent_pid, max_attempts=args.max_attempts,
-               settings=_channel_settings(args, "RXGRID_WORKER_TOKEN"))
+               settings=_channel_settings(args, "RXGRID_WORKER_TOKEN"),
+               simulate=args.simulate, task_delay=args.task_delay,
+               count=args.simulate if args.simulate else 1)
     return 0
 
 
@@ -299,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="", help="worker name (default HOST-PID)")
     p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
                    help="load the Numba kernels in every executor at start (default: yes)")
+    p.add_argument("--simulate", type=int, default=0, metavar="N",
+                   help="run N simulated workers in this process (no executors; tasks take "
+                        "--task-delay seconds and return None): for scale tests of a head")
+    p.add_argument("--task-delay", type=float, default=0.0)
     p.add_argument("--max-attempts", type=int, default=3,
                    help="runs of a task whose executor dies before it is failed")
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)

@@ -29,7 +29,7 @@ from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import Store, StoreError
+from .store import JOB_PROGRESS_SQL, Store, StoreError
 
 log = logging.getLogger("rxgrid.head")
 
@@ -396,10 +396,12 @@ class Head:
         """How much the state dir holds, and the jobs by state."""
         db = sum(p.stat().st_size for p in self.store.dir.glob("rxgrid.sqlite3*"))
         blobs = [p for p in self.store.blobs.root.rglob("*") if p.is_file()]
+        small = self.store.query("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM small_blobs")[0]
         states = {r[0]: r[1] for r in self.store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
         inline = self.store.query("SELECT COALESCE(SUM(result_bytes), 0) FROM jobs")[0][0]
         return pb.UsageReply(state_dir=str(self.store.dir.resolve()), database_bytes=db,
-                             blob_bytes=sum(p.stat().st_size for p in blobs), blobs=len(blobs),
+                             blob_bytes=sum(p.stat().st_size for p in blobs) + small[1],
+                             blobs=len(blobs) + small[0],
                              jobs_by_state=states, result_bytes=inline)
 
     def list_workers(self) -> list[pb.WorkerInfo]:
@@ -648,8 +650,7 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
         ("UPDATE chunks SET state='done', worker=?, results=?, results_blob=?, finished_at=? "
          "WHERE job_id=? AND chunk=?",
          (result.worker, result.results, result.results_blob, time.time(), result.job_id, result.chunk)),
-        ("UPDATE jobs SET state=?, tasks_done=?, tasks_failed=?, chunks_done=?, finished_at=?, "
-         "error=?, result_bytes=?, collected=? WHERE job_id=?",
+        (JOB_PROGRESS_SQL,
          (info.state, info.tasks_done, info.tasks_failed, info.chunks_done, info.finished_at or None,
           info.error, info.result_bytes, int(info.collected), info.job_id)),
     ]

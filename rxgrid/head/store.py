@@ -9,6 +9,7 @@ anyone that a result is stored. Reads use a second connection on the loop thread
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import logging
 import os
@@ -54,6 +55,8 @@ CREATE INDEX IF NOT EXISTS job_blobs_hash ON job_blobs(hash);
 CREATE TABLE IF NOT EXISTS services (
     name TEXT NOT NULL, version TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL,
     PRIMARY KEY (name, version)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS small_blobs (
+    hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY, host TEXT, cores INTEGER, pid INTEGER,
     registered_at REAL, last_seen REAL, chunks_done INTEGER NOT NULL DEFAULT 0);
@@ -61,27 +64,63 @@ CREATE TABLE IF NOT EXISTS workers (
 
 Op = tuple[str, tuple | list]
 
+# A job's progress row is rewritten by every chunk result; within one group commit only
+# the last write per job matters, so the writer keeps just that one.
+JOB_PROGRESS_SQL = ("UPDATE jobs SET state=?, tasks_done=?, tasks_failed=?, chunks_done=?, "
+                    "finished_at=?, error=?, result_bytes=?, collected=? WHERE job_id=?")
+
 
 class StoreError(Exception):
     """A write to the state dir failed (disk full, read-only, ...)."""
 
 
-class BlobStore:
-    """Blob bytes as files named by their sha256, under ``root/ab/cdef...``."""
+SMALL_BLOB_BYTES = 64 << 10
 
-    def __init__(self, root: pathlib.Path):
+
+class BlobStore:
+    """Blobs by sha256: small ones as rows of the database, large ones as files under
+    ``root/ab/cdef...``.
+
+    A job of 10,000 one-task chunks carries 10,000 small argument blobs; as files that
+    was a temp file and a rename each (the head's first bottleneck at scale), as rows
+    they ride in the job's own group commit.
+    """
+
+    def __init__(self, root: pathlib.Path, queue_write=None, query=None):
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._queue_write, self._query = queue_write, query
+        self._small: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._pending: dict[str, bytes] = {}  # queued rows whose commit has not landed
 
     def path(self, digest: str) -> pathlib.Path:
         return self.root / digest[:2] / digest[2:]
 
+    def _small_row(self, digest: str) -> bytes | None:
+        data = self._pending.get(digest) or self._small.get(digest)
+        if data is None and self._query is not None:
+            rows = self._query("SELECT data FROM small_blobs WHERE hash=?", (digest,))
+            data = rows[0][0] if rows else None
+        return data
+
     def has(self, digest: str) -> bool:
-        return self.path(digest).exists()
+        return self._small_row(digest) is not None or self.path(digest).exists()
 
     def put(self, data: bytes, digest: str | None = None) -> str:
-        """Store ``data`` (atomically: temp file then rename); return its hash."""
+        """Store ``data`` (a row, or a file written atomically); return its hash."""
         digest = digest or blob_hash(data)
+        if len(data) < SMALL_BLOB_BYTES and self._queue_write is not None:
+            if digest not in self._small and digest not in self._pending:
+                data = bytes(data)
+                self._pending[digest] = data
+
+                def landed(error, digest=digest, data=data):
+                    self._pending.pop(digest, None)
+                    if error is None:
+                        self._remember(digest, data)
+                self._queue_write([("INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?,?)",
+                                    (digest, data))], landed)
+            return digest
         target = self.path(digest)
         if target.exists():
             return digest
@@ -101,18 +140,33 @@ class BlobStore:
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
         return BlobWriter(self, os.fdopen(fd, "wb"), tmp)
 
+    def _remember(self, digest: str, data: bytes) -> None:
+        self._small[digest] = data
+        if len(self._small) > 4096:
+            self._small.popitem(last=False)
+
     def read(self, digest: str) -> bytes:
-        return self.path(digest).read_bytes()
+        data = self._small_row(digest)
+        return data if data is not None else self.path(digest).read_bytes()
 
     def size(self, digest: str) -> int:
-        return self.path(digest).stat().st_size
+        data = self._small_row(digest)
+        return len(data) if data is not None else self.path(digest).stat().st_size
 
     def pieces(self, digest: str, piece: int = 1 << 20) -> Iterator[bytes]:
+        data = self._small_row(digest)
+        if data is not None:
+            yield data
+            return
         with open(self.path(digest), "rb") as f:
             while data := f.read(piece):
                 yield data
 
     def delete(self, digest: str) -> None:
+        self._small.pop(digest, None)
+        self._pending.pop(digest, None)
+        if self._queue_write is not None:
+            self._queue_write([("DELETE FROM small_blobs WHERE hash=?", (digest,))], None)
         self.path(digest).unlink(missing_ok=True)
 
     def total_bytes(self) -> int:
@@ -184,16 +238,21 @@ class _Writer:
         if batch:
             self._commit(batch)
 
+    @staticmethod
+    def _coalesced(batch: list) -> list[Op]:
+        ops = [op for part, _ in batch for op in part]
+        last = {op[1][-1]: i for i, op in enumerate(ops) if op[0] is JOB_PROGRESS_SQL}
+        return [op for i, op in enumerate(ops) if op[0] is not JOB_PROGRESS_SQL or last[op[1][-1]] == i]
+
     def _commit(self, batch: list) -> None:
         error = None
         try:
             self._conn.execute("BEGIN")
-            for ops, _ in batch:
-                for sql, params in ops:
-                    if isinstance(params, list):
-                        self._conn.executemany(sql, params)
-                    else:
-                        self._conn.execute(sql, params)
+            for sql, params in self._coalesced(batch):
+                if isinstance(params, list):
+                    self._conn.executemany(sql, params)
+                else:
+                    self._conn.execute(sql, params)
             self._conn.execute("COMMIT")
             self.failed = None
         except sqlite3.Error as exc:
@@ -216,7 +275,8 @@ class Store:
         self.dir = pathlib.Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / "rxgrid.sqlite3"
-        self.blobs = BlobStore(self.dir / "blobs")
+        self.blobs = BlobStore(self.dir / "blobs", lambda ops, done: self._writer.submit(ops, done),
+                               self.query)
         self._writer = _Writer(self.db_path)
         self.read = sqlite3.connect(self.db_path, check_same_thread=False)
         self.read.row_factory = sqlite3.Row

@@ -30,7 +30,7 @@ from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
 from .executor import BlobFile
-from .slot import ChunkWork, Slot
+from .slot import ChunkWork, SimulatedSlot, Slot
 
 log = logging.getLogger("rxgrid.worker")
 
@@ -96,7 +96,8 @@ class WorkerDaemon:
     """One worker: ``cores`` executor slots fed by one head."""
 
     def __init__(self, head: str, cores: int, name: str = "", cache_bytes: int = 2 << 30,
-                 max_attempts: int = 3, settings: ChannelSettings | None = None):
+                 max_attempts: int = 3, settings: ChannelSettings | None = None,
+                 simulate: bool = False, task_delay: float = 0.0):
         self.head = head
         self.settings = settings or ChannelSettings.from_env("RXGRID_WORKER_TOKEN")
         self._auth = self.settings.metadata()
@@ -105,7 +106,8 @@ class WorkerDaemon:
         self.cores = cores
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.blobs = BlobCache(cache_bytes, _blob_directory())
-        self.slots = [Slot(i, self.name, max_attempts) for i in range(cores)]
+        self.slots = ([SimulatedSlot(i, task_delay) for i in range(cores)] if simulate
+                      else [Slot(i, self.name, max_attempts) for i in range(cores)])
         self._free: asyncio.Queue | None = None
         self._outbox: asyncio.Queue | None = None
         self._running: dict[int, Slot | None] = {}
@@ -336,14 +338,17 @@ def run_worker(head: str, cores: int, name: str = "", parent_pid: int = 0, **opt
     asyncio.run(_main(head, cores, name, parent_pid, **options))
 
 
-async def _main(head: str, cores: int, name: str, parent_pid: int, **options) -> None:
+async def _main(head: str, cores: int, name: str, parent_pid: int, count: int = 1,
+                **options) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     if parent_pid:
         asyncio.create_task(_exit_with_parent(parent_pid, stop))
-    await WorkerDaemon(head, cores, name, **options).run(stop)
+    # Simulated workers are cheap: many share one process and one event loop.
+    names = [name] if count == 1 else [f"{name or socket.gethostname()}-sim{i}" for i in range(count)]
+    await asyncio.gather(*(WorkerDaemon(head, cores, n, **options).run(stop) for n in names))
 
 
 async def _exit_with_parent(parent_pid: int, stop: asyncio.Event) -> None:

@@ -248,6 +248,28 @@ class Slot:
                 f"executor died while running task {task} ({how}); tried {attempts} time(s)", "")
 
 
+class SimulatedSlot:
+    """A slot with no executor: every task "runs" for ``task_delay`` seconds and returns
+    None. For measuring how far one head scales (hundreds of workers on one machine)."""
+
+    def __init__(self, index: int, task_delay: float = 0.0):
+        self.index, self.task_delay, self.lease = index, task_delay, None
+
+    async def start(self) -> None:
+        pass
+
+    def kill(self) -> None:
+        pass
+
+    def cancel(self, lease: int) -> bool:
+        return False
+
+    async def run(self, work: ChunkWork) -> ChunkOutcome:
+        if self.task_delay:
+            await asyncio.sleep(self.task_delay * work.count)
+        return ChunkOutcome(pickle.dumps([None] * work.count, protocol=5), [])
+
+
 def _merge(side: dict, more: dict) -> None:
     for key, items in more.items():
         side[key].extend(items)
