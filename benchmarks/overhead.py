@@ -59,6 +59,7 @@ def throughput(system, cfg: Config, rec: Recorder) -> None:
 
 
 QUICK_PEER_TASKS = {"ray": 10_000, "dask": 5_000}
+FULL_PEER_TASKS = {"ray": 20_000, "dask": 10_000}
 
 
 def task_count(system: str, cfg: Config) -> int:
@@ -66,4 +67,6 @@ def task_count(system: str, cfg: Config) -> int:
     (a few hundred to a thousand tasks/s here) and 100,000 would take minutes."""
     if cfg.quick:
         return QUICK_PEER_TASKS.get(system, 100_000)
-    return 100_000
+    # Ray and Dask pay milliseconds per task; tasks/s from 20k / 10k is the same figure
+    # and saves a quarter of an hour per run.
+    return FULL_PEER_TASKS.get(system, 100_000)

@@ -56,15 +56,21 @@ class HeadConnection:
 
     def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None):
         """A unary call; UNAVAILABLE is retried until ``retry_deadline`` passes."""
-        deadline = time.monotonic() + (self.retry_deadline if retry else 0)
-        delay = 0.05
+        start = time.monotonic()
+        deadline = start + (self.retry_deadline if retry else 0)
+        delay, next_note = 0.05, start + 5.0
         while True:
             try:
                 return getattr(self.stub, method)(request, timeout=timeout, wait_for_ready=False)
             except grpc.RpcError as exc:
-                if exc.code() not in _RETRY or time.monotonic() + delay > deadline:
+                now = time.monotonic()
+                if exc.code() not in _RETRY or now + delay > deadline:
                     raise self._error(exc) from None
-                log.info("head %s unavailable (%s); retrying", self.address, method)
+                if now >= next_note:  # a long wait shows itself, a short one stays quiet
+                    log.info("waiting for the head at %s (%.0f s so far, giving up after %.0f s)",
+                             self.address, now - start, self.retry_deadline)
+                    next_note = now + 5.0
+                log.debug("head %s unavailable (%s); retrying", self.address, method)
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 

@@ -178,16 +178,24 @@ class Scheduler:
 
     def assign(self) -> list[ChunkLease]:
         """Fill every free slot of every worker, spreading chunks across workers."""
-        leases = []
-        while True:
-            progressed = False
-            for name in sorted(self._workers, key=lambda n: -self._workers[n].free):
-                lease = self.lease_next(name)
+        leases: list[ChunkLease] = []
+        # Called after every event: return at once when nothing could be leased (with
+        # hundreds of workers, sorting them all each time was the head's bottleneck).
+        free = [w for w in self._workers.values() if w.free > 0]
+        if not free or (self._top(self._queue) is None
+                        and not any(self._pinned.get(w.name) for w in free)):
+            return leases
+        free.sort(key=lambda w: -w.free)
+        while free:
+            still_free = []
+            for worker in free:
+                lease = self.lease_next(worker.name)
                 if lease is not None:
                     leases.append(lease)
-                    progressed = True
-            if not progressed:
-                return leases
+                    if worker.free > 0:
+                        still_free.append(worker)
+            free = still_free
+        return leases
 
     def complete(self, job_id: str, index: int, lease: int | None) -> tuple[bool, ChunkLease | None]:
         """Record a chunk's result; return (accepted, other lease to stop).

@@ -1,0 +1,95 @@
+"""Load: many client processes submitting non-blocking jobs to one head at once.
+
+``python -m benchmarks.load [--clients 100] [--jobs 20] [--tasks 500] [--out benchmarks/LOAD.md]``
+
+Every client process submits ``--jobs`` non-blocking jobs of ``--tasks`` trivial tasks
+(100 x 20 x 500 = 1 million tasks by default), then collects every result and checks
+it. The head's peak RSS is sampled all along. It stops by itself: each client has a
+deadline, and the cluster is torn down at the end whatever happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+
+import rxgrid
+
+CLIENT = r"""
+import json, sys, time, rxgrid
+from benchmarks.load import triple
+address, jobs, tasks, me = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+cluster = rxgrid.connect(address, retry_deadline=120)
+submitted = [cluster.exec(triple, rxgrid.each(range(tasks)), me, job_id=f"load-{me}-{j}",
+                          wait=False) for j in range(jobs)]
+bad = 0
+for job in submitted:
+    got = job.result(timeout=1800)
+    bad += got != [3 * i + me for i in range(tasks)]
+print(json.dumps({"client": me, "jobs": len(submitted), "bad": bad}))
+"""
+
+
+def triple(i: int, offset: int) -> int:
+    return 3 * i + offset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument("--tasks", type=int, default=500)
+    parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "LOAD.md"))
+    args = parser.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with rxgrid.local(workers=2, cores_per_worker=1, log_level="WARNING") as cluster:
+        head = psutil.Process(cluster.pid("head"))
+        peak, stop = [head.memory_info().rss], threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.2):
+                peak.append(head.memory_info().rss)
+        threading.Thread(target=sample, daemon=True).start()
+        started = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", CLIENT, cluster.address, str(args.jobs),
+                                   str(args.tasks), str(i)], stdout=subprocess.PIPE, text=True,
+                                  cwd=root, env={**os.environ, "PYTHONPATH": root},
+                                  start_new_session=True) for i in range(args.clients)]
+        reports = []
+        for proc in procs:
+            out, _ = proc.communicate(timeout=3600)
+            reports.append(json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0
+                           else {"bad": -1, "jobs": 0})
+        elapsed = time.perf_counter() - started
+        stop.set()
+        jobs = cluster.jobs()
+        load_jobs = [j for j in jobs if j.id.startswith("load-")]
+    total = args.clients * args.jobs * args.tasks
+    ok = all(r["bad"] == 0 for r in reports) and sum(r["jobs"] for r in reports) == args.clients * args.jobs
+    lines = [
+        "# Load: many clients, one head", "",
+        f"`python -m benchmarks.load --clients {args.clients} --jobs {args.jobs} --tasks {args.tasks}` "
+        f"on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d')}); `rxgrid.local(workers=2)`.", "",
+        "| clients | jobs | tasks | wall (s) | tasks/s | every result correct | jobs stored | "
+        "duplicated jobs | head peak RSS (MB) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {args.clients} | {args.clients * args.jobs} | {total:,} | {elapsed:.1f} | {total / elapsed:,.0f} | "
+        f"{'yes' if ok else 'NO'} | {len(load_jobs)} | {len(load_jobs) - len({j.id for j in load_jobs})} | "
+        f"{max(peak) / 1e6:.0f} |",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if not ok:
+        raise SystemExit("load run found wrong or missing results")
+
+
+if __name__ == "__main__":
+    main()
