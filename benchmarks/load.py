@@ -29,11 +29,18 @@ address, jobs, tasks, me = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(
 cluster = rxgrid.connect(address, retry_deadline=120)
 submitted = [cluster.exec(triple, rxgrid.each(range(tasks)), me, job_id=f"load-{me}-{j}",
                           wait=False) for j in range(jobs)]
-bad = 0
+bad, first = 0, None
 for job in submitted:
     got = job.result(timeout=1800)
-    bad += got != [3 * i + me for i in range(tasks)]
-print(json.dumps({"client": me, "jobs": len(submitted), "bad": bad}))
+    if got != [3 * i + me for i in range(tasks)]:
+        bad += 1
+        wrong = [(i, v) for i, v in enumerate(got) if v != 3 * i + me]
+        info = job.info()
+        again = job.result(timeout=60)
+        first = first or (f"{job.id}: {len(wrong)} wrong, e.g. {wrong[:3]}; info done={info.tasks_done} "
+                          f"chunks={info.chunks_done}/{info.chunks_total} state={info.state}; "
+                          f"again wrong={sum(v != 3 * i + me for i, v in enumerate(again))}")
+print(json.dumps({"client": me, "jobs": len(submitted), "bad": bad, "first": first}))
 """
 
 
@@ -59,15 +66,21 @@ def main() -> None:
         threading.Thread(target=sample, daemon=True).start()
         started = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-c", CLIENT, cluster.address, str(args.jobs),
-                                   str(args.tasks), str(i)], stdout=subprocess.PIPE, text=True,
+                                   str(args.tasks), str(i)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True,
                                   cwd=root, env={**os.environ, "PYTHONPATH": root},
                                   start_new_session=True) for i in range(args.clients)]
         reports = []
         for proc in procs:
-            out, _ = proc.communicate(timeout=3600)
+            out, err = proc.communicate(timeout=3600)
+            if proc.returncode != 0:
+                print(f"client failed ({proc.returncode}):\n{err[-2000:]}", file=sys.stderr)
             reports.append(json.loads(out.strip().splitlines()[-1]) if proc.returncode == 0
                            else {"bad": -1, "jobs": 0})
         elapsed = time.perf_counter() - started
+        for report in reports:
+            if report.get("first"):
+                print("wrong results:", report["first"], file=sys.stderr)
         stop.set()
         jobs = cluster.jobs()
         load_jobs = [j for j in jobs if j.id.startswith("load-")]

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import time
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
@@ -22,6 +23,15 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), format=LOG_FORMAT,
                         stream=sys.stderr)
+
+
+def _log_to_file(path: str) -> None:
+    """Also log to a rotating file (10 MB x 5), for processes that run for days."""
+    from logging.handlers import RotatingFileHandler
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=10 << 20, backupCount=5)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
 
 
 def _head_address(args) -> str:
@@ -36,6 +46,8 @@ def _when(ts: float) -> str:
 
 
 def cmd_head(args) -> int:
+    if args.log_file != "":
+        _log_to_file(args.log_file or os.path.join(args.state_dir, "logs", "rxgrid-head.log"))
     from .head.auth import read_secret
     from .head.server import Security, serve
     security = Security(
@@ -63,6 +75,8 @@ def _channel_settings(args, token_var: str):
 
 
 def cmd_worker(args) -> int:
+    if args.log_file:
+        _log_to_file(args.log_file)
     if args.warm_kernels:
         os.environ["RXGRID_WARM_KERNELS"] = "1"
     from .worker.daemon import run_worker
@@ -143,7 +157,13 @@ def cmd_status(args) -> int:
     with _connect(args) as cluster:
         if not args.job:
             return _cluster_status(cluster)
-        info = cluster.job(args.job).info()
+        job = cluster.job(args.job)
+        if args.follow:
+            for info in job.watch():
+                print(f"{time.strftime('%H:%M:%S')} {info.id} {info.state}: {info.tasks_done} done, "
+                      f"{info.tasks_failed} failed of {info.tasks_total}", flush=True)
+            return 0 if info.state == "finished" else 1
+        info = job.info()
         if args.json:
             print(json.dumps(info.__dict__, indent=1))
             return 0
@@ -293,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve the web dashboard and Prometheus /metrics here (e.g. 127.0.0.1:8265)")
     p.add_argument("--insecure", action="store_true",
                    help="allow a non-loopback address without tokens (trusted networks only)")
+    p.add_argument("--log-file", default=None,
+                   help="rotating log file (default STATE_DIR/logs/rxgrid-head.log; '' for none)")
     p.add_argument("--ready-file", help=argparse.SUPPRESS)
     p.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
 
@@ -301,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="", help="worker name (default HOST-PID)")
     p.add_argument("--warm-kernels", action=argparse.BooleanOptionalAction, default=True,
                    help="load the Numba kernels in every executor at start (default: yes)")
+    p.add_argument("--log-file", default=None, help="also log to this rotating file")
     p.add_argument("--simulate", type=int, default=0, metavar="N",
                    help="run N simulated workers in this process (no executors; tasks take "
                         "--task-delay seconds and return None): for scale tests of a head")
@@ -330,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
                 head=True)
     p.add_argument("job", nargs="?")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--follow", action="store_true", help="print each change until the job ends")
     for name, func, text in (("result", cmd_result, "print a finished job's results"),
                              ("cancel", cmd_cancel, "cancel a job")):
         p = command(name, func, text, head=True)

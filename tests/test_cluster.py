@@ -200,3 +200,19 @@ def test_auto_cleanup_removes_a_job_once_its_results_are_read(cluster2):
     with pytest.raises(rxgrid.JobNotFoundError):
         cluster2.job(job.id)
     assert cluster2.disk_usage().blobs <= before + 1  # the shared function blob may stay
+
+
+def test_a_paused_result_stream_does_not_hide_newer_results(cluster2):
+    """Found by the load benchmark: a half-read stream kept an old database snapshot."""
+    import grpc
+
+    from rxgrid._proto import rxgrid_pb2 as pb
+    from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+    first = cluster2.exec(fixtures.square, each(range(300)), chunk_size=1, wait=False)
+    first.wait(60)
+    with grpc.insecure_channel(cluster2.address) as channel:
+        paused = pb_grpc.ClusterStub(channel).GetResults(pb.JobRef(job_id=first.id))
+        next(paused)  # one chunk read, the stream left open
+        second = cluster2.exec(fixtures.square, each(range(8)), chunk_size=1, wait=False)
+        assert second.result(timeout=60) == [i * i for i in range(8)]
+        assert len(list(paused)) == 299

@@ -100,7 +100,8 @@ class Cluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, output_files=(), _single_result=False, **kwargs):
+             console_output=False, output_files=(), progress=None, _single_result=False,
+             **kwargs):
         """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
 
         Blocking (``wait=True``) returns the results in task order (a dict by worker name
@@ -120,6 +121,14 @@ class Cluster(AnalyticsMixin):
         if not wait:
             self._submit(spec)
             return job
+        if call.num_tasks > 1 and _progress_wanted(progress):
+            # A bar needs the job's progress while it runs: submit, watch, then read.
+            self._submit(spec)
+            result = job.result(progress=True)
+            if spec.console_output:
+                print_outputs(job.logs().values())
+            _warn_failures(job.info())
+            return result
         return self._run(spec, job)
 
     def _submit(self, spec: pb.JobSpec) -> None:
@@ -279,6 +288,11 @@ class Cluster(AnalyticsMixin):
     def executor(self) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""
         return ClusterExecutor(self)
+
+
+def _progress_wanted(progress) -> bool:
+    from .progress import wanted
+    return wanted(progress)
 
 
 def _patterns(output_files) -> list[str]:

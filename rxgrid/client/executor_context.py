@@ -206,7 +206,7 @@ class ExecutorJob:
         """True once the job is finished, failed or cancelled."""
         return self._ended.is_set()
 
-    def wait(self, timeout: float | None = None) -> JobInfo:
+    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
         """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on)."""
         if not self._ended.wait(timeout):
             i = self.info()
@@ -214,7 +214,8 @@ class ExecutorJob:
                                 f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
         return self.info()
 
-    def result(self, timeout: float | None = None, partial: bool = False):
+    def result(self, timeout: float | None = None, partial: bool = False,
+               progress: bool | None = False):
         """The results in task order (a dict by worker for per-node jobs).
 
         Waits for the job to end (``timeout`` seconds at most); a failed task's place
@@ -295,18 +296,24 @@ class ExecutorContext(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             _single_result=False, **kwargs):
+             console_output=False, output_files=(), progress=None, _single_result=False,
+             **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; chunks run on the executor.
 
-        ``priority`` does not reorder chunks (an executor runs them in submission order)
-        and ``timeout`` is not enforced.
+        ``priority`` does not reorder chunks (an executor runs them in submission order),
+        ``timeout`` is not enforced, and ``console_output`` / ``output_files`` need a
+        cluster (they are refused here rather than silently ignored).
         """
+        if console_output or output_files:
+            from ..errors import InvalidArgumentError
+            raise InvalidArgumentError("console_output and output_files need an rxgrid cluster "
+                                       "(rxgrid.local() or rxgrid.connect()); an executor context "
+                                       "runs tasks where it cannot keep their output")
         options = dict(times=times, chunk_size=chunk_size, seed=seed, job_id=job_id,
                        priority=priority, continue_on_failure=continue_on_failure,
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
                        auto_cleanup=auto_cleanup)
-        if rng_kind != "pcg64":  # only contexts whose prepare() knows rng_kind get another kind
-            options["rng_kind"] = rng_kind
+        options["rng_kind"] = rng_kind
         call = prepare(function, args, kwargs, **options)
         self._reserve(call.job_id)
         try:

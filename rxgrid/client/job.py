@@ -134,8 +134,46 @@ class Job:
         """True once the job is finished, failed or cancelled."""
         return self.info().is_done
 
-    def wait(self, timeout: float | None = None) -> JobInfo:
-        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on)."""
+    def watch(self, timeout: float | None = None):
+        """Yield the job's JobInfo each time its state or progress changes, until it ends.
+
+        A server-streaming call: the head pushes each change, nothing is polled.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout(timeout)
+            try:
+                for event in self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id, progress=True),
+                                                      timeout=remaining):
+                    if event.WhichOneof("event") == "info":
+                        info = JobInfo.from_proto(event.info)
+                        yield info
+                        if info.is_done:
+                            return
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise self._timeout(timeout) from None
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise self._conn._error(exc) from None
+                self._ride_out_restart()
+
+    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
+        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on).
+
+        ``progress=None`` draws a progress bar when stderr is a terminal; True always.
+        """
+        from .progress import ProgressBar, wanted
+        if wanted(progress):
+            bar = ProgressBar(self.id)
+            try:
+                for info in self.watch(timeout):
+                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
+                    if info.is_done:
+                        return info
+            finally:
+                bar.close()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
@@ -163,7 +201,8 @@ class Job:
         return ResultTimeout(f"job {self.id} is still {i.state} after {timeout} s "
                              f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
 
-    def result(self, timeout: float | None = None, partial: bool = False):
+    def result(self, timeout: float | None = None, partial: bool = False,
+               progress: bool | None = False):
         """The results in task order (a dict by worker for per-node jobs).
 
         Waits for the job to end (``timeout`` seconds at most). A failed task's place
@@ -174,7 +213,7 @@ class Job:
             info, results = self.info(), self._fetch()
             return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
         try:
-            info = self.wait(timeout)
+            info = self.wait(timeout, progress)
         except KeyboardInterrupt:
             from .cluster import detach
             detach(self)

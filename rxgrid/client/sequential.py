@@ -51,10 +51,11 @@ class SequentialJob:
     def done(self) -> bool:
         return True
 
-    def wait(self, timeout: float | None = None) -> JobInfo:
+    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
         return self._info
 
-    def result(self, timeout: float | None = None, partial: bool = False):
+    def result(self, timeout: float | None = None, partial: bool = False,
+               progress: bool | None = False):
         if partial:
             return self._results.as_list(self._info.tasks_total)
         return outcome(self._info, self._results)
@@ -109,7 +110,8 @@ class SequentialCluster(AnalyticsMixin):
     def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
              priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
              objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, output_files=(), _single_result=False, **kwargs):
+             console_output=False, output_files=(), progress=None, _single_result=False,
+             **kwargs):
         """Same as :meth:`rxgrid.Cluster.exec`; ``timeout`` is not enforced here."""
         call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,

@@ -279,16 +279,31 @@ class Head:
         for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task", (job_id,)):
             errors[e["task"]].append(pb.TaskError(task=e["task"], type=e["type"], message=e["message"],
                                                   traceback=e["traceback"], worker=e["worker"] or ""))
-        rows = self.store.read.execute(
-            "SELECT chunk, first_task, num_tasks, results, results_blob, worker FROM chunks "
-            "WHERE job_id=? AND state='done' ORDER BY chunk", (job_id,))
-        for r in rows:
+        for r in self._done_chunks(job_id):
             chunk_errors = [e for t in range(r["first_task"], r["first_task"] + r["num_tasks"])
                             for e in errors.get(t, ())] if errors else []
             yield pb.ChunkResult(job_id=job_id, chunk=r["chunk"], first_task=r["first_task"],
                                  num_tasks=r["num_tasks"], results=r["results"] or b"",
                                  results_blob=r["results_blob"] or "", errors=chunk_errors,
                                  worker=r["worker"] or "")
+
+    def _done_chunks(self, job_id: str, page: int = 256):
+        """Stored chunk rows in pages, each read whole.
+
+        No statement may stay open across a yield: SQLite keeps a connection's read
+        snapshot while any statement on it is unfinished, so a half-read cursor of one
+        client's stream would hide newer commits from every other query on the head.
+        """
+        last = -1
+        while True:
+            rows = self.store.query(
+                "SELECT chunk, first_task, num_tasks, results, results_blob, worker FROM chunks "
+                "WHERE job_id=? AND state='done' AND chunk>? ORDER BY chunk LIMIT ?",
+                (job_id, last, page))
+            yield from rows
+            if len(rows) < page:
+                return
+            last = rows[-1]["chunk"]
 
     async def mark_collected(self, job_id: str, spec: pb.JobSpec | None = None) -> None:
         """Record that a client has read every result; clean up if the job asked for it."""

@@ -1,0 +1,57 @@
+"""Progress without polling: job.watch() streams changes, a bar on request, status --follow,
+and logs in rotating files with timestamps and origin."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+from rxgrid import each
+from rxgrid.client.progress import ProgressBar
+from tests import fixtures
+
+
+def test_watch_streams_progress_until_the_job_ends(cluster2):
+    job = cluster2.exec(fixtures.sleep_then, 0.1, each(range(8)), chunk_size=1, wait=False)
+    seen = list(job.watch(timeout=60))
+    assert seen[-1].state == "finished" and seen[-1].tasks_done == 8
+    done = [i.tasks_done for i in seen]
+    assert done == sorted(done) and len(set(done)) >= 3  # it moved in steps, as chunks ended
+
+
+def test_a_blocking_exec_can_draw_a_progress_bar(cluster2, capsys):
+    assert cluster2.exec(fixtures.square, each(range(6)), chunk_size=1, progress=True) == \
+        [i * i for i in range(6)]
+    err = capsys.readouterr().err
+    assert "6/6" in err and "finished" in err and "[" in err
+
+
+def test_the_bar_reports_rate_failures_and_eta():
+    out = io.StringIO()
+    bar = ProgressBar("job-1", stream=out, width=10)
+    bar.update(5, 1, 12, "running")
+    bar.close()
+    text = out.getvalue()
+    assert "[#####.....]" in text and "6/12" in text and "(1 failed)" in text and "ETA" in text
+
+
+def test_status_follow_prints_each_change(cluster2):
+    job = cluster2.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=1, wait=False)
+    out = subprocess.run([sys.executable, "-m", "rxgrid", "status", job.id, "--follow"],
+                         capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "RXGRID_HEAD": cluster2.address})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1].endswith("finished: 12 done, 0 failed of 12") and len(lines) >= 2
+
+
+def test_head_logs_go_to_a_rotating_file_with_time_level_and_origin(cluster2):
+    cluster2.exec(fixtures.square, 1)
+    path = os.path.join(cluster2.state_dir, "logs", "rxgrid-head.log")
+    first = open(path).readline()
+    # e.g. "2026-11-22 03:31:02,123 INFO rxgrid.head[1234]: head listening on ..."
+    date, clock, level, origin = first.split()[:4]
+    assert date.count("-") == 2 and clock.count(":") == 2
+    assert level in ("INFO", "WARNING") and origin.startswith("rxgrid.head[")
