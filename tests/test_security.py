@@ -89,9 +89,22 @@ def test_grpcurl_with_a_token_header_over_tls(secure_cluster, certs):
     listed = subprocess.run([*base, secure_cluster.address, "list"], capture_output=True,
                             text=True, timeout=60)
     assert "rxgrid.v1.Cluster" in listed.stdout, listed.stderr
+    job_id = f"dice-{secrets.token_hex(4)}"
+    submit = {"job_id": job_id, "kernel": {"name": "dice", "params": {"games": 300}},
+              "num_tasks": 4, "chunk_size": 4, "has_seed": True, "seed": 777}
+    run = subprocess.run([*base, "-d", json.dumps(submit), secure_cluster.address,
+                          "rxgrid.v1.Cluster/SubmitJob"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    subprocess.run([*base, "-d", json.dumps({"job_id": job_id}), secure_cluster.address,
+                    "rxgrid.v1.Cluster/WatchJob"], capture_output=True, timeout=120)
+    got = subprocess.run([*base, "-d", json.dumps({"job_id": job_id}), secure_cluster.address,
+                          "rxgrid.v1.Cluster/GetResults"], capture_output=True, text=True, timeout=60)
+    wins = json.loads(json.loads(got.stdout)["results_json"])
+    from rxgrid.kernels import dice_wins
+    assert wins == [dice_wins(300, 777, task) for task in range(4)]
     jobs = subprocess.run([*base, "-d", "{}", secure_cluster.address, "rxgrid.v1.Cluster/ListJobs"],
                           capture_output=True, text=True, timeout=60)
-    assert jobs.returncode == 0 and "jobs" in json.loads(jobs.stdout)
+    assert jobs.returncode == 0 and job_id in [j["job_id"] for j in json.loads(jobs.stdout)["jobs"]]
     refused = subprocess.run(["grpcurl", "-cacert", str(certs / "ca.pem"), "-d", "{}",
                               secure_cluster.address, "rxgrid.v1.Cluster/ListJobs"],
                              capture_output=True, text=True, timeout=60)

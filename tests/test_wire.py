@@ -33,6 +33,11 @@ def test_grpcurl_lists_and_describes_the_services(cluster2):
     assert {"rxgrid.v1.Cluster", "rxgrid.v1.WorkerLink", "grpc.health.v1.Health"} <= services
     described = grpcurl(cluster2.address, "describe", "rxgrid.v1.Cluster")
     assert "rpc ListJobs" in described.stdout and "rpc RunJob" in described.stdout
+    for service, method in (("rxgrid.v1.WorkerLink", "rpc Session"),
+                            ("grpc.health.v1.Health", "rpc Check"),
+                            ("rxgrid.v1.JobSpec", "job_id")):
+        out = grpcurl(cluster2.address, "describe", service)
+        assert out.returncode == 0 and method in out.stdout, (service, out.stderr)
 
 
 @needs_grpcurl
@@ -96,3 +101,28 @@ def test_a_submit_naming_a_missing_blob_is_refused(cluster2):
             stub.SubmitJob(pb.JobSpec(function_blob="ab" * 32, num_tasks=1))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "PutBlob" in info.value.details()
+
+
+@needs_grpcurl
+def test_grpcurl_runs_a_mandelbrot_kernel_and_reads_typed_results(cluster2):
+    job_id = f"grpcurl-mandel-{time.time_ns()}"
+    params = {"width": 12, "height": 6, "rows": 2, "max_iter": 50}
+    out = grpcurl(cluster2.address, "rxgrid.v1.Cluster/SubmitJob", data={
+        "job_id": job_id, "kernel": {"name": "mandelbrot", "params": params}, "num_tasks": 3,
+        "chunk_size": 1})
+    assert out.returncode == 0, out.stderr
+    grpcurl(cluster2.address, "rxgrid.v1.Cluster/WatchJob", data={"job_id": job_id})
+    stream = grpcurl(cluster2.address, "rxgrid.v1.Cluster/GetResults", data={"job_id": job_id})
+    assert stream.returncode == 0, stream.stderr
+    decoder, text, chunks = json.JSONDecoder(), stream.stdout.strip(), []
+    while text:
+        chunk, end = decoder.raw_decode(text)
+        chunks.append(chunk)
+        text = text[end:].strip()
+    rows = [row for c in sorted(chunks, key=lambda c: c.get("chunk", 0))
+            for band in json.loads(c["results_json"]) for row in band]
+    import numpy as np
+
+    from rxgrid.kernels import mandelbrot_grid
+    x, y = np.linspace(-2.0, 0.6, 12), np.linspace(-1.3, 1.3, 6)
+    assert rows == mandelbrot_grid(x, y, 50).tolist()

@@ -182,7 +182,7 @@ class TaskFile(_message.Message):
     def __init__(self, task: _Optional[int] = ..., path: _Optional[str] = ..., blob: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ChunkResult(_message.Message):
-    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker", "outputs", "files")
+    __slots__ = ("job_id", "chunk", "first_task", "num_tasks", "results", "results_blob", "errors", "worker", "outputs", "files", "results_json")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     FIRST_TASK_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,7 @@ class ChunkResult(_message.Message):
     WORKER_FIELD_NUMBER: _ClassVar[int]
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     FILES_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_JSON_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     first_task: int
@@ -203,7 +204,8 @@ class ChunkResult(_message.Message):
     worker: str
     outputs: _containers.RepeatedCompositeFieldContainer[TaskOutput]
     files: _containers.RepeatedCompositeFieldContainer[TaskFile]
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ..., files: _Optional[_Iterable[_Union[TaskFile, _Mapping]]] = ...) -> None: ...
+    results_json: str
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., results: _Optional[bytes] = ..., results_blob: _Optional[str] = ..., errors: _Optional[_Iterable[_Union[TaskError, _Mapping]]] = ..., worker: _Optional[str] = ..., outputs: _Optional[_Iterable[_Union[TaskOutput, _Mapping]]] = ..., files: _Optional[_Iterable[_Union[TaskFile, _Mapping]]] = ..., results_json: _Optional[str] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("info", "chunk")

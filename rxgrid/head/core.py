@@ -285,7 +285,7 @@ class Head:
             yield pb.ChunkResult(job_id=job_id, chunk=r["chunk"], first_task=r["first_task"],
                                  num_tasks=r["num_tasks"], results=r["results"] or b"",
                                  results_blob=r["results_blob"] or "", errors=chunk_errors,
-                                 worker=r["worker"] or "")
+                                 worker=r["worker"] or "", results_json=r["results_json"] or "")
 
     def _done_chunks(self, job_id: str, page: int = 256):
         """Stored chunk rows in pages, each read whole.
@@ -297,7 +297,8 @@ class Head:
         last = -1
         while True:
             rows = self.store.query(
-                "SELECT chunk, first_task, num_tasks, results, results_blob, worker FROM chunks "
+                "SELECT chunk, first_task, num_tasks, results, results_blob, results_json, worker "
+                "FROM chunks "
                 "WHERE job_id=? AND state='done' AND chunk>? ORDER BY chunk LIMIT ?",
                 (job_id, last, page))
             yield from rows
@@ -662,9 +663,10 @@ def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) 
 
 def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
     ops = [
-        ("UPDATE chunks SET state='done', worker=?, results=?, results_blob=?, finished_at=? "
-         "WHERE job_id=? AND chunk=?",
-         (result.worker, result.results, result.results_blob, time.time(), result.job_id, result.chunk)),
+        ("UPDATE chunks SET state='done', worker=?, results=?, results_blob=?, results_json=?, "
+         "finished_at=? WHERE job_id=? AND chunk=?",
+         (result.worker, result.results, result.results_blob, result.results_json, time.time(),
+          result.job_id, result.chunk)),
         (JOB_PROGRESS_SQL,
          (info.state, info.tasks_done, info.tasks_failed, info.chunks_done, info.finished_at or None,
           info.error, info.result_bytes, int(info.collected), info.job_id)),

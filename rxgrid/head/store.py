@@ -38,7 +38,7 @@ CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs(submitted_at);
 CREATE TABLE IF NOT EXISTS chunks (
     job_id TEXT NOT NULL, chunk INTEGER NOT NULL, first_task INTEGER NOT NULL,
     num_tasks INTEGER NOT NULL, pinned TEXT, state TEXT NOT NULL DEFAULT 'queued',
-    worker TEXT, results BLOB, results_blob TEXT, finished_at REAL,
+    worker TEXT, results BLOB, results_blob TEXT, results_json TEXT, finished_at REAL,
     PRIMARY KEY (job_id, chunk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_errors (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, type TEXT, message TEXT,

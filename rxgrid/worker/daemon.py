@@ -239,7 +239,8 @@ class WorkerDaemon:
                                                      worker=self.name)
                                         for t, ty, m, tb in outcome.failures],
                                     outputs=[pb.TaskOutput(task=t, stdout=o, stderr=e)
-                                             for t, o, e in outcome.outputs])
+                                             for t, o, e in outcome.outputs],
+                                    results_json=outcome.json)
             await self._attach_results(result, outcome.results)
             for task, path, data in outcome.files:
                 digest = await self._upload(data)

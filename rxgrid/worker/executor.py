@@ -175,8 +175,12 @@ def _run(conn, request: dict, cache, chunk_mod, serialize, TaskFailure, worker_n
         return
     values, failures = chunk_mod.run_chunk(call)
     data, more = _dump_values(values, call.first, serialize, chunk_mod)
-    conn.send(("done", data, [_failure_tuple(f) for f in failures + more], False,
-               call.take_side_results()))
+    side = call.take_side_results()
+    if request.get("kernel"):
+        # Typed results for clients that don't speak pickle (grpcurl, other languages).
+        import json
+        side["json"] = [json.dumps(values)]
+    conn.send(("done", data, [_failure_tuple(f) for f in failures + more], False, side))
 
 
 def _one(call, offset: int, chunk_mod):

@@ -58,6 +58,7 @@ class ChunkOutcome:
     failures: list  # (task, type, message, traceback)
     outputs: list = field(default_factory=list)  # (task, stdout, stderr)
     files: list = field(default_factory=list)  # (task, path, bytes)
+    json: str = ""  # built-in kernel jobs: the values as JSON
 
 
 class Slot:
@@ -148,7 +149,7 @@ class Slot:
         pieces: list = [None] * work.count
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
-        side: dict = {"outputs": [], "files": []}
+        side: dict = {"outputs": [], "files": [], "json": []}
         start, per_task = 0, work.timeout > 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
@@ -158,7 +159,7 @@ class Slot:
             if status == "done":
                 if not per_task:
                     return ChunkOutcome(payload, [failures[k] for k in sorted(failures)],
-                                        side["outputs"], side["files"])
+                                        side["outputs"], side["files"], "".join(side["json"]))
                 break
             # The executor died or overran: replace it and go on task by task.
             task, code = payload, self._reap()
