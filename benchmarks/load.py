@@ -93,7 +93,8 @@ def main() -> None:
         "| clients | jobs | tasks | wall (s) | tasks/s | every result correct | jobs stored | "
         "duplicated jobs | head peak RSS (MB) |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| {args.clients} | {args.clients * args.jobs} | {total:,} | {elapsed:.1f} | {total / elapsed:,.0f} | "
+        f"| {args.clients} | {args.clients * args.jobs} | {total:,} | {elapsed:.1f} | "
+        f"{total / elapsed:,.0f} | "
         f"{'yes' if ok else 'NO'} | {len(load_jobs)} | {len(load_jobs) - len({j.id for j in load_jobs})} | "
         f"{max(peak) / 1e6:.0f} |",
     ]

@@ -73,7 +73,8 @@ def measure(workers: int, cores: int, chunks: int, tasks: int) -> dict:
             "chunks": chunks, "chunks_per_s": chunks / assign_s,
             "head_cpu_per_chunk_ms": 1000 * ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / chunks,
             "tasks": tasks, "tasks_per_s": tasks / tasks_s,
-            "head_rss_mb": rss_connected / 1e6, "rss_per_worker_kb": (rss_connected - base_rss) / workers / 1e3,
+            "head_rss_mb": rss_connected / 1e6,
+            "rss_per_worker_kb": (rss_connected - base_rss) / workers / 1e3,
             "head_peak_rss_mb": head.memory_info().rss / 1e6,
         }
     finally:

@@ -15,11 +15,23 @@ from typing import TYPE_CHECKING
 from ._args import each
 from ._seeding import task_rng
 from ._version import PROTOCOL_VERSION, __version__
-from .errors import (DuplicateJobError, HeadUnavailableError, InvalidArgumentError,
-                     AuthenticationError, HeadStorageError, JobCancelledError, JobFailedError, JobNotFinishedError,
-                     JobNotFoundError,
-                     ProtocolMismatchError, ResultTimeout, RxgridError, SerializationError,
-                     TaskError, TaskFailure)
+from .errors import (
+    AuthenticationError,
+    DuplicateJobError,
+    HeadStorageError,
+    HeadUnavailableError,
+    InvalidArgumentError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFinishedError,
+    JobNotFoundError,
+    ProtocolMismatchError,
+    ResultTimeout,
+    RxgridError,
+    SerializationError,
+    TaskError,
+    TaskFailure,
+)
 
 if TYPE_CHECKING:
     from .client.cluster import Cluster
@@ -33,7 +45,8 @@ __all__ = [
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
-    "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec", "__version__", "PROTOCOL_VERSION",
+    "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",
+    "__version__", "PROTOCOL_VERSION",
 ]
 
 _LAZY = {

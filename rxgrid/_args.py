@@ -62,7 +62,7 @@ def split_arguments(args: tuple, kwargs: dict) -> tuple[tuple, dict, list[list]]
     new_kwargs = {k: take(v, f"argument {k!r}") for k, v in kwargs.items()}
     lengths = {len(c) for c in columns}
     if len(lengths) > 1:
-        described = ", ".join(f"{n} has {len(c)}" for n, c in zip(names, columns))
+        described = ", ".join(f"{n} has {len(c)}" for n, c in zip(names, columns, strict=True))
         raise InvalidArgumentError(
             f"each() arguments must have the same number of values (one per task), "
             f"but {described}")

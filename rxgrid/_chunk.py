@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
-import pickle
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from . import _seeding
 from .errors import TaskFailure

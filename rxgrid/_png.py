@@ -31,7 +31,7 @@ def scatter(xs, ys, groups, width: int = 480, height: int = 320) -> np.ndarray:
     px = 32 + (xs - xs.min()) / max(np.ptp(xs), 1e-12) * (width - 40)
     py = height - 22 - ys * (height - 40)
     palette = np.array([[228, 26, 28], [55, 126, 184], [77, 175, 74], [152, 78, 163], [255, 127, 0]])
-    for x, y, g in zip(px.astype(int), py.astype(int), groups):
+    for x, y, g in zip(px.astype(int), py.astype(int), groups, strict=True):
         img[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3] = palette[g % len(palette)]
     return img
 

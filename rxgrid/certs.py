@@ -43,7 +43,7 @@ def make_certificates(out: str, hosts: list[str], days: int = 365) -> dict[str, 
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     os.makedirs(out, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = _key()
     ca = (x509.CertificateBuilder().subject_name(_name("rxgrid CA")).issuer_name(_name("rxgrid CA"))
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import rxgrid
-from rxgrid import each
 from tests import fixtures
 
 KINDS = ["pcg64", "philox", "sfc64", "mt19937"]

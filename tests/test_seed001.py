@@ -57,7 +57,7 @@ def test_birthday_is_reproducible_and_close_to_the_exact_formula(cluster1, clust
     one = cluster1.exec(fixtures.pbirthday, each(sizes), chunk_size=chunk, seed=777)
     two = cluster2.exec(fixtures.pbirthday, each(sizes), chunk_size=chunk, seed=777)
     assert one == two
-    for n, p_hat in zip(sizes, one):
+    for n, p_hat in zip(sizes, one, strict=True):
         assert _within_sigmas(round(p_hat * 5000), 5000, exact_birthday(n), 4.5), (n, p_hat)
 
 

@@ -103,7 +103,8 @@ import rxgrid
 svc = rxgrid.connect({service_cluster.address!r}).service("score", "3.0")
 b = svc.get_batch({batch.id!r})
 r = b.results(partial=False, timeout=60)
-print(r.status, r.execution(1).outputs["answer"], sorted(svc.batch_executions()) == sorted({[batch.id, other.id]!r}))
+ids = sorted({[batch.id, other.id]!r})
+print(r.status, r.execution(1).outputs["answer"], sorted(svc.batch_executions()) == ids)
 """)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["complete", "12", "True"]

@@ -25,7 +25,7 @@ class ContextMap:
     def __call__(self, fn, arguments: list[tuple]) -> list:
         if not arguments:
             return []
-        columns = [each(list(c)) for c in zip(*arguments)]
+        columns = [each(list(c)) for c in zip(*arguments, strict=True)]
         return self.context.exec(fn, *columns, chunk_size=1, priority=self.priority,
                                  continue_on_failure=False)
 

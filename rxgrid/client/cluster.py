@@ -17,8 +17,13 @@ from dataclasses import dataclass
 from .._proto import rxgrid_pb2 as pb
 from .._serialize import blob_hash, dumps
 from .._version import PROTOCOL_VERSION
-from ..errors import (DuplicateJobError, HeadUnavailableError, JobNotFoundError,
-                      ProtocolMismatchError, TaskFailure)
+from ..errors import (
+    DuplicateJobError,
+    HeadUnavailableError,
+    JobNotFoundError,
+    ProtocolMismatchError,
+    TaskFailure,
+)
 from .analytics import AnalyticsMixin
 from .job import Job, JobInfo, outcome
 from .prepare import PreparedCall, auto_chunk_size, prepare

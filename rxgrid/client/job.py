@@ -15,8 +15,14 @@ from typing import NamedTuple
 import grpc
 
 from .._proto import rxgrid_pb2 as pb
-from ..errors import (HeadUnavailableError, JobCancelledError, JobFailedError,
-                      JobNotFinishedError, ResultTimeout, TaskFailure)
+from ..errors import (
+    HeadUnavailableError,
+    JobCancelledError,
+    JobFailedError,
+    JobNotFinishedError,
+    ResultTimeout,
+    TaskFailure,
+)
 from .results import ResultSet, TaskOutput, failure_from_proto
 
 TERMINAL = ("finished", "failed", "cancelled")

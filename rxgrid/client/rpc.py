@@ -9,11 +9,19 @@ from collections.abc import Iterator
 
 import grpc
 
-from .._proto import rxgrid_pb2 as pb
 from .._channel import ChannelSettings
+from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
-from ..errors import (AuthenticationError, DuplicateJobError, HeadStorageError, HeadUnavailableError,
-                      InvalidArgumentError, JobNotFoundError, ProtocolMismatchError, RxgridError)
+from ..errors import (
+    AuthenticationError,
+    DuplicateJobError,
+    HeadStorageError,
+    HeadUnavailableError,
+    InvalidArgumentError,
+    JobNotFoundError,
+    ProtocolMismatchError,
+    RxgridError,
+)
 
 log = logging.getLogger("rxgrid.client")
 

@@ -339,8 +339,12 @@ class Head:
                                           "ORDER BY task, path", (job_id,))]
 
     def errors(self, job_id: str) -> list[pb.TaskError]:
+        """Every failed task of the job (read from its own table: no results are loaded)."""
         self.job_info(job_id)
-        return [e for c in self.stored_results(job_id) for e in c.errors]
+        return [pb.TaskError(task=e["task"], type=e["type"], message=e["message"],
+                             traceback=e["traceback"], worker=e["worker"] or "")
+                for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task",
+                                          (job_id,))]
 
     async def cancel(self, job_id: str) -> tuple[pb.JobInfo, bool]:
         """Cancel a queued or running job: queued chunks are dropped, running ones killed."""

@@ -66,7 +66,7 @@ def render(head) -> str:
         "# HELP rxgrid_chunk_seconds Time from a chunk's assignment to its stored result",
         "# TYPE rxgrid_chunk_seconds histogram",
     ]
-    for bound, count in zip(BUCKETS, m.chunk_seconds.counts):
+    for bound, count in zip(BUCKETS, m.chunk_seconds.counts, strict=True):
         lines.append(f'rxgrid_chunk_seconds_bucket{{le="{bound}"}} {count}')
     lines += [f'rxgrid_chunk_seconds_bucket{{le="+Inf"}} {m.chunk_seconds.total}',
               f"rxgrid_chunk_seconds_sum {m.chunk_seconds.sum:.6f}",

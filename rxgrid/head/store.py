@@ -1,9 +1,10 @@
-"""Durable state of the head: SQLite (WAL) for jobs, chunks, errors and workers, plus
-content-addressed blob files beside it.
+"""Durable state of the head: SQLite (WAL) for jobs, chunks, errors, workers and small
+blobs, plus content-addressed files for large blobs beside it.
 
 Writes queued during one turn of the event loop commit together in one transaction
-(group commit), so a thousand chunk results cost a handful of commits, not a thousand. Callers on the event loop await the commit before telling
-anyone that a result is stored. Reads use a second connection on the loop thread.
+(group commit), so a thousand chunk results cost a handful of commits, not a thousand.
+Callers on the event loop await the commit before telling anyone that a result is
+stored. Reads use a second connection on the loop thread.
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import shutil
-import tempfile
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
+import tempfile
 import time
 
 import grpc

@@ -11,14 +11,14 @@ recorded as failed; the other tasks are unaffected.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import pickle
 import signal
-import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .._chunk import PickledValues
 from . import executor
@@ -204,7 +204,7 @@ class Slot:
                 try:
                     message = await asyncio.wait_for(self._inbox.get(),
                                                      max(0.0, deadline - time.monotonic()))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     return "timeout", work.first + running
             if message is None:
                 return "died", None if running is None else work.first + running
