@@ -142,3 +142,13 @@ def test_max_parallel_caps_running_chunks_of_a_job_but_not_others():
     more = s.assign()
     assert [lease.job_id for lease in more] == ["batch"]
     assert len([c for c in s.queued() if c.job_id == "batch"]) == 3
+
+
+def test_guided_chunk_sizes_cover_every_task_and_shrink_towards_the_end():
+    from rxgrid._chunk import guided_sizes
+    for n, slots in ((1, 2), (7, 1), (40, 2), (99, 3), (100_000, 2), (12345, 16)):
+        sizes = guided_sizes(n, slots)
+        assert sum(sizes) == n and min(sizes) >= 1
+        assert sizes == sorted(sizes, reverse=True)
+    assert guided_sizes(40, 2)[-4:] == [1, 1, 1, 1]  # the end is fine-grained
+    assert len(guided_sizes(100_000, 2)) < 20  # trivial tasks stay few chunks

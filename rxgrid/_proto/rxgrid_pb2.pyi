@@ -47,7 +47,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output", "output_files", "max_parallel", "service")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output", "output_files", "max_parallel", "service", "chunk_sizes")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -72,6 +72,7 @@ class JobSpec(_message.Message):
     OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
     MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_SIZES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -96,7 +97,8 @@ class JobSpec(_message.Message):
     output_files: _containers.RepeatedScalarFieldContainer[str]
     max_parallel: int
     service: str
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., max_parallel: _Optional[int] = ..., service: _Optional[str] = ...) -> None: ...
+    chunk_sizes: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., max_parallel: _Optional[int] = ..., service: _Optional[str] = ..., chunk_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")

@@ -26,7 +26,7 @@ from ..errors import (
 )
 from .analytics import AnalyticsMixin
 from .job import Job, JobInfo, outcome
-from .prepare import PreparedCall, auto_chunk_size, prepare
+from .prepare import PreparedCall, prepare
 from .results import ResultSet, print_outputs
 from .rpc import HeadConnection
 
@@ -201,7 +201,9 @@ class Cluster(AnalyticsMixin):
             spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
         if call.columns:
             chunks = call.chunks(self._current_slots())
-            spec.chunk_size = chunks[0][1]
+            spec.chunk_size = call.chunk_size or 0
+            if not call.chunk_size:
+                spec.chunk_sizes.extend(count for _, count in chunks)
             spec.chunk_blobs.extend(self._blob(dumps(call.slices(first, count), "each() values"), inline)
                                     for first, count in chunks)
         elif call.chunk_size:
@@ -399,4 +401,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "WorkerInfo", "auto_chunk_size", "DuplicateJobError"]
+__all__ = ["Cluster", "ClusterExecutor", "WorkerInfo", "DuplicateJobError"]

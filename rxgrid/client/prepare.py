@@ -6,7 +6,6 @@ argument gets the same clear error everywhere, before anything is submitted.
 
 from __future__ import annotations
 
-import math
 import re
 import secrets
 import sys
@@ -15,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._args import column_slices, split_arguments
+from .._chunk import guided_sizes
 from .._seeding import RNG_KINDS
 from ..errors import InvalidArgumentError
 
@@ -44,18 +44,18 @@ class PreparedCall:
 
     def chunks(self, slots: int) -> list[tuple[int, int]]:
         """(first task, count) of every chunk, for ``slots`` executor slots."""
-        size = self.chunk_size or auto_chunk_size(self.num_tasks, slots)
-        return [(first, min(size, self.num_tasks - first))
-                for first in range(0, self.num_tasks, size)]
+        if self.chunk_size:
+            return [(first, min(self.chunk_size, self.num_tasks - first))
+                    for first in range(0, self.num_tasks, self.chunk_size)]
+        out, first = [], 0
+        for size in guided_sizes(self.num_tasks, slots):
+            out.append((first, size))
+            first += size
+        return out
 
     def slices(self, first: int, count: int) -> list[list] | None:
         """Per-task values of one chunk, a list per ``each`` argument (None without any)."""
         return column_slices(self.columns, first, first + count) if self.columns else None
-
-
-def auto_chunk_size(num_tasks: int, slots: int) -> int:
-    """Four chunks per slot: few round trips, yet the load still evens out."""
-    return max(1, math.ceil(num_tasks / (4 * max(1, slots))))
 
 
 def new_job_id() -> str:

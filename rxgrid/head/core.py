@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
-import math
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
+from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
 from .metrics import HeadMetrics
@@ -208,12 +209,19 @@ class Head:
         n = spec.num_tasks
         if n < 1:
             raise HeadError("invalid", f"a job needs at least one task, got num_tasks={n}")
-        size = spec.chunk_size or max(1, math.ceil(n / (4 * max(1, self.total_slots()))))
-        count = math.ceil(n / size)
-        if spec.chunk_blobs and len(spec.chunk_blobs) != count:
+        if spec.chunk_sizes:
+            sizes = list(spec.chunk_sizes)
+            if sum(sizes) != n or min(sizes) < 1:
+                raise HeadError("invalid", f"chunk_sizes add up to {sum(sizes)}, not num_tasks={n}")
+        elif spec.chunk_size:
+            sizes = [min(spec.chunk_size, n - first) for first in range(0, n, spec.chunk_size)]
+        else:
+            sizes = guided_sizes(n, self.total_slots())
+        if spec.chunk_blobs and len(spec.chunk_blobs) != len(sizes):
             raise HeadError("invalid", f"{len(spec.chunk_blobs)} chunk argument blobs for "
-                                       f"{count} chunks of {size} tasks")
-        return [(i * size, min(size, n - i * size), None) for i in range(count)]
+                                       f"{len(sizes)} chunks")
+        firsts = itertools.accumulate([0] + sizes[:-1])
+        return [(first, size, None) for first, size in zip(firsts, sizes, strict=True)]
 
     def _check_blobs(self, spec: pb.JobSpec) -> None:
         if spec.kernel.name:
