@@ -95,7 +95,7 @@ def test_counters_match_the_tasks_that_ran(cluster):
 
 
 def test_queue_depth_and_busy_slots_while_a_job_runs(cluster):
-    job = cluster.exec(fixtures.sleep_then, 20, times=5, wait=False)
+    job = cluster.exec(fixtures.sleep_then, 20, times=5, chunk_size=1, wait=False)
     try:
         deadline = time.monotonic() + 10
         while True:

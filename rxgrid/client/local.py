@@ -65,8 +65,11 @@ class LocalCluster(Cluster):
             self.start_head()
             for i in range(workers):
                 self.start_worker(f"local-{i}")
+            self._wait_for_port(startup_timeout)
             super().__init__(address, retry_deadline=retry_deadline, settings=settings)
-            self.wait_for_workers(workers * self.cores_per_worker, startup_timeout)
+            # Warming may compile every kernel on a machine's first run: give it time.
+            self.wait_for_workers(workers * self.cores_per_worker,
+                                  max(startup_timeout, 900.0) if warm_kernels else startup_timeout)
         except BaseException:
             self.close()
             raise
@@ -133,6 +136,21 @@ class LocalCluster(Cluster):
 
     def pid(self, key: str) -> int:
         return self._procs[key].pid
+
+    def _wait_for_port(self, timeout: float) -> None:
+        """Poll the head's port every 10 ms (the client's retry backoff is much coarser)."""
+        host, port = self.address.rsplit(":", 1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, int(port)), timeout=0.1).close()
+                return
+            except OSError:
+                if self._procs["head"].poll() is not None:
+                    raise RxgridError(f"the head of the local cluster exited with code "
+                                      f"{self._procs['head'].returncode}:\n{self.log_tail('head')}"
+                                      ) from None
+                time.sleep(0.01)
 
     def wait_for_workers(self, slots: int, timeout: float = 60.0) -> None:
         """Block until the head reports ``slots`` executor slots connected."""

@@ -88,9 +88,12 @@ def main(conn, worker_name: str) -> None:
 
     cache = ObjectCache()
     os.environ["RXGRID_WORKER"] = worker_name
-    conn.send(("ready", os.getpid()))
     if os.environ.get("RXGRID_WARM_KERNELS") == "1":
-        _warm_in_background()
+        # Before "ready": a worker registers only once its executors can run a kernel
+        # task at full speed (warming in the background made the first seconds of a
+        # "ready" cluster slow).
+        _warm_kernels()
+    conn.send(("ready", os.getpid()))
     while True:
         try:
             message = conn.recv()
@@ -102,17 +105,13 @@ def main(conn, worker_name: str) -> None:
             return
 
 
-def _warm_in_background() -> None:
-    """Load (or compile) the Numba kernels while the executor waits for its first chunk."""
-    import threading
-
-    def warm() -> None:
-        try:
-            from ..kernels import warm as warm_kernels
-            warm_kernels()
-        except Exception:  # noqa: BLE001 - a kernel that fails to warm fails in its task instead
-            log.exception("warming the kernels failed")
-    threading.Thread(target=warm, name="warm-kernels", daemon=True).start()
+def _warm_kernels() -> None:
+    """Load (or, the first time, compile) the Numba kernels."""
+    try:
+        from ..kernels import warm
+        warm()
+    except Exception:  # noqa: BLE001 - a kernel that fails to warm fails in its task instead
+        log.exception("warming the kernels failed")
 
 
 def _load(request: dict, cache: ObjectCache, serialize) -> dict:

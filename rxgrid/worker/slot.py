@@ -84,9 +84,10 @@ class Slot:
                                  name=f"rxgrid-executor-{self.index}", daemon=True)
         process.start()
         child.close()
-        if not parent.poll(120):
+        # The first start on a machine may compile every kernel (--warm-kernels).
+        if not parent.poll(900):
             process.kill()
-            raise RuntimeError("executor process did not start within 120 s")
+            raise RuntimeError("executor process did not start within 900 s")
         parent.recv()
         return process, parent
 
