@@ -145,14 +145,18 @@ class Job:
 
         A server-streaming call: the head pushes each change, nothing is polled.
         """
+        return self._infos(timeout, progress=True)
+
+    def _infos(self, timeout: float | None, progress: bool):
+        """JobInfo from WatchJob (every change, or only the final one), riding out restarts."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
             try:
-                for event in self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id, progress=True),
-                                                      timeout=remaining):
+                for event in self._conn.stub.WatchJob(
+                        pb.WatchRequest(job_id=self.id, progress=progress), timeout=remaining):
                     if event.WhichOneof("event") == "info":
                         info = JobInfo.from_proto(event.info)
                         yield info
@@ -171,31 +175,17 @@ class Job:
         ``progress=None`` draws a progress bar when stderr is a terminal; True always.
         """
         from .progress import ProgressBar, wanted
-        if wanted(progress):
-            bar = ProgressBar(self.id)
-            try:
-                for info in self.watch(timeout):
+        bar = ProgressBar(self.id) if wanted(progress) else None
+        try:
+            for info in self._infos(timeout, progress=bar is not None):
+                if bar is not None:
                     bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
-                    if info.is_done:
-                        return info
-            finally:
+                if info.is_done:
+                    return info
+        finally:
+            if bar is not None:
                 bar.close()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                raise self._timeout(timeout)
-            try:
-                for event in self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id),
-                                                      timeout=remaining):
-                    if event.WhichOneof("event") == "info" and event.info.state in TERMINAL:
-                        return JobInfo.from_proto(event.info)
-            except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise self._timeout(timeout) from None
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise self._conn._error(exc) from None
-                self._ride_out_restart()
+        raise self._timeout(timeout)  # the stream ended without a final state
 
     def _ride_out_restart(self) -> None:
         # The head went away: wait for it (GetJob retries) and watch again.
