@@ -401,4 +401,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "WorkerInfo", "DuplicateJobError"]
+__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo"]

@@ -16,7 +16,6 @@ import grpc
 
 from .._proto import rxgrid_pb2 as pb
 from ..errors import (
-    HeadUnavailableError,
     JobCancelledError,
     JobFailedError,
     JobNotFinishedError,
@@ -268,4 +267,4 @@ class Job:
         return self._conn.call("CancelJob", pb.JobRef(job_id=self.id)).cancelled
 
 
-__all__ = ["Job", "JobInfo", "Progress", "HeadUnavailableError"]
+__all__ = ["Job", "JobInfo", "Progress"]

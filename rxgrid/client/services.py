@@ -19,7 +19,6 @@ import inspect
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
 from .._args import each
 from .._proto import rxgrid_pb2 as pb
@@ -262,4 +261,4 @@ def describe_services(services: list[Service]) -> str:
                         "inputs": s.inputs, "outputs": s.outputs} for s in services], indent=1)
 
 
-__all__ = ["Service", "Batch", "BatchResult", "Execution", "STATUS", "Any"]
+__all__ = ["Service", "Batch", "BatchResult", "Execution", "STATUS"]

@@ -180,7 +180,6 @@ class Head:
             # Retry once with a probe: a transient failure should not block forever.
             try:
                 self.store.write_sync([("UPDATE jobs SET seq=seq WHERE 0", ())])
-                self.store._writer.failed = None
             except StoreError as exc:
                 raise HeadError("storage",
                                 f"the head cannot write its state dir {self.store.dir} ({exc}); "

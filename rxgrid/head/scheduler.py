@@ -152,10 +152,6 @@ class Scheduler:
                 self._push(chunk)
         return orphans
 
-    def pinned_chunks(self, name: str) -> list[Chunk]:
-        """Chunks still waiting for worker ``name`` (per-node jobs)."""
-        return [c for c in self._iter_live(self._pinned.get(name, [])) if c.pinned == name]
-
     def workers(self) -> dict[str, tuple[int, int]]:
         """Worker name -> (slots, busy)."""
         return {w.name: (w.slots, len(w.leases)) for w in self._workers.values()}
@@ -221,21 +217,6 @@ class Scheduler:
         if chunk is not None and chunk.state == DONE:
             chunk.state = QUEUED
             self._push(chunk)
-
-    def release(self, lease: int) -> Chunk | None:
-        """Put a leased chunk back in the queue (its run was lost); free the slot."""
-        chunk = self._leases.get(lease)
-        if chunk is None:
-            return None
-        self._drop_lease(chunk)
-        chunk.state = QUEUED
-        self._push(chunk)
-        return chunk
-
-    def current_lease(self, lease: int) -> ChunkLease | None:
-        """The lease if it is still current."""
-        chunk = self._leases.get(lease)
-        return None if chunk is None else self._lease_of(chunk)
 
     # ---------------------------------------------------------------- views
     def queued(self) -> list[Chunk]:
