@@ -14,13 +14,15 @@ overhead       roundtrip, throughput                       2
 startup        startup                                     2
 seed001        dice, birthday, mandelbrot, kmeans          7
                (+ in-process baseline, 1 vs 2 workers)
+native         mandelbrot-c, mandelbrot-prange,            3
+               kmeans-sklearn (vs C, prange, scikit-learn)
 broadcast      broadcast                                   7
 analytics      logit, lin_mod (hook only, not built yet)   7
 =============  ==========================================  ========
 """
 
-from . import analytics, broadcast, overhead, seed001, startup
+from . import analytics, broadcast, native, overhead, seed001, startup
 
-GROUPS = (overhead, startup, seed001, broadcast, analytics)
+GROUPS = (overhead, startup, seed001, native, broadcast, analytics)
 
 __all__ = ["GROUPS"]

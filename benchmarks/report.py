@@ -3,7 +3,8 @@
 Ratios are always ``rxgrid ÷ peer`` of the medians, and each comes with a verdict in
 words ("rxgrid 3.1x faster"), because whether a ratio above 1 is good depends on the
 metric (time: lower is better; tasks/s: higher is better). A ratio is only given when
-both sides ran the same size of problem.
+both sides ran the same size of problem. A group can name another reference system for a
+workload that rxgrid does not run (``REFERENCES`` in its module, e.g. native's numba vs C).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def markdown(measurements: list[Measurement], meta: dict) -> str:
              "How to read: *median (min–max)* of the repetitions. **rxgrid ÷ peer** is the "
              "ratio of medians; the verdict says which side is better (for times lower is "
              "better, for tasks/s higher is better). Every system gets 2 worker processes "
-             "with 1 core each (Numba limited to 1 thread per process).", "",
+             "with 1 core each (Numba limited to 1 thread per process). Where a workload has no "
+             "rxgrid row, the ratio is against the row marked *reference*.", "",
              "## Machine", ""]
     lines += _machine(meta["machine"])
     by_group: dict[str, list[Measurement]] = defaultdict(list)
@@ -39,7 +41,7 @@ def markdown(measurements: list[Measurement], meta: dict) -> str:
         by_group[m.group].append(m)
     for group, items in by_group.items():
         lines += ["", f"## {group}", "", meta["descriptions"].get(group, ""), ""]
-        lines += _table(items)
+        lines += _table(items, _references(group))
     speedup = _speedups(measurements)
     if speedup:
         lines += ["", "## Speed-up from 1 to 2 rxgrid workers", "",
@@ -64,10 +66,18 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) >= 0.01 else f"{x:.2e}"
 
 
-def _table(items: list[Measurement]) -> list[str]:
+def _references(group: str) -> dict[str, str]:
+    """Workload -> reference system, for the workloads of ``group`` not measured on rxgrid."""
+    from . import GROUPS
+    return next((getattr(g, "REFERENCES", {}) for g in GROUPS if g.GROUP == group), {})
+
+
+def _table(items: list[Measurement], references: dict[str, str] | None = None) -> list[str]:
     out = ["| workload | metric | system | median (min–max) | size | rxgrid ÷ system | verdict |",
            "|---|---|---|---|---|---|---|"]
-    reference = {(m.workload, m.metric): m for m in items if m.system == REFERENCE and m.values}
+    references = references or {}
+    reference = {(m.workload, m.metric): m for m in items
+                 if m.system == references.get(m.workload, REFERENCE) and m.values}
     order = {name: i for i, name in enumerate(dict.fromkeys((m.workload, m.metric) for m in items))}
     systems = list(dict.fromkeys(m.system for m in items))
     items = sorted(items, key=lambda m: (order[(m.workload, m.metric)], systems.index(m.system)))
@@ -88,15 +98,17 @@ def _table(items: list[Measurement]) -> list[str]:
 
 
 def _ratio(ref: Measurement | None, m: Measurement) -> tuple[str, str]:
-    if ref is None or m.system == REFERENCE:
+    if ref is None:
         return "", ""
+    if m.system == ref.system:
+        return ("", "") if ref.system == REFERENCE else ("*reference*", "")
     if _size(ref) != _size(m) and m.better == "lower":
         return "n/a", "different sizes"
     r = ref.median / m.median
-    rxgrid_better = r < 1 if m.better == "lower" else r > 1
+    ref_better = r < 1 if m.better == "lower" else r > 1
     factor = max(r, 1 / r) if r > 0 else float("inf")
     word = "faster" if m.unit in ("s", "ms", "tasks/s") else "better"
-    who = "rxgrid" if rxgrid_better else m.system
+    who = ref.system if ref_better else m.system
     return f"{r:.3g}", f"{who} {factor:.2f}x {word}"
 
 
