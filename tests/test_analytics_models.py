@@ -240,3 +240,86 @@ def test_kmeans_seeded_from_the_first_block_and_errors(blobs, airline):
         kmeans(airline, "~ DayOfWeek + Distance", 2)
     with pytest.raises(ModelError, match="unknown column"):
         kmeans(path, ["a", "z"], 2)
+
+
+@pytest.fixture(scope="module")
+def two_factor_data(tmp_path_factory):
+    """Two categoricals (3 x 4 cells, one cell empty), a 0/1, a count and a real response."""
+    rng = np.random.default_rng(21)
+    n = 9_000
+    a = rng.integers(0, 3, n).astype(np.int32)
+    b = rng.integers(0, 4, n).astype(np.int32)
+    b[(a == 2) & (b == 3)] = 0  # no rows in cell (2, 3): its level combination is never seen
+    eta = -0.5 + 0.4 * (a == 1) - 0.3 * (a == 2) + 0.2 * b
+    late = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(np.float32)
+    count = rng.poisson(np.exp(eta + 1.0)).astype(float)
+    delay = 1e4 + 3.0 * eta + rng.normal(0, 2.0, n)  # large mean, small spread: a cancellation test
+    late[rng.choice(n, 40, replace=False)] = np.nan
+    a[rng.choice(n, 15, replace=False)] = -1
+    columns = {
+        "a": Categorical(a, ("x", "y", "z")),
+        "b": Categorical(b, ("p", "q", "r", "s")),
+        "late": late,
+        "count": count,
+        "delay": delay,
+    }
+    path = tmp_path_factory.mktemp("data") / "two_factor"
+    write_dataset(path, columns, block_rows=2_000)
+    return path, columns
+
+
+@pytest.mark.parametrize("map_blocks, blocks_per_read", MAPS)
+@pytest.mark.parametrize(
+    "family, response, sm_family",
+    [
+        ("binomial", "late", sm.families.Binomial()),
+        ("poisson", "count", sm.families.Poisson()),
+        ("gaussian", "delay", sm.families.Gaussian()),
+    ],  # fmt: skip
+)
+def test_categorical_only_designs_fit_by_cell_means_match_statsmodels(
+    two_factor_data, map_blocks, blocks_per_read, family, response, sm_family
+):
+    path, c = two_factor_data
+    y = np.asarray(c[response], dtype=float)
+    keep = ~np.isnan(y) & (c["a"].codes >= 0)
+    a, b = c["a"].codes[keep], c["b"].codes[keep]
+    X = np.column_stack([np.ones(keep.sum()), *dummies(a, 3, True), *dummies(b, 4, True)])
+    reference = sm.GLM(y[keep], X, family=sm_family).fit(tol=1e-13)
+    result = glm(path, f"{response} ~ a + b", family, map_blocks=map_blocks, blocks_per_read=blocks_per_read)
+    names = ["(Intercept)", "a=y", "a=z", "b=q", "b=r", "b=s"]
+    assert_matches(result, reference, names)
+    expected_deviance = reference.deviance
+    assert result.deviance == pytest.approx(expected_deviance, rel=1e-9)
+    assert (result.n_used, result.n_skipped) == (keep.sum(), (~keep).sum())
+    assert result.converged
+
+
+def test_the_cell_paths_and_the_row_kernel_give_the_same_fit(two_factor_data, monkeypatch):
+    from rxgrid.analytics import partials
+
+    path, _ = two_factor_data
+    fits = {}
+    for max_cells in (4096, 0):  # 0: every design goes through the per-row kernel
+        monkeypatch.setattr(partials, "MAX_CELLS", max_cells)
+        for formula, family in [("late ~ a + b", "binomial"), ("count ~ a + b + delay", "poisson"),
+                                ("delay ~ b", "gaussian")]:  # fmt: skip
+            fits[max_cells, formula] = glm(path, formula, family, blocks_per_read=2)
+    for formula in {f for _, f in fits}:
+        cells, rows = fits[4096, formula], fits[0, formula]
+        np.testing.assert_allclose(cells.params, rows.params, rtol=RTOL)
+        np.testing.assert_allclose(cells.std_errors, rows.std_errors, rtol=RTOL)
+        assert cells.deviance == pytest.approx(rows.deviance, rel=1e-9)
+        assert (cells.n_used, cells.n_skipped) == (rows.n_used, rows.n_skipped)
+
+
+def test_narrow_storage_reads_back_the_same_values(tmp_path):
+    info = make_airline(tmp_path / "air", rows=3_000, seed=2, block_rows=1_000, columns=["DayOfWeek", "Late"])
+    assert info.names == ["DayOfWeek", "Late"]
+    frame = read_dataset(tmp_path / "air")
+    assert frame["DayOfWeek"].dtype == np.int8 and frame["Late"].dtype == np.float32
+    full = read_dataset(make_airline(tmp_path / "full", rows=3_000, seed=2, block_rows=1_000).path)
+    np.testing.assert_array_equal(frame["DayOfWeek"], full["DayOfWeek"])
+    np.testing.assert_array_equal(frame["Late"], full["Late"])
+    with pytest.raises(Exception, match="no columns"):
+        make_airline(tmp_path / "bad", rows=10, columns=["Weekday"])

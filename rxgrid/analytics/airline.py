@@ -13,7 +13,8 @@ Columns and how they are drawn, per row:
   + 0.004 (Distance - 800) + N(0, 30**2)``. The day means are seed 000's
   cube regression, so ``lin_mod("ArrDelay ~ DayOfWeek", cube=True)`` estimates
   them up to the small shift ``0.004 (E[Distance] - 800)``.
-- ``Late``: 0/1, Bernoulli with ``logit p = LATE_COEFFICIENTS["(Intercept)"]
+- ``Late``: 0/1 (float32: 4 bytes, NaN for missing), Bernoulli
+  with ``logit p = LATE_COEFFICIENTS["(Intercept)"]
   + LATE_COEFFICIENTS["DayOfWeek=<day>"] + ... * CRSDepTime + ... * Distance``
   (Monday is the reference level), drawn independently of ``ArrDelay``, so
   ``logit("Late ~ DayOfWeek + CRSDepTime + Distance")`` estimates
@@ -23,11 +24,14 @@ Columns and how they are drawn, per row:
 """
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from .dataset import DEFAULT_BLOCK_ROWS, Categorical, DatasetInfo, DatasetWriter
+from .errors import DatasetError
 
+COLUMNS = ("DayOfWeek", "ArrDelay", "Late", "CRSDepTime", "Distance")
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ARR_DELAY_DAY_MEANS = dict(
     zip(DAYS, (6.669515, 5.960421, 7.091502, 8.945047, 9.606953, 4.187419, 6.525040), strict=True)
@@ -67,7 +71,7 @@ def airline_block(rows: int, rng: np.random.Generator, missing: float) -> dict[s
         + LATE_COEFFICIENTS["CRSDepTime"] * dep
         + LATE_COEFFICIENTS["Distance"] * distance
     )
-    late = (rng.uniform(size=rows) < 1.0 / (1.0 + np.exp(-eta))).astype(np.float64)
+    late = (rng.uniform(size=rows) < 1.0 / (1.0 + np.exp(-eta))).astype(np.float32)
     gone = rng.uniform(size=rows) < missing
     delay[gone] = np.nan
     late[gone] = np.nan
@@ -87,10 +91,20 @@ def make_airline(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     missing: float = 0.021,
     overwrite: bool = False,
+    columns: Sequence[str] | None = None,
 ) -> DatasetInfo:
-    """Write ``rows`` rows of synthetic airline data as a data set at ``path``."""
+    """Write ``rows`` rows of synthetic airline data as a data set at ``path``.
+
+    ``columns`` keeps only some of the columns (the others are still drawn, so
+    the kept ones are the same as in the full data set for the same seed).
+    """
+    keep = list(COLUMNS if columns is None else columns)
+    unknown = sorted(set(keep) - set(COLUMNS))
+    if unknown:
+        raise DatasetError(f"make_airline has no columns {unknown}; it makes {list(COLUMNS)}")
     writer = DatasetWriter(path, block_rows, overwrite)
     for block, start in enumerate(range(0, rows, block_rows)):
         rng = np.random.default_rng([seed, block])
-        writer.append(airline_block(min(block_rows, rows - start), rng, missing))
+        data = airline_block(min(block_rows, rows - start), rng, missing)
+        writer.append({name: data[name] for name in keep})
     return writer.close()

@@ -10,11 +10,17 @@ A data set is a directory::
 
 Every column of every block is a plain ``.npy`` file, so a worker reads one
 block of the columns it needs with ``numpy.load(mmap_mode="r")`` and nothing
-else. Categorical columns are stored as int32 codes (-1 for missing) with the
-level names in the manifest. The manifest is written last, by ``close()``,
-so a data set that is being written is never mistaken for a finished one.
+else. Categorical columns are stored as integer codes (-1 for missing) with the
+level names in the manifest, in the narrowest of int8, int16 and int32 that
+holds the levels known when the block is written (levels only grow, so every
+block's codes stay valid); a 7-level column costs one byte per row.
+The manifest is written last, by ``close()``, so a data set that is being
+written is never mistaken for a finished one.
 
-Types: ``float64`` (NaN is missing), ``int64``, ``bool`` and ``category``.
+Types: ``float64`` and ``float32`` (NaN is missing), ``int64``, ``bool`` and
+``category``. A column's type is fixed by the first ``append``: float32 input
+stays float32 (half the bytes to read, about 7 significant digits), any other
+float becomes float64.
 """
 
 import csv
@@ -34,7 +40,7 @@ VERSION = 1
 MANIFEST = "manifest.json"
 DEFAULT_BLOCK_ROWS = 500_000
 MISSING_TOKENS = frozenset({"", "NA", "NaN", "nan", "NULL", "null"})
-TYPES = ("float64", "int64", "bool", "category")
+TYPES = ("float64", "float32", "int64", "bool", "category")
 
 
 @dataclass(frozen=True)
@@ -120,10 +126,20 @@ def _column_file(path: Path, block: int, column: int) -> Path:
 def _storage_type(values) -> str:
     if isinstance(values, Categorical):
         return "category"
-    kind = np.asarray(values).dtype.kind
-    if kind in "USO":
+    dtype = np.asarray(values).dtype
+    if dtype.kind in "USO":
         return "category"
-    return {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}.get(kind) or _bad_kind(kind)
+    if dtype == np.float32:
+        return "float32"
+    return {"b": "bool", "i": "int64", "u": "int64", "f": "float64"}.get(dtype.kind) or _bad_kind(dtype.kind)
+
+
+def code_dtype(n_levels: int) -> np.dtype:
+    """The narrowest signed integer type that holds codes ``-1 .. n_levels - 1``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_levels <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    raise DatasetError(f"a categorical column cannot have {n_levels} levels (at most 2**31 - 1)")
 
 
 def _bad_kind(kind: str) -> str:
@@ -229,6 +245,8 @@ class DatasetWriter:
         (self.path / f"block_{block:06d}").mkdir()
         for column, name in enumerate(self._names):
             joined = np.concatenate(self._pending[name])
+            if self._types[name] == "category":
+                joined = joined.astype(code_dtype(len(self._levels[name])), copy=False)
             np.save(_column_file(self.path, block, column), joined[:rows])
             self._pending[name] = [joined[rows:]]
         self._pending_rows -= rows
@@ -285,7 +303,10 @@ def read_block(
     mmap: bool = True,
     info: DatasetInfo | None = None,
 ) -> dict[str, np.ndarray]:
-    """Columns of one block, memory-mapped; categoricals come back as int32 codes."""
+    """Columns of one block, memory-mapped; categoricals come back as integer codes.
+
+    Codes are int8, int16 or int32 (see the module docstring), -1 for missing.
+    """
     info = info or get_info(path)
     if not 0 <= block < info.blocks:
         raise DatasetError(f"block {block} out of range: {path} has {info.blocks} blocks")

@@ -23,18 +23,33 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rxgrid.kernels.glm_cells import combine_moments
 from rxgrid.kernels.kmeans import kmeans_fit
 
 from .dataset import DatasetInfo, get_info, read_block
 from .errors import ModelError
 from .formula import Formula, parse_formula
-from .partials import GlmPartial, GlmSpec, combine_glm, combine_kmeans, glm_partial, kmeans_partial
+from .partials import (
+    GlmPartial,
+    GlmSpec,
+    cell_design,
+    cell_stats_partial,
+    combine_cell_stats,
+    combine_glm,
+    combine_kmeans,
+    glm_partial,
+    kmeans_partial,
+    moments_partial,
+    normal_equations,
+    uses_cells,
+)
 
 MapBlocks = Callable[[Callable, list[tuple]], list]
 FAMILY_TITLES = {"gaussian": "Linear", "binomial": "Logistic", "poisson": "Poisson"}
 # Relative loss of precision accepted when the residual sum of squares of a
 # linear model is taken from y'y - b'X'y instead of a second pass over the data.
-_ONE_PASS_RSS_LIMIT = 1e-8
+_ONE_PASS_RSS_LIMIT = 1e-5  # y'y - b'X'y loses about eps / (rss / y'y) relative
+_EPS = np.finfo(np.float64).eps  # binomial means are kept in [eps, 1 - eps], as statsmodels does
 
 
 def map_sequential(fn: Callable, arguments: list[tuple]) -> list:
@@ -259,7 +274,77 @@ def _check_response(stats: GlmPartial, spec: GlmSpec) -> None:
 
 
 def _pass(path: str, tasks: list[list[int]], spec: GlmSpec, beta, map_blocks: MapBlocks) -> GlmPartial:
-    return combine_glm(map_blocks(glm_partial, [(path, blocks, spec, beta) for blocks in tasks]))
+    """One pass over the data: ``X'WX``, ``X'Wz`` and the deviance at ``beta``."""
+    arguments = [(path, blocks, spec, beta) for blocks in tasks]
+    if uses_cells(spec):
+        return normal_equations(
+            combine_cell_stats(map_blocks(cell_stats_partial, arguments)), cell_design(spec)
+        )
+    return combine_glm(map_blocks(glm_partial, arguments))
+
+
+def _cell_mean_fit(
+    path, tasks, spec, names, map_blocks, max_iter, tol
+) -> tuple[np.ndarray, GlmPartial, int, bool]:
+    """IRLS over the cell means, for designs whose predictors are all categorical.
+
+    One pass over the data gives each cell's count, mean and spread of ``y``;
+    a GLM of such a design is a model of the cell means with the counts as
+    prior weights, so IRLS runs on the small cell table (R's ``mustart`` for
+    weighted data to start), with the same coefficients, covariance and
+    deviance as IRLS over the rows. The gaussian family takes one step.
+    """
+    parts = map_blocks(moments_partial, [(path, blocks, spec) for blocks in tasks])
+    moments = combine_moments(parts)
+    design = cell_design(spec)
+    seen = moments.count > 0
+    X, n, ybar = design[seen], moments.count[seen].astype(np.float64), moments.mean[seen]
+    total = int(moments.count.sum())
+
+    def deviance(mu: np.ndarray) -> float:
+        if spec.family == "gaussian":
+            return float(moments.m2.sum() + (n * (ybar - mu) ** 2).sum())
+        s = n * ybar
+        if spec.family == "binomial":
+            terms = moments.ylogy[seen] + moments.y1logy1[seen] - s * np.log(mu) - (n - s) * np.log1p(-mu)
+        else:
+            terms = moments.ylogy[seen] - s * np.log(mu) - s + n * mu
+        return float(2.0 * terms.sum())
+
+    def stats_at(mu: np.ndarray, eta: np.ndarray) -> GlmPartial:
+        variance = {"gaussian": np.ones_like(mu), "binomial": mu * (1.0 - mu), "poisson": mu}[spec.family]
+        w = n * variance
+        z = eta + (ybar - mu) / variance
+        return GlmPartial(X.T @ (w[:, None] * X), X.T @ (w * z), deviance(mu), total, moments.n_skipped,
+                          *y_range)  # fmt: skip
+
+    def mean_of(eta: np.ndarray) -> np.ndarray:
+        if spec.family == "binomial":
+            return np.clip(1.0 / (1.0 + np.exp(-eta)), _EPS, 1.0 - _EPS)
+        return np.exp(eta) if spec.family == "poisson" else eta
+
+    y_range = (moments.y_min, moments.y_max) if total else (np.inf, -np.inf)
+    _check_response(GlmPartial(np.zeros(0), np.zeros(0), 0.0, total, moments.n_skipped, *y_range), spec)
+    if spec.family == "binomial":
+        mu = (n * ybar + 0.5) / (n + 1.0)
+        start = stats_at(mu, np.log(mu / (1.0 - mu)))
+    elif spec.family == "poisson":
+        mu = ybar + 0.1
+        start = stats_at(mu, np.log(mu))
+    else:
+        start = stats_at(ybar, ybar)
+    beta = _solve(start, names)
+    if spec.family == "gaussian":
+        return beta, stats_at(X @ beta, X @ beta), 1, True
+    previous = None
+    for iteration in range(1, max_iter + 1):
+        eta = X @ beta
+        stats = stats_at(mean_of(eta), eta)
+        if previous is not None and abs(stats.deviance - previous) / (abs(stats.deviance) + 0.1) < tol:
+            return beta, stats, iteration, True
+        previous = stats.deviance
+        beta = _solve(stats, names)
+    return beta, stats, max_iter, False
 
 
 def _linear_fit(path, tasks, spec, names, map_blocks) -> tuple[np.ndarray, GlmPartial, float]:
@@ -317,7 +402,14 @@ def glm(
     rows, dropped = _coefficient_rows(info, spec)
     names = [r for r in rows if r not in dropped]
     tasks = block_ranges(info.blocks, blocks_per_read)
-    if family == "gaussian":
+    if not spec.numeric and uses_cells(spec):
+        beta, stats, iterations, converged = _cell_mean_fit(
+            path, tasks, spec, names, map_blocks, max_iter, tol
+        )
+        fit = dict(deviance=stats.deviance, iterations=iterations, converged=converged)
+        if family == "gaussian":
+            fit["scale"] = stats.deviance / max(stats.n_used - len(names), 1)
+    elif family == "gaussian":
         beta, stats, rss = _linear_fit(path, tasks, spec, names, map_blocks)
         scale = rss / max(stats.n_used - len(names), 1)
         fit = dict(deviance=rss, iterations=1, converged=True, scale=scale)

@@ -81,6 +81,7 @@ def warm() -> None:
         importlib.import_module(f".{name}", __name__)
         for name in ("_random", "birthday", "dice", "glm", "kmeans", "mandelbrot")
     )
+    from . import glm_cells
 
     _random.random_uniform(0, 0, 2)
     _random.random_integers(0, 0, 6, 2)
@@ -99,3 +100,10 @@ def warm() -> None:
     for family in glm.FAMILIES:
         for start in (False, True):
             glm.glm_block_stats(y, [[0, 1, 1]], [[0.5, 1.0, 2.0]], np.zeros(3), family, [2], start=start)
+    # the analytics' fast path, for the column types make_airline and CSV imports produce
+    for y_type in (np.float32, np.float64):
+        cells = np.array([0, 1, 1], dtype=np.int8)
+        glm_cells.glm_cell_moments(y.astype(y_type), cells, 2)
+        for numeric in ((), (y, y)):
+            beta_num = np.zeros(len(numeric))
+            glm_cells.glm_cell_stats(y.astype(y_type), cells, 2, numeric, np.zeros(2), beta_num, "binomial")
