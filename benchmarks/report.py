@@ -107,7 +107,7 @@ def _ratio(ref: Measurement | None, m: Measurement) -> tuple[str, str]:
     r = ref.median / m.median
     ref_better = r < 1 if m.better == "lower" else r > 1
     factor = max(r, 1 / r) if r > 0 else float("inf")
-    word = "faster" if m.unit in ("s", "ms", "tasks/s") else "better"
+    word = "faster" if m.unit in ("s", "ms", "tasks/s", "rows/s", "GB/s") else "better"
     who = ref.system if ref_better else m.system
     return f"{r:.3g}", f"{who} {factor:.2f}x {word}"
 

@@ -165,7 +165,8 @@ def moments_partial(path: str | os.PathLike, blocks: list[int], spec: GlmSpec) -
     parts = []
     for block in blocks:
         columns = read_block(path, block, (spec.response, *spec.categorical), info=info)
-        parts.append(glm_cell_moments(columns[spec.response], _cells(columns, spec), n_cells(spec)))
+        logs = spec.family != "gaussian"
+        parts.append(glm_cell_moments(columns[spec.response], _cells(columns, spec), n_cells(spec), logs))
     return combine_moments(parts) if parts else glm_cell_moments(np.zeros(0), None, n_cells(spec))
 
 

@@ -36,6 +36,7 @@ from numba import njit, prange
 
 from .glm import _EPS, BINOMIAL, FAMILIES, GAUSSIAN
 
+_LOG3 = math.log(3.0)
 _CHUNK_ROWS = 32768
 _MAX_CHUNKS = 32
 # Bound on doubles of per-piece cell tables, so many cells mean fewer pieces.
@@ -66,11 +67,13 @@ def _cell_of(cells, has_cells, n_cells, i):
 
 
 @njit(cache=True, nogil=True)
-def _moments_piece(y, cells, has_cells, n_cells, lo, hi, count, shifted, shifted_sq, shift, ylogy, y1logy1):
+def _moments_piece(y, cells, has_cells, n_cells, logs, lo, hi,
+                   count, shifted, shifted_sq, shift, ylogy, y1logy1):  # fmt: skip
     skipped = 0
     bad = 0
     y_min = np.inf
     y_max = -np.inf
+    not_01 = False
     for i in range(lo, hi):
         yi = np.float64(y[i])
         c = _cell_of(cells, has_cells, n_cells, i)
@@ -86,17 +89,22 @@ def _moments_piece(y, cells, has_cells, n_cells, lo, hi, count, shifted, shifted
         count[c] += 1
         shifted[c] += d
         shifted_sq[c] += d * d
-        if yi > 0.0 and yi != 1.0:
-            ylogy[c] += yi * math.log(yi)
-            if yi < 1.0:
-                y1logy1[c] += (1.0 - yi) * math.log(1.0 - yi)
+        not_01 |= yi * (1.0 - yi) != 0.0  # 0 exactly for y = 0 and y = 1
         y_min = min(y_min, yi)
         y_max = max(y_max, yi)
+    if logs and not_01:  # a second loop, so 0/1 data (all terms 0) pays no logarithm
+        for i in range(lo, hi):
+            yi = np.float64(y[i])
+            c = _cell_of(cells, has_cells, n_cells, i)
+            if 0 <= c < n_cells and yi > 0.0 and yi != 1.0:
+                ylogy[c] += yi * math.log(yi)
+                if yi < 1.0:
+                    y1logy1[c] += (1.0 - yi) * math.log(1.0 - yi)
     return skipped, bad, y_min, y_max
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def _moments(y, cells, has_cells, n_cells, n_pieces, size):
+def _moments(y, cells, has_cells, n_cells, logs, n_pieces, size):
     n = y.shape[0]
     count = np.zeros((n_pieces, n_cells), dtype=np.int64)
     shifted = np.zeros((n_pieces, n_cells))
@@ -110,7 +118,7 @@ def _moments(y, cells, has_cells, n_cells, n_pieces, size):
     y_max = np.full(n_pieces, -np.inf)
     for k in prange(n_pieces):
         skipped[k], bad[k], y_min[k], y_max[k] = _moments_piece(
-            y, cells, has_cells, n_cells, k * size, min(n, (k + 1) * size),
+            y, cells, has_cells, n_cells, logs, k * size, min(n, (k + 1) * size),
             count[k], shifted[k], shifted_sq[k], shift[k], ylogy[k], y1logy1[k],
         )  # fmt: skip
     total = np.zeros(n_cells, dtype=np.int64)
@@ -173,7 +181,7 @@ def _check_y(y):
     return y
 
 
-def glm_cell_moments(y, cells, n_cells: int) -> CellMoments:
+def glm_cell_moments(y, cells, n_cells: int, logs: bool = True) -> CellMoments:
     """Count, mean and spread of ``y`` in each cell (see the module docstring).
 
     Parameters
@@ -184,6 +192,9 @@ def glm_cell_moments(y, cells, n_cells: int) -> CellMoments:
         Cell of each row (any integer type, -1 missing); None: one cell.
     n_cells : int
         Number of cells; codes must be below it.
+    logs : bool, default True
+        Also sum ``y log y`` and ``(1 - y) log(1 - y)`` (deviances of the
+        binomial and poisson families; a gaussian fit skips the logarithms).
 
     Returns
     -------
@@ -193,7 +204,7 @@ def glm_cell_moments(y, cells, n_cells: int) -> CellMoments:
     cells, has_cells = _check_cells(cells, y.shape[0], n_cells)
     n_pieces, size = _pieces(y.shape[0], 6 * n_cells)
     count, mean, m2, ylogy, y1logy1, skipped, bad, y_min, y_max = _moments(
-        y, cells, has_cells, n_cells, n_pieces, size
+        y, cells, has_cells, n_cells, bool(logs), n_pieces, size
     )
     if bad:
         raise ValueError(f"{bad} rows have a cell code >= n_cells = {n_cells}")
@@ -224,74 +235,225 @@ def combine_moments(parts: list[CellMoments]) -> CellMoments:
 # --- IRLS statistics ----------------------------------------------------------------
 
 
+# exp and log over buffers, without libm: plain arithmetic loops LLVM can vectorize. exp:
+# x = k ln2 + r, |r| <= ln2 / 2, e**r by its Taylor series to r**13 (next term < 5e-18),
+# 2**k by building the float's exponent bits. log: x = 2**e m, m in [sqrt(1/2), sqrt(2)),
+# log m = 2 atanh(s), s = (m - 1) / (m + 1), by its series to s**21 (|s| < 0.172).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 0.6931471803691238
+_LN2_LO = 1.9082149292705877e-10
+_SQRT2 = 1.4142135623730951
+_SUB = 256  # rows per buffer
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _exp_buffer(x, out, bits, n):
+    """``out[:n] = exp(x[:n])`` for ``x`` in [-708, 708] (clipped), to about 2 ulp."""
+    for i in range(n):
+        v = x[i]
+        v = v if v > -708.0 else -708.0  # selects, not branches: the loop vectorizes
+        v = v if v < 708.0 else 708.0
+        k = np.floor(v * _LOG2E + 0.5)
+        r = (v - k * _LN2_HI) - k * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        out[i] = p * r + 1.0
+        bits[i] = (np.int64(k) + 1023) << 52
+    scale = bits.view(np.float64)
+    for i in range(n):
+        out[i] *= scale[i]
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _log_buffer(x, out, bits, n):
+    """``out[:n] = log(x[:n])`` for positive normal ``x``, to about 2 ulp."""
+    raw = x.view(np.int64)
+    for i in range(n):
+        bits[i] = (raw[i] & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000
+    mantissa = bits.view(np.float64)
+    for i in range(n):
+        big = mantissa[i] > _SQRT2
+        m = mantissa[i] * 0.5 if big else mantissa[i]
+        e = np.float64(((raw[i] >> 52) & 0x7FF) - (1022 if big else 1023))
+        s = (m - 1.0) / (m + 1.0)
+        s2 = s * s
+        q = 1.0 / 21.0
+        q = q * s2 + 1.0 / 19.0
+        q = q * s2 + 1.0 / 17.0
+        q = q * s2 + 1.0 / 15.0
+        q = q * s2 + 1.0 / 13.0
+        q = q * s2 + 1.0 / 11.0
+        q = q * s2 + 1.0 / 9.0
+        q = q * s2 + 1.0 / 7.0
+        q = q * s2 + 1.0 / 5.0
+        q = q * s2 + 1.0 / 3.0
+        q = q * s2 + 1.0
+        out[i] = e * _LN2_HI + (e * _LN2_LO + 2.0 * s * q)
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _dot(a, b, n):
+    """``sum(a[:n] * b[:n])``, vectorized (the order of the additions is the compiler's)."""
+    acc = 0.0
+    for i in range(n):
+        acc += a[i] * b[i]
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _dot3(a, b, c, n):
+    """``sum(a[:n] * b[:n] * c[:n])``, vectorized."""
+    acc = 0.0
+    for i in range(n):
+        acc += a[i] * b[i] * c[i]
+    return acc
+
+
+@njit(cache=True, nogil=True, fastmath={"contract"})
+def _binomial_weights(y_b, eta_b, t_b, l_b, w_b, wz_b, dev_b, q):
+    """Weights, ``w z = w eta + y - mu`` and deviance terms of a buffer (no divisions by w)."""
+    for r in range(q):
+        yi = y_b[r]
+        eta = eta_b[r]
+        # -2 [y log mu + (1 - y) log(1 - mu)] = 2 [log(1 + t) + (1 - y) eta], t = exp(-eta)
+        log1pt = l_b[r] if eta > -30.0 else -eta
+        dev_b[r] = log1pt + (1.0 - yi) * eta
+        mu = 1.0 / (1.0 + t_b[r])
+        mu = mu if mu > _EPS else _EPS
+        mu = mu if mu < 1.0 - _EPS else 1.0 - _EPS
+        w = mu * (1.0 - mu)
+        w_b[r] = w
+        wz_b[r] = w * eta + (yi - mu)
+
+
 @njit(cache=True, nogil=True)
 def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family, start, lo, hi,
                  sw, swz, swx, swxx, swxz):  # fmt: skip
+    """Rows ``lo .. hi - 1``, ``_SUB`` at a time, in branch-free loops over buffers.
+
+    A row that cannot be used (NaN, missing level) stays in the buffers with
+    zeros in place of its values and a weight of 0, so no loop compacts or
+    branches per row: gather ``y``, cell, ``x`` and ``eta``; weights, ``w z``
+    and deviance terms; then the per-cell sums and the vectorized dot products.
+    """
     deviance = 0.0
     used = 0
     skipped = 0
     bad = 0
     y_min = np.inf
     y_max = -np.inf
-    x = np.empty(max(m, 1))
-    for i in range(lo, hi):
-        yi = np.float64(y[i])
-        c = _cell_of(cells, has_cells, n_cells, i)
-        if c == n_cells:
-            bad += 1
-            continue
-        ok = c >= 0 and not np.isnan(yi)
-        eta = beta_cell[c] if c >= 0 else 0.0
+    eta_b = np.empty(_SUB)
+    y_b = np.empty(_SUB)
+    ok_b = np.empty(_SUB)  # 1.0 for a usable row, 0.0 for a skipped one
+    t_b = np.empty(_SUB)
+    l_b = np.empty(_SUB)
+    w_b = np.empty(_SUB)
+    z_b = np.empty(_SUB)  # w z: the working response times the weight
+    dev_b = np.empty(_SUB)
+    c_b = np.empty(_SUB, dtype=np.int64)
+    bits = np.empty(_SUB, dtype=np.int64)
+    x_b = np.empty((max(m, 1), _SUB))
+    for first in range(lo, hi, _SUB):
+        q = min(first + _SUB, hi) - first
+        for r in range(q):
+            yi = np.float64(y[first + r])
+            c = np.int64(cells[first + r]) if has_cells else np.int64(0)
+            bad += c >= n_cells
+            good = (c >= 0) & (c < n_cells) & (yi == yi)
+            c = c if good else 0
+            ok_b[r] = 1.0 if good else 0.0
+            c_b[r] = c
+            y_b[r] = yi if good else 0.0
+            eta_b[r] = beta_cell[c]
         for j in range(m):
-            xj = numeric[j][i]
-            if np.isnan(xj):
-                ok = False
-            x[j] = xj
-            eta += beta_num[j] * xj
-        if not ok:
-            skipped += 1
-            continue
+            column = numeric[j]
+            b = beta_num[j]
+            for r in range(q):
+                xv = column[first + r]
+                fine = xv == xv
+                ok_b[r] = ok_b[r] if fine else 0.0
+                xv = xv if fine else 0.0
+                x_b[j, r] = xv
+                eta_b[r] += b * xv
+        n_ok = 0
+        for r in range(q):
+            n_ok += ok_b[r] != 0.0
+            y_min = min(y_min, y_b[r] if ok_b[r] != 0.0 else np.inf)
+            y_max = max(y_max, y_b[r] if ok_b[r] != 0.0 else -np.inf)
+        used += n_ok
+        skipped += q - n_ok
         if family == GAUSSIAN:
-            w = 1.0
-            z = yi
-            deviance += (yi - eta) ** 2
+            for r in range(q):
+                w_b[r] = ok_b[r]
+                z_b[r] = y_b[r] * ok_b[r]
+                dev_b[r] = (y_b[r] - eta_b[r]) * ok_b[r]
+            deviance += _dot(dev_b, dev_b, q)
         elif family == BINOMIAL:
             if start:
-                mu = (yi + 0.5) / 2.0
-                eta = math.log(mu / (1.0 - mu))
+                for r in range(q):
+                    mu = (y_b[r] + 0.5) / 2.0
+                    eta_b[r] = math.log(mu / (1.0 - mu))
+                    t_b[r] = (1.0 - mu) / mu
             else:
-                mu = 1.0 / (1.0 + math.exp(-eta))
-                mu = min(max(mu, _EPS), 1.0 - _EPS)
-            w = mu * (1.0 - mu)
-            z = eta + (yi - mu) / w
-            if yi > 0.0:
-                deviance += 2.0 * yi * math.log(yi / mu)
-            if yi < 1.0:
-                deviance += 2.0 * (1.0 - yi) * math.log((1.0 - yi) / (1.0 - mu))
+                for r in range(q):
+                    l_b[r] = -eta_b[r]
+                _exp_buffer(l_b, t_b, bits, q)
+            for r in range(q):
+                l_b[r] = 1.0 + t_b[r]
+            _log_buffer(l_b, l_b, bits, q)
+            _binomial_weights(y_b, eta_b, t_b, l_b, w_b, z_b, dev_b, q)
+            deviance += 2.0 * _dot(dev_b, ok_b, q)
+            for r in range(q):
+                yi = y_b[r]
+                if yi * (1.0 - yi) != 0.0:  # 0 exactly for y = 0 and y = 1: rare for 0/1 data
+                    if yi > 0.0:
+                        deviance += 2.0 * yi * math.log(yi)
+                    if yi < 1.0:
+                        deviance += 2.0 * (1.0 - yi) * math.log(1.0 - yi)
         else:
             if start:
-                mu = yi + 0.1
-                eta = math.log(mu)
+                for r in range(q):
+                    t_b[r] = y_b[r] + 0.1
+                    eta_b[r] = math.log(t_b[r])
             else:
-                mu = math.exp(eta)
-            w = mu
-            z = eta + (yi - mu) / mu
-            if yi > 0.0:
-                deviance += 2.0 * (yi * math.log(yi / mu) - (yi - mu))
-            else:
-                deviance += 2.0 * mu
-        used += 1
-        y_min = min(y_min, yi)
-        y_max = max(y_max, yi)
-        sw[c] += w
-        swz[c] += w * z
+                _exp_buffer(eta_b, t_b, bits, q)
+            for r in range(q):
+                yi = y_b[r]
+                mu = t_b[r]
+                w_b[r] = mu
+                z_b[r] = mu * eta_b[r] + (yi - mu)
+                l_b[r] = yi if yi > 0.0 else 1.0
+            _log_buffer(l_b, l_b, bits, q)
+            for r in range(q):  # y log(y / mu) - (y - mu) = y log y - y eta - y + mu
+                dev_b[r] = y_b[r] * (l_b[r] - eta_b[r] - 1.0) + t_b[r]
+            deviance += 2.0 * _dot(dev_b, ok_b, q)
+        if family != GAUSSIAN:
+            for r in range(q):
+                w_b[r] *= ok_b[r]
+                z_b[r] *= ok_b[r]
+        for r in range(q):
+            c = c_b[r]
+            sw[c] += w_b[r]
+            swz[c] += z_b[r]
         for j in range(m):
-            wx = w * x[j]
-            swx[c, j] += wx
-            swxz[j] += wx * z
+            x_j = x_b[j]
+            for r in range(q):
+                swx[c_b[r], j] += w_b[r] * x_j[r]
+            swxz[j] += _dot(x_j, z_b, q)
             for k in range(j, m):
-                swxx[j, k] += wx * x[k]
-    return deviance, used, skipped, bad, y_min, y_max
+                swxx[j, k] += _dot3(w_b, x_j, x_b[k], q)
+    return deviance, used, skipped - bad, bad, y_min, y_max
 
 
 @njit(cache=True, nogil=True, parallel=True)
