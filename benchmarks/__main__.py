@@ -36,7 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="systems to run (default: all)")
     p.add_argument("--reps", type=int, default=3, help="repetitions per measurement (>= 3)")
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"),
-                   help="Markdown output; results.json is written beside it")
+                   help="Markdown output; its raw values go beside it (RESULTS.md: results.json, "
+                        "RESULTS-x.md: RESULTS-x.json)")
     args = p.parse_args(argv)
     if args.reps < 3:
         p.error("--reps must be at least 3 (the report gives medians)")
@@ -99,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.perf_counter() - t0, "machine": facts,
             "descriptions": {g.GROUP: " ".join(g.__doc__.split("\n\n")[0].split()) for g in GROUPS},
             "leftovers": leftover_processes()}
-    json_path = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.json")
+    out = os.path.abspath(args.out)
+    # RESULTS.md -> results.json; any other name -> the same name with .json (RESULTS-x.json)
+    json_path = (os.path.join(os.path.dirname(out), "results.json") if os.path.basename(out) == "RESULTS.md"
+                 else os.path.splitext(out)[0] + ".json")  # fmt: skip
     report.write(args.out, json_path, rec.items, meta)
     log.info("wrote %s and %s in %.0f s", args.out, json_path, meta["seconds"])
     return 0
