@@ -49,7 +49,7 @@ FAMILY_TITLES = {"gaussian": "Linear", "binomial": "Logistic", "poisson": "Poiss
 # Relative loss of precision accepted when the residual sum of squares of a
 # linear model is taken from y'y - b'X'y instead of a second pass over the data.
 _ONE_PASS_RSS_LIMIT = 1e-5  # y'y - b'X'y loses about eps / (rss / y'y) relative
-_WARM_START_TASKS = 8  # block ranges from which IRLS first converges on a sixteenth of them
+_WARM_START_TASKS = 8  # from this many block ranges on, IRLS first converges on 1/32 of them
 _EPS = np.finfo(np.float64).eps  # binomial means are kept in [eps, 1 - eps], as statsmodels does
 
 
@@ -363,14 +363,14 @@ def _irls(path, tasks, spec, names, map_blocks, max_iter, tol) -> tuple[np.ndarr
     """IRLS until the relative change of the deviance is below ``tol`` (R's rule).
 
     On a large data set (at least ``_WARM_START_TASKS`` ranges of blocks) the
-    coefficients first converge on the first sixteenth of the ranges; from
+    coefficients first converge on the first 1/32 of the ranges; from
     there two or three passes over all the data converge, instead of a start
     pass and four or five iterations. The result is the same fixed point.
     """
     beta = None
     if uses_cells(spec) and len(tasks) >= _WARM_START_TASKS:
         try:
-            sample = tasks[: max(1, len(tasks) // 16)]
+            sample = tasks[: max(1, len(tasks) // 32)]
             beta = _irls_from(path, sample, spec, names, map_blocks, max_iter, tol, None)[0]
         except ModelError:  # e.g. a level missing from the sample: start from the data as usual
             beta = None

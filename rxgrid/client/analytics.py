@@ -26,7 +26,7 @@ class ContextMap:
         if not arguments:
             return []
         columns = [each(list(c)) for c in zip(*arguments, strict=True)]
-        return self.context.exec(fn, *columns, chunk_size=1, priority=self.priority,
+        return self.context.exec(fn, *columns, priority=self.priority,
                                  continue_on_failure=False)
 
 

@@ -22,17 +22,22 @@ design of the cells:
 
 Rows with a NaN response or numeric value or a negative code are skipped
 and counted. Rows are cut into pieces whose number depends only on the number
-of rows and the size of the cell table, and the pieces are added in order, so
-the results are the same for any thread count. Means and centred sums of
-squares are combined with Chan's formula (no ``sum y**2 - n mean**2``
-cancellation); each piece shifts a cell's values by its first value.
+of rows and the size of the cell table, and the pieces are added in order.
+The kernels are single-threaded on purpose: the parallelism is one task per
+block range on every core of the cluster, and a Numba ``prange`` called from
+several threads at once (a ``ThreadPoolExecutor`` context) is not safe with
+Numba's default threading layer.
+
+Means and centred sums of squares are combined with Chan's formula (no
+``sum y**2 - n mean**2`` cancellation); each piece shifts a cell's values by
+its first value.
 """
 
 import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .glm import _EPS, BINOMIAL, FAMILIES, GAUSSIAN
 
@@ -103,7 +108,7 @@ def _moments_piece(y, cells, has_cells, n_cells, logs, lo, hi,
     return skipped, bad, y_min, y_max
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _moments(y, cells, has_cells, n_cells, logs, n_pieces, size):
     n = y.shape[0]
     count = np.zeros((n_pieces, n_cells), dtype=np.int64)
@@ -116,7 +121,7 @@ def _moments(y, cells, has_cells, n_cells, logs, n_pieces, size):
     bad = np.zeros(n_pieces, dtype=np.int64)
     y_min = np.full(n_pieces, np.inf)
     y_max = np.full(n_pieces, -np.inf)
-    for k in prange(n_pieces):
+    for k in range(n_pieces):
         skipped[k], bad[k], y_min[k], y_max[k] = _moments_piece(
             y, cells, has_cells, n_cells, logs, k * size, min(n, (k + 1) * size),
             count[k], shifted[k], shifted_sq[k], shift[k], ylogy[k], y1logy1[k],
@@ -456,7 +461,7 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
     return deviance, used, skipped - bad, bad, y_min, y_max
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _stats(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family, start, n_pieces, size):
     n = y.shape[0]
     sw = np.zeros((n_pieces, n_cells))
@@ -470,7 +475,7 @@ def _stats(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family
     bad = np.zeros(n_pieces, dtype=np.int64)
     y_min = np.full(n_pieces, np.inf)
     y_max = np.full(n_pieces, -np.inf)
-    for k in prange(n_pieces):
+    for k in range(n_pieces):
         deviance[k], used[k], skipped[k], bad[k], y_min[k], y_max[k] = _stats_piece(
             y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family, start,
             k * size, min(n, (k + 1) * size), sw[k], swz[k], swx[k], swxx[k], swxz[k],

@@ -29,7 +29,9 @@ _CHUNK_ROWS = 8192
 _MAX_CHUNKS = 64
 
 
-@njit(cache=True, nogil=True)
+# reassoc lets LLVM vectorize the sum over coordinates (8 lanes with AVX-512); the order of
+# the additions is then the compiler's, the same in every process running this build.
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _nearest_center(X, i, centers):
     """Index of and squared distance to the center nearest row ``i``.
 
