@@ -25,6 +25,17 @@ def write(path_md: str, path_json: str, measurements: list[Measurement], meta: d
         f.write(markdown(measurements, meta))
 
 
+def rewrite(path_json: str, path_md: str) -> None:
+    """Render a report again from its raw values (after a change to this module)."""
+    from .common import Measurement
+    with open(path_json) as f:
+        data = json.load(f)
+    fields = ("group", "workload", "metric", "unit", "better", "system", "values", "params", "status")
+    items = [Measurement(**{k: d[k] for k in fields}) for d in data.pop("measurements")]
+    with open(path_md, "w") as f:
+        f.write(markdown(items, data))
+
+
 def markdown(measurements: list[Measurement], meta: dict) -> str:
     lines = [f"# rxgrid benchmarks{' (--quick: small sizes)' if meta['quick'] else ''}", "",
              f"Command: `{meta['command']}`  ", f"Started {meta['started']}, took "
@@ -113,7 +124,7 @@ def _ratio(ref: Measurement | None, m: Measurement) -> tuple[str, str]:
 
 
 def _size(m: Measurement) -> dict:
-    return {k: v for k, v in m.params.items() if k not in ("check", "note")}
+    return {k: v for k, v in m.params.items() if k not in ("check", "note", "iterations")}
 
 
 def _speedups(measurements: list[Measurement]) -> list[str]:
