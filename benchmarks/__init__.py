@@ -17,7 +17,8 @@ seed001        dice, birthday, mandelbrot, kmeans          7
 native         mandelbrot-c, mandelbrot-prange,            3
                kmeans-sklearn (vs C, prange, scikit-learn)
 broadcast      broadcast                                   7
-analytics      logit, lin_mod (hook only, not built yet)   7
+analytics      lin_mod (120 M rows), logit (100 M),         3, 7
+               logit-1b (1 billion rows, seed 000)
 =============  ==========================================  ========
 """
 

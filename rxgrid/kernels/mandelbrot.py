@@ -29,10 +29,15 @@ def _escape_count(x0, y0, lim):
     x = x0
     y = y0
     count = 0
-    while x * x + y * y < 4.0 and count < lim:
-        xtemp = x * x - y * y + x0
+    # The squares are kept from the test to the update (the same arithmetic as the
+    # seed's loop, so the same counts; about 5% faster than recomputing them here).
+    x2 = x * x
+    y2 = y * y
+    while x2 + y2 < 4.0 and count < lim:
         y = 2.0 * x * y + y0
-        x = xtemp
+        x = x2 - y2 + x0
+        x2 = x * x
+        y2 = y * y
         count += 1
     return count
 
