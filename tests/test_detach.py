@@ -22,12 +22,18 @@ except KeyboardInterrupt:
 """
 
 
-def _interrupt(address: str, signals: int) -> tuple[str, str]:
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, address], stdout=subprocess.PIPE,
+def _interrupt(cluster, signals: int) -> tuple[str, str]:
+    before = {j.id for j in cluster.jobs()}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, cluster.address], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
                             env={**os.environ, "PYTHONPATH": ROOT})
     assert proc.stdout.readline().strip() == "submitting"
-    time.sleep(1.0)
+    # Interrupt only once the job is on the head (on a loaded machine, e.g. a first run
+    # compiling Numba kernels, submitting can take longer than any fixed pause).
+    deadline = time.monotonic() + 60
+    while not ({j.id for j in cluster.jobs()} - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     if signals == 2:
         time.sleep(0.5)
@@ -37,14 +43,16 @@ def _interrupt(address: str, signals: int) -> tuple[str, str]:
 
 
 def test_ctrl_c_leaves_the_job_running_and_says_how_to_reattach(cluster2):
-    out, err = _interrupt(cluster2.address, 1)
+    out, err = _interrupt(cluster2, 1)
+    assert "LAST" in out, err
     job_id = out.split("LAST")[1].strip()
     assert f"job {job_id} keeps running" in err and f"rxgrid cancel {job_id}" in err
     assert cluster2.job(job_id).result(timeout=60) == [0, 1]
 
 
 def test_a_second_ctrl_c_within_two_seconds_cancels_the_job(cluster2):
-    out, err = _interrupt(cluster2.address, 2)
+    out, err = _interrupt(cluster2, 2)
+    assert "LAST" in out, err
     job_id = out.split("LAST")[1].strip()
     assert f"job {job_id} cancelled" in err
     assert cluster2.job(job_id).status() == "cancelled"
