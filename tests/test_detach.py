@@ -11,7 +11,10 @@ import time
 from tests.conftest import ROOT
 
 SCRIPT = """
-import sys, rxgrid
+import signal, sys, rxgrid
+# A process started from a background job inherits SIGINT ignored (so Python installs no
+# handler); a user's terminal does not. Restore Python's handler so the test sees Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from tests import fixtures
 cluster = rxgrid.connect(sys.argv[1])
 print("submitting", flush=True)
