@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rxgrid.kernels.glm import _EPS  # binomial means are kept in [eps, 1 - eps], as statsmodels does
 from rxgrid.kernels.glm_cells import combine_moments
 from rxgrid.kernels.kmeans import kmeans_fit
 
@@ -50,7 +51,6 @@ FAMILY_TITLES = {"gaussian": "Linear", "binomial": "Logistic", "poisson": "Poiss
 # linear model is taken from y'y - b'X'y instead of a second pass over the data.
 _ONE_PASS_RSS_LIMIT = 1e-5  # y'y - b'X'y loses about eps / (rss / y'y) relative
 _WARM_START_TASKS = 8  # from this many block ranges on, IRLS first converges on 1/32 of them
-_EPS = np.finfo(np.float64).eps  # binomial means are kept in [eps, 1 - eps], as statsmodels does
 
 
 def map_sequential(fn: Callable, arguments: list[tuple]) -> list:
@@ -301,6 +301,8 @@ def _cell_mean_fit(
     seen = moments.count > 0
     X, n, ybar = design[seen], moments.count[seen].astype(np.float64), moments.mean[seen]
     total = int(moments.count.sum())
+    y_range = (moments.y_min, moments.y_max) if total else (np.inf, -np.inf)
+    _check_response(GlmPartial(np.zeros(0), np.zeros(0), 0.0, total, moments.n_skipped, *y_range), spec)
 
     def deviance(mu: np.ndarray) -> float:
         if spec.family == "gaussian":
@@ -324,28 +326,21 @@ def _cell_mean_fit(
             return np.clip(1.0 / (1.0 + np.exp(-eta)), _EPS, 1.0 - _EPS)
         return np.exp(eta) if spec.family == "poisson" else eta
 
-    y_range = (moments.y_min, moments.y_max) if total else (np.inf, -np.inf)
-    _check_response(GlmPartial(np.zeros(0), np.zeros(0), 0.0, total, moments.n_skipped, *y_range), spec)
-    if spec.family == "binomial":
-        mu = (n * ybar + 0.5) / (n + 1.0)
-        start = stats_at(mu, np.log(mu / (1.0 - mu)))
-    elif spec.family == "poisson":
-        mu = ybar + 0.1
-        start = stats_at(mu, np.log(mu))
-    else:
-        start = stats_at(ybar, ybar)
-    beta = _solve(start, names)
+    def step(beta: np.ndarray | None) -> GlmPartial:
+        if beta is not None:
+            eta = X @ beta
+            return stats_at(mean_of(eta), eta)
+        if spec.family == "binomial":
+            mu = (n * ybar + 0.5) / (n + 1.0)
+            return stats_at(mu, np.log(mu / (1.0 - mu)))
+        if spec.family == "poisson":
+            return stats_at(ybar + 0.1, np.log(ybar + 0.1))
+        return stats_at(ybar, ybar)
+
     if spec.family == "gaussian":
-        return beta, stats_at(X @ beta, X @ beta), 1, True
-    previous = None
-    for iteration in range(1, max_iter + 1):
-        eta = X @ beta
-        stats = stats_at(mean_of(eta), eta)
-        if previous is not None and abs(stats.deviance - previous) / (abs(stats.deviance) + 0.1) < tol:
-            return beta, stats, iteration, True
-        previous = stats.deviance
-        beta = _solve(stats, names)
-    return beta, stats, max_iter, False
+        beta = _solve(step(None), names)
+        return beta, step(beta), 1, True
+    return _iterate(step, spec, names, max_iter, tol)
 
 
 def _linear_fit(path, tasks, spec, names, map_blocks) -> tuple[np.ndarray, GlmPartial, float]:
@@ -367,24 +362,29 @@ def _irls(path, tasks, spec, names, map_blocks, max_iter, tol) -> tuple[np.ndarr
     there two or three passes over all the data converge, instead of a start
     pass and four or five iterations. The result is the same fixed point.
     """
+    def over(ranges: list[list[int]]) -> Callable[[np.ndarray | None], GlmPartial]:
+        return lambda beta: _pass(path, ranges, spec, beta, map_blocks)
+
     beta = None
     if uses_cells(spec) and len(tasks) >= _WARM_START_TASKS:
         try:
-            sample = tasks[: max(1, len(tasks) // 32)]
-            beta = _irls_from(path, sample, spec, names, map_blocks, max_iter, tol, None)[0]
+            beta = _iterate(over(tasks[: max(1, len(tasks) // 32)]), spec, names, max_iter, tol)[0]
         except ModelError:  # e.g. a level missing from the sample: start from the data as usual
             beta = None
-    return _irls_from(path, tasks, spec, names, map_blocks, max_iter, tol, beta)
+    return _iterate(over(tasks), spec, names, max_iter, tol, beta)
 
 
-def _irls_from(path, tasks, spec, names, map_blocks, max_iter, tol, beta):
+def _iterate(step, spec, names, max_iter, tol, beta=None) -> tuple[np.ndarray, GlmPartial, int, bool]:
+    """IRLS steps: ``step(beta)`` gives ``X'WX``, ``X'Wz`` and the deviance at ``beta``
+    (``step(None)``: the start from ``y``); stop when the deviance changes by less than
+    ``tol`` relative. Starts from ``beta`` when given."""
     if beta is None:
-        stats = _pass(path, tasks, spec, None, map_blocks)
+        stats = step(None)
         _check_response(stats, spec)
         beta = _solve(stats, names)
     previous = None
     for iteration in range(1, max_iter + 1):
-        stats = _pass(path, tasks, spec, beta, map_blocks)
+        stats = step(beta)
         if previous is None:
             _check_response(stats, spec)
         elif abs(stats.deviance - previous) / (abs(stats.deviance) + 0.1) < tol:
