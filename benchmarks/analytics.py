@@ -11,7 +11,7 @@
               on its five-node cluster ("less than a minute": 60 s is the reference row)
 
 Data sets are made once with ``rxgrid.analytics.make_airline`` (blocks drawn in parallel,
-the same numbers as the sequential writer) and kept in ``$RXGRID_BENCH_DATA`` (default
+``processes=``, the same numbers as one process) and kept in ``$RXGRID_BENCH_DATA`` (default
 ``benchmarks/.data``) for later runs; making them is not timed. Each system runs one untimed
 fit first, so the columns are in the page cache and the kernels loaded. rxgrid runs the
 fits through its own ``cluster.lin_mod``/``cluster.logit``; Ray and Dask run the same fit
@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,18 +97,10 @@ def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
 # --- data ----------------------------------------------------------------------------
 
 
-def _block(args):
-    from rxgrid.analytics.airline import airline_block
-
-    rows, seed, block, columns = args
-    data = airline_block(rows, np.random.default_rng([seed, block]), 0.021)
-    return {name: data[name] for name in columns}
-
-
 def dataset(rows: int, columns: tuple[str, ...], block_rows: int = 500_000) -> str:
     """The airline data set of ``rows`` rows and ``columns``, made if not on disk yet."""
-    from rxgrid.analytics import get_info
-    from rxgrid.analytics.dataset import DatasetError, DatasetWriter
+    from rxgrid.analytics import get_info, make_airline
+    from rxgrid.analytics.dataset import DatasetError
 
     path = os.path.join(DATA, f"airline-{rows}-{'-'.join(columns)}")
     try:
@@ -120,14 +111,8 @@ def dataset(rows: int, columns: tuple[str, ...], block_rows: int = 500_000) -> s
     log.info("making %s (%d rows, once; kept for later runs)", path, rows)
     started = time.perf_counter()
     os.makedirs(DATA, exist_ok=True)
-    writer = DatasetWriter(path, block_rows, overwrite=True)
-    jobs = [(min(block_rows, rows - s), SEED, b, columns) for b, s in enumerate(range(0, rows, block_rows))]
-    with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
-        for i, block in enumerate(pool.map(_block, jobs, chunksize=4)):
-            writer.append(block)
-            if i % 200 == 199:
-                log.info("  %d of %d blocks", i + 1, len(jobs))
-    writer.close()
+    make_airline(path, rows, SEED, block_rows, overwrite=True, columns=columns,
+                 processes=os.cpu_count() or 1)  # fmt: skip
     log.info("made %s in %.0f s", path, time.perf_counter() - started)
     return path
 

@@ -323,3 +323,10 @@ def test_narrow_storage_reads_back_the_same_values(tmp_path):
     np.testing.assert_array_equal(frame["Late"], full["Late"])
     with pytest.raises(Exception, match="no columns"):
         make_airline(tmp_path / "bad", rows=10, columns=["Weekday"])
+
+
+def test_make_airline_in_several_processes_writes_the_same_data(tmp_path):
+    one = read_dataset(make_airline(tmp_path / "one", rows=2_500, seed=4, block_rows=1_000).path)
+    two = read_dataset(make_airline(tmp_path / "two", rows=2_500, seed=4, block_rows=1_000, processes=2).path)
+    for name in one:
+        np.testing.assert_array_equal(one[name], two[name])

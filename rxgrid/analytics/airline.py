@@ -25,6 +25,7 @@ Columns and how they are drawn, per row:
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
@@ -84,6 +85,13 @@ def airline_block(rows: int, rng: np.random.Generator, missing: float) -> dict[s
     }
 
 
+def _airline_columns(args: tuple) -> dict[str, object]:
+    """Block ``block`` of the data set, only the ``keep`` columns (a picklable task)."""
+    rows, seed, block, missing, keep = args
+    data = airline_block(rows, np.random.default_rng([seed, block]), missing)
+    return {name: data[name] for name in keep}
+
+
 def make_airline(
     path: str | os.PathLike,
     rows: int,
@@ -92,19 +100,27 @@ def make_airline(
     missing: float = 0.021,
     overwrite: bool = False,
     columns: Sequence[str] | None = None,
+    processes: int = 1,
 ) -> DatasetInfo:
     """Write ``rows`` rows of synthetic airline data as a data set at ``path``.
 
     ``columns`` keeps only some of the columns (the others are still drawn, so
     the kept ones are the same as in the full data set for the same seed).
+    ``processes > 1`` draws blocks in that many processes; each block has its
+    own generator, so the data are the same for any number of processes.
     """
     keep = list(COLUMNS if columns is None else columns)
     unknown = sorted(set(keep) - set(COLUMNS))
     if unknown:
         raise DatasetError(f"make_airline has no columns {unknown}; it makes {list(COLUMNS)}")
     writer = DatasetWriter(path, block_rows, overwrite)
-    for block, start in enumerate(range(0, rows, block_rows)):
-        rng = np.random.default_rng([seed, block])
-        data = airline_block(min(block_rows, rows - start), rng, missing)
-        writer.append({name: data[name] for name in keep})
+    tasks = [(min(block_rows, rows - start), seed, block, missing, keep)
+             for block, start in enumerate(range(0, rows, block_rows))]  # fmt: skip
+    if processes > 1:
+        with ProcessPoolExecutor(processes) as pool:
+            for data in pool.map(_airline_columns, tasks, chunksize=4):
+                writer.append(data)
+    else:
+        for task in tasks:
+            writer.append(_airline_columns(task))
     return writer.close()

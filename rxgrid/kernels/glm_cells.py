@@ -41,7 +41,6 @@ from numba import njit
 
 from .glm import _EPS, BINOMIAL, FAMILIES, GAUSSIAN
 
-_LOG3 = math.log(3.0)
 _CHUNK_ROWS = 32768
 _MAX_CHUNKS = 32
 # Bound on doubles of per-piece cell tables, so many cells mean fewer pieces.
