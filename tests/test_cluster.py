@@ -216,3 +216,31 @@ def test_a_paused_result_stream_does_not_hide_newer_results(cluster2):
         second = cluster2.exec(fixtures.square, each(range(8)), chunk_size=1, wait=False)
         assert second.result(timeout=60) == [i * i for i in range(8)]
         assert len(list(paused)) == 299
+
+
+def test_blocking_execs_from_many_threads_share_one_connection(cluster2):
+    # One thread at a time holds the standing Exec stream; the others use RunJob.
+    import concurrent.futures
+
+    def run(k: int) -> list:
+        return [cluster2.exec(fixtures.add, k, y=i) for i in range(15)]
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(run, range(4)))
+    assert results == [[[k + i] for i in range(15)] for k in range(4)]
+
+
+def test_a_refused_blocking_job_leaves_the_connection_usable(cluster2):
+    job_id = f"refused-{time.time_ns()}"
+    assert cluster2.exec(fixtures.square, 3, job_id=job_id) == [9]
+    with pytest.raises(rxgrid.DuplicateJobError, match=job_id):
+        cluster2.exec(fixtures.square, 4, job_id=job_id)
+    assert cluster2.exec(fixtures.square, 5) == [25]
+    assert cluster2.job(job_id).result() == [9]  # the first job's results are untouched
+
+
+def test_a_finished_job_keeps_its_start_time(cluster2):
+    cluster2.exec(fixtures.square, 3)
+    info = cluster2.last_job.info()  # read back from the store: the job has retired
+    assert info.state == "finished"
+    assert 0 < info.submitted_at <= info.started_at <= info.finished_at

@@ -126,3 +126,27 @@ def test_grpcurl_runs_a_mandelbrot_kernel_and_reads_typed_results(cluster2):
     from rxgrid.kernels import mandelbrot_grid
     x, y = np.linspace(-2.0, 0.6, 12), np.linspace(-1.3, 1.3, 6)
     assert rows == mandelbrot_grid(x, y, 50).tolist()
+
+
+def test_exec_runs_jobs_in_turn_on_one_stream_and_refuses_in_band(cluster2):
+    """The standing Exec stream: each JobSpec gets its whole JobOutcome; a refused job
+    (here a duplicate id) comes back as an outcome with the status RunJob would have
+    ended with, and the stream goes on serving."""
+    job_id = f"exec-dice-{time.time_ns()}"
+
+    def dice(job_id: str) -> pb.JobSpec:
+        return pb.JobSpec(job_id=job_id, kernel=pb.KernelCall(name="dice", params={"games": 100}),
+                          num_tasks=3, has_seed=True, seed=5)
+
+    with grpc.insecure_channel(cluster2.address) as channel:
+        stub = pb_grpc.ClusterStub(channel)
+        outcomes = list(stub.Exec(iter([dice(job_id), dice(job_id), dice(job_id + "-b")])))
+    assert len(outcomes) == 3
+    first, duplicate, second = outcomes
+    assert first.complete and not first.error_code and first.info.state == "finished"
+    assert sum(c.num_tasks for c in first.chunks) == 3
+    assert duplicate.error_code == "ALREADY_EXISTS" and job_id in duplicate.error
+    assert second.info.job_id == job_id + "-b" and second.info.state == "finished"
+    # Same seed, same kernel: the same win rates, whatever ran them.
+    assert ([json.loads(c.results_json) for c in sorted(first.chunks, key=lambda c: c.chunk)]
+            == [json.loads(c.results_json) for c in sorted(second.chunks, key=lambda c: c.chunk)])

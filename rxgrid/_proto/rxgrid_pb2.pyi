@@ -218,14 +218,18 @@ class JobEvent(_message.Message):
     def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunk: _Optional[_Union[ChunkResult, _Mapping]] = ...) -> None: ...
 
 class JobOutcome(_message.Message):
-    __slots__ = ("info", "chunks", "complete")
+    __slots__ = ("info", "chunks", "complete", "error_code", "error")
     INFO_FIELD_NUMBER: _ClassVar[int]
     CHUNKS_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     info: JobInfo
     chunks: _containers.RepeatedCompositeFieldContainer[ChunkResult]
     complete: bool
-    def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkResult, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...
+    error_code: str
+    error: str
+    def __init__(self, info: _Optional[_Union[JobInfo, _Mapping]] = ..., chunks: _Optional[_Iterable[_Union[ChunkResult, _Mapping]]] = ..., complete: _Optional[bool] = ..., error_code: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class ServiceField(_message.Message):
     __slots__ = ("name", "type")

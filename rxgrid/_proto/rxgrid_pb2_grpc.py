@@ -49,6 +49,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
                 _registered_method=True)
+        self.Exec = channel.stream_stream(
+                '/rxgrid.v1.Cluster/Exec',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+                _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetJob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
@@ -158,6 +163,15 @@ class ClusterServicer:
 
     def RunJob(self, request, context):
         """Submit, wait for the job to end, and return its results in one reply.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Exec(self, request_iterator, context):
+        """RunJob over one standing stream: a JobSpec in, its JobOutcome out, in turn. A client
+        that runs many small blocking jobs keeps one open and saves a call set-up per job.
+        A refused job comes back as an outcome with error_code set; the stream stays open.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -286,6 +300,11 @@ def add_ClusterServicer_to_server(servicer, server):
             ),
             'RunJob': grpc.unary_unary_rpc_method_handler(
                     servicer.RunJob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.SerializeToString,
+            ),
+            'Exec': grpc.stream_stream_rpc_method_handler(
+                    servicer.Exec,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.SerializeToString,
             ),
@@ -459,6 +478,33 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/RunJob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Exec(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/rxgrid.v1.Cluster/Exec',
             rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
             options,

@@ -155,7 +155,7 @@ class Cluster(AnalyticsMixin):
 
     def _run(self, spec: pb.JobSpec, job: Job):
         try:
-            reply = self._conn.call("RunJob", spec, retry=False)
+            reply = self._conn.run_job(spec)
         except KeyboardInterrupt:
             detach(job)
             raise

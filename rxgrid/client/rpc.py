@@ -4,6 +4,8 @@ turn gRPC statuses into rxgrid errors."""
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections.abc import Iterator
 
@@ -30,7 +32,11 @@ _RETRY = (grpc.StatusCode.UNAVAILABLE,)
 
 def translate(exc: grpc.RpcError) -> RxgridError:
     """The rxgrid error for a failed call."""
-    code, details = exc.code(), exc.details() or ""
+    return translate_status(exc.code(), exc.details() or "")
+
+
+def translate_status(code: grpc.StatusCode, details: str) -> RxgridError:
+    """The rxgrid error for a gRPC status and its message."""
     if code == grpc.StatusCode.NOT_FOUND:
         return JobNotFoundError(details)
     if code == grpc.StatusCode.ALREADY_EXISTS:
@@ -58,9 +64,45 @@ class HeadConnection:
         self.settings = settings or ChannelSettings.from_env()
         self.channel = self.settings.sync_channel(address)
         self.stub = pb_grpc.ClusterStub(self.channel)
+        self._exec: _ExecStream | None = None
+        self._exec_lock = threading.Lock()
+        self._exec_missing = False  # the head has no Exec (an older head): use RunJob
 
     def close(self) -> None:
+        with self._exec_lock:
+            if self._exec is not None:
+                self._exec.close()
+                self._exec = None
         self.channel.close()
+
+    def run_job(self, spec: pb.JobSpec) -> pb.JobOutcome:
+        """Run a job to its end: one turn on the standing Exec stream (a unary RunJob when
+        another thread is using the stream). Not retried: the caller resumes the job."""
+        if self._exec_missing or not self._exec_lock.acquire(blocking=False):
+            return self.call("RunJob", spec, retry=False)
+        try:
+            if self._exec is None:
+                self._exec = _ExecStream(self.stub)
+            try:
+                outcome = self._exec.run(spec)
+            except grpc.RpcError as exc:
+                self._exec.close()
+                self._exec = None
+                if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                    raise self._error(exc) from None
+                self._exec_missing = True
+                outcome = None
+            except BaseException:  # Ctrl-C mid-job: the stream is out of step, start afresh
+                self._exec.close()
+                self._exec = None
+                raise
+        finally:
+            self._exec_lock.release()
+        if outcome is None:
+            return self.call("RunJob", spec, retry=False)
+        if outcome.error_code:
+            raise translate_status(grpc.StatusCode[outcome.error_code], outcome.error)
+        return outcome
 
     def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None):
         """A unary call; UNAVAILABLE is retried until ``retry_deadline`` passes."""
@@ -111,3 +153,26 @@ class HeadConnection:
             self.stub.PutBlob(pieces())
         except grpc.RpcError as exc:
             raise self._error(exc) from None
+
+
+class _ExecStream:
+    """A standing Exec call: ``run`` sends one JobSpec and reads its JobOutcome.
+
+    A unary call pays its set-up (a new HTTP/2 stream, call objects on both sides) on
+    every job; on a stream that is paid once, which is most of a trivial job's round trip.
+    """
+
+    def __init__(self, stub: pb_grpc.ClusterStub):
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        self._responses = stub.Exec(iter(self._requests.get, None))
+
+    def run(self, spec: pb.JobSpec) -> pb.JobOutcome:
+        self._requests.put(spec)
+        try:
+            return next(self._responses)
+        except StopIteration:
+            raise HeadUnavailableError("the head closed the job stream") from None
+
+    def close(self) -> None:
+        self._requests.put(None)
+        self._responses.cancel()

@@ -30,7 +30,7 @@ from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import JOB_PROGRESS_SQL, Store, StoreError
+from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError
 
 log = logging.getLogger("rxgrid.head")
 
@@ -54,6 +54,7 @@ class ActiveJob:
     spec: pb.JobSpec
     watchers: set = field(default_factory=set)
     collect_on_finish: bool = False
+    inserted: bool = True  # its row is queued for the store (False only inside submit)
 
 
 @dataclass(eq=False)
@@ -120,11 +121,17 @@ class Head:
         log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
 
     # ================================================================ clients
-    async def submit(self, spec: pb.JobSpec, collect: bool = False) -> pb.JobInfo:
+    async def submit(self, spec: pb.JobSpec, collect: bool = False,
+                     watcher: asyncio.Queue | None = None) -> pb.JobInfo:
         """Validate, store and queue a job; return its info once it is durable.
 
         ``collect``: the caller waits for the results and will read them all, so the
         job is recorded as collected in the same commit that records it finished.
+        ``watcher`` gets the job's events ("chunk", "info", "end") from the start. Such a
+        caller hears nothing before the job's end, so its commit may wait a little for
+        company: a job that ends within ``LAZY_COMMIT_SECONDS`` is stored, results and
+        all, in one commit instead of two (a head that dies before that commit loses
+        only a job whose client is still waiting, and that client submits it again).
         """
         self._refuse_if_store_failed()
         job_id = self._check_job_id(spec.job_id)
@@ -141,7 +148,9 @@ class Head:
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
             has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
             rng_kind=spec.rng_kind or "pcg64", service=spec.service)
-        job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect)
+        job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect, inserted=False)
+        if watcher is not None:
+            job.watchers.add(watcher)
         # Dispatch before the commit: the assignments leave first and the commit lands in
         # this same turn of the loop, long before any result can come back; the client
         # hears of the job only once it is committed.
@@ -149,7 +158,9 @@ class Head:
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self._dispatch()
-        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks))
+        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks),
+                                     delay=LAZY_COMMIT_SECONDS if watcher is not None else 0.0)
+        job.inserted = True
         try:
             await committed
         except StoreError as exc:
@@ -278,6 +289,12 @@ class Head:
                     yield pb.JobEvent(info=payload)
                     return
         finally:
+            job.watchers.discard(queue)
+
+    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
+        """Stop sending a job's events to ``queue`` (a watcher given to ``submit``)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
             job.watchers.discard(queue)
 
     def stored_results(self, job_id: str) -> Iterator[pb.ChunkResult]:
@@ -594,7 +611,8 @@ class Head:
             self._lease_started[lease.lease] = time.monotonic()
             if job.info.state == "queued":
                 job.info.state, job.info.started_at = "running", time.time()
-                self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? "
+                if job.inserted:  # else its insert, queued next, carries the state
+                    self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? "
                                           "WHERE job_id=?", (job.info.started_at, job.info.job_id))])
             session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
 
@@ -662,9 +680,10 @@ def _spec_blobs(spec: pb.JobSpec) -> list[str]:
 def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) -> list:
     return [
         ("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, chunks_total, "
-         "submitted_at, service) VALUES (?,?,?,?,?,?,?,?,?,?)",
+         "submitted_at, started_at, service) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
          (info.job_id, seq, info.name, spec.SerializeToString(), info.state, info.priority,
-          info.tasks_total, info.chunks_total, info.submitted_at, spec.service)),
+          info.tasks_total, info.chunks_total, info.submitted_at, info.started_at or None,
+          spec.service)),
         ("INSERT INTO chunks(job_id, chunk, first_task, num_tasks, pinned) VALUES (?,?,?,?,?)",
          [(info.job_id, i, first, count, pinned) for i, (first, count, pinned) in enumerate(chunks)]),
         ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",

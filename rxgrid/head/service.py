@@ -6,6 +6,7 @@ gRPC status with the head's message.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 
@@ -114,18 +115,36 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def RunJob(self, request, context):
-        info = await self.head.submit(request, collect=True)
+        return await self._run(request)
+
+    async def Exec(self, request_iterator, context):
+        async for spec in request_iterator:
+            try:
+                outcome = await self._run(spec)
+            except HeadError as exc:
+                outcome = pb.JobOutcome(error_code=_CODES[exc.code].name, error=str(exc))
+            await context.write(outcome)
+
+    async def _run(self, request: pb.JobSpec) -> pb.JobOutcome:
+        """Submit a job, wait for its end, and gather its results into one outcome."""
+        events: asyncio.Queue = asyncio.Queue()
+        info = await self.head.submit(request, collect=True, watcher=events)
         outcome, size = pb.JobOutcome(complete=True), 0
-        async for event in self.head.watch(info.job_id, results=True, progress=False):
-            if event.WhichOneof("event") == "info":
-                outcome.info.CopyFrom(event.info)
-            elif outcome.complete:
-                size += event.chunk.ByteSize()
-                if size > MAX_MESSAGE_BYTES // 2:
-                    outcome.complete = False  # too big for one reply: the client streams them
-                    del outcome.chunks[:]
-                else:
-                    outcome.chunks.append(event.chunk)
+        try:
+            while True:
+                kind, payload = await events.get()
+                if kind == "end":
+                    outcome.info.CopyFrom(payload)
+                    break
+                if kind == "chunk" and outcome.complete:
+                    size += payload.ByteSize()
+                    if size > MAX_MESSAGE_BYTES // 2:
+                        outcome.complete = False  # too big for one reply: the client streams them
+                        del outcome.chunks[:]
+                    else:
+                        outcome.chunks.append(payload)
+        finally:
+            self.head.unwatch(info.job_id, events)
         if outcome.complete:
             if request.auto_cleanup:
                 await self.head.mark_collected(info.job_id, request)
@@ -269,8 +288,6 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
 
 def _spawn_reader(head: Head, session, request_iterator):
-    import asyncio
-
     async def read() -> None:
         try:
             async for msg in request_iterator:

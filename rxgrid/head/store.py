@@ -24,6 +24,8 @@ from .._serialize import blob_hash
 
 log = logging.getLogger("rxgrid.head.store")
 
+LAZY_COMMIT_SECONDS = 0.005  # how long a write nobody waits on may wait for company
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT, spec BLOB NOT NULL,
@@ -215,9 +217,12 @@ class _Writer:
         self._conn.executescript(SCHEMA)
         self._batch: list = []
         self._scheduled = False
+        self._timer: asyncio.TimerHandle | None = None
         self.failed: str | None = None
 
-    def submit(self, ops: list[Op], done: Callable[[BaseException | None], None] | None) -> None:
+    def submit(self, ops: list[Op], done: Callable[[BaseException | None], None] | None,
+               delay: float = 0.0) -> None:
+        """Queue ``ops``; they commit with the next flush, at the latest after ``delay``."""
         self._batch.append((ops, done))
         if self._scheduled:
             return
@@ -225,6 +230,10 @@ class _Writer:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
+            return
+        if delay > 0:
+            if self._timer is None:
+                self._timer = loop.call_later(delay, self.flush)
             return
         self._scheduled = True
         loop.call_soon(self.flush)
@@ -235,6 +244,9 @@ class _Writer:
 
     def flush(self) -> None:
         self._scheduled = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         batch, self._batch = self._batch, []
         if batch:
             self._commit(batch)
@@ -287,19 +299,24 @@ class Store:
         """Why the last write failed, or None if the last batches committed."""
         return self._writer.failed
 
-    def write(self, ops: list[Op]) -> asyncio.Future:
-        """Queue ``ops`` for the next group commit; the future resolves once committed."""
+    def write(self, ops: list[Op], delay: float = 0.0) -> asyncio.Future:
+        """Queue ``ops`` for the next group commit; the future resolves once committed.
+
+        ``delay``: the commit may wait this long for other writes to join it (any write
+        without a delay flushes everything queued at once).
+        """
         future = asyncio.get_running_loop().create_future()
 
         def done(error: BaseException | None) -> None:
             _settle(future, error)
 
-        self._writer.submit(ops, done)
+        self._writer.submit(ops, done, delay)
         return future
 
     def write_nowait(self, ops: list[Op]) -> None:
-        """Queue ``ops`` without waiting for the commit (bookkeeping nobody waits on)."""
-        self._writer.submit(ops, None)
+        """Queue ``ops`` without waiting for the commit (bookkeeping nobody waits on): they
+        join the next commit, at the latest after ``LAZY_COMMIT_SECONDS``."""
+        self._writer.submit(ops, None, LAZY_COMMIT_SECONDS)
 
     def write_sync(self, ops: list[Op]) -> None:
         """Write now, with whatever else is queued, and raise if it failed."""
