@@ -53,6 +53,7 @@ class ActiveJob:
     info: pb.JobInfo
     spec: pb.JobSpec
     watchers: set = field(default_factory=set)
+    waiter: asyncio.Queue | None = None  # the client blocked on this job (RunJob, Exec)
     collect_on_finish: bool = False
     inserted: bool = True  # its row is queued for the store (False only inside submit)
 
@@ -121,18 +122,42 @@ class Head:
         log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
 
     # ================================================================ clients
-    async def submit(self, spec: pb.JobSpec, collect: bool = False,
-                     watcher: asyncio.Queue | None = None) -> pb.JobInfo:
+    async def submit(self, spec: pb.JobSpec, collect: bool = False) -> pb.JobInfo:
         """Validate, store and queue a job; return its info once it is durable.
 
-        ``collect``: the caller waits for the results and will read them all, so the
-        job is recorded as collected in the same commit that records it finished.
-        ``watcher`` gets the job's events ("chunk", "info", "end") from the start. Such a
-        caller hears nothing before the job's end, so its commit may wait a little for
-        company: a job that ends within ``LAZY_COMMIT_SECONDS`` is stored, results and
-        all, in one commit instead of two (a head that dies before that commit loses
-        only a job whose client is still waiting, and that client submits it again).
+        ``collect``: the caller will read every result, so the job is recorded as
+        collected in the same commit that records it finished.
         """
+        info, committed = self._enqueue(spec, collect, None)
+        try:
+            await committed
+        except StoreError as exc:
+            raise self._not_stored(info.job_id, exc) from exc
+        return info
+
+    def submit_waiting(self, spec: pb.JobSpec, waiter: asyncio.Queue) -> pb.JobInfo:
+        """Queue a job for a client that blocks until it ends (RunJob, Exec).
+
+        ``waiter`` gets ("chunk", result) for each chunk and ("end", info) as soon as
+        they happen, before they are stored (see ``chunk_done``), or ("error",
+        HeadError) if the job cannot be stored. Such a client hears nothing before the
+        job's end, so the job's own commit may wait a little for company: a job that
+        ends within ``LAZY_COMMIT_SECONDS`` is stored, results and all, in one commit
+        instead of two. A head that dies before that commit loses only a job whose
+        client is still waiting, and that client submits it again.
+        """
+        info, committed = self._enqueue(spec, True, waiter)
+
+        def landed(future: asyncio.Future) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                waiter.put_nowait(("error", self._not_stored(info.job_id, future.exception())))
+
+        committed.add_done_callback(landed)
+        return info
+
+    def _enqueue(self, spec: pb.JobSpec, collect: bool,
+                 waiter: asyncio.Queue | None) -> tuple[pb.JobInfo, asyncio.Future]:
+        """Validate a job, queue its chunks and its insert; return its info and the commit."""
         self._refuse_if_store_failed()
         job_id = self._check_job_id(spec.job_id)
         for blob in spec.inline_blobs:
@@ -148,33 +173,33 @@ class Head:
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
             has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
             rng_kind=spec.rng_kind or "pcg64", service=spec.service)
-        job = self.jobs[job_id] = ActiveJob(info, spec, collect_on_finish=collect, inserted=False)
-        if watcher is not None:
-            job.watchers.add(watcher)
-        # Dispatch before the commit: the assignments leave first and the commit lands in
-        # this same turn of the loop, long before any result can come back; the client
-        # hears of the job only once it is committed.
+        job = self.jobs[job_id] = ActiveJob(info, spec, waiter=waiter, collect_on_finish=collect,
+                                            inserted=False)
+        # Dispatch before the commit: the assignments leave first and the commit lands
+        # long before any result can come back; the client hears of the job only once it
+        # is committed (a waiting client: once it has ended).
         self.scheduler.add_job(job_id, spec.priority, self._seq, chunks,
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self._dispatch()
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks),
-                                     delay=LAZY_COMMIT_SECONDS if watcher is not None else 0.0)
+                                     delay=LAZY_COMMIT_SECONDS if waiter is not None else 0.0)
         job.inserted = True
-        try:
-            await committed
-        except StoreError as exc:
-            for lease in self.scheduler.cancel_job(job_id):
-                self._send_cancel(lease)
-            self.scheduler.forget_job(job_id)
-            self.jobs.pop(job_id, None)
-            _notify(job, ("end", info))
-            raise HeadError("storage", f"job not accepted: the head cannot write its state dir "
-                                       f"{self.store.dir} ({exc}). Free disk space there; stored "
-                                       f"jobs and results are kept") from exc
         log.debug("job %s queued: %d tasks in %d chunks, priority %d",
                   job_id, info.tasks_total, len(chunks), spec.priority)
-        return info
+        return info, committed
+
+    def _not_stored(self, job_id: str, exc: BaseException) -> HeadError:
+        """Drop a job whose insert did not commit; the error tells its client why."""
+        job = self.jobs.pop(job_id, None)
+        for lease in self.scheduler.cancel_job(job_id):
+            self._send_cancel(lease)
+        self.scheduler.forget_job(job_id)
+        if job is not None:
+            _notify(job, ("end", job.info))
+        return HeadError("storage", f"job not accepted: the head cannot write its state dir "
+                                    f"{self.store.dir} ({exc}). Free disk space there; stored "
+                                    f"jobs and results are kept")
 
     def put_blob(self, data: bytes, digest: str | None = None) -> str:
         """Store a blob; a full or read-only state dir is a clear refusal, not a crash."""
@@ -292,10 +317,10 @@ class Head:
             job.watchers.discard(queue)
 
     def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
-        """Stop sending a job's events to ``queue`` (a watcher given to ``submit``)."""
+        """Stop sending a job's events to ``queue`` (a waiter given to ``submit``)."""
         job = self.jobs.get(job_id)
-        if job is not None:
-            job.watchers.discard(queue)
+        if job is not None and job.waiter is queue:
+            job.waiter = None
 
     def stored_results(self, job_id: str) -> Iterator[pb.ChunkResult]:
         """The stored chunk results of a job, in chunk order, with their task errors."""
@@ -562,8 +587,17 @@ class Head:
             if state == "failed":
                 info.error = _first_error(result)
         self._dispatch()
+        written = self.store.write(_chunk_done_ops(info, result))
+        if job.waiter is not None:
+            # The blocked client gets its results now and replies while the commit below
+            # runs: the commit leaves the round trip. Should the head die before the
+            # commit lands, the job runs again with nobody waiting: work repeated, no
+            # result lost (the client has them). Other watchers hear only what is stored.
+            job.waiter.put_nowait(("chunk", result))
+            if state in TERMINAL:
+                job.waiter.put_nowait(("end", info))
         try:
-            await self.store.write(_chunk_done_ops(info, result))
+            await written
         except StoreError:
             log.error("result of %s chunk %d not stored; it will run again", result.job_id,
                       result.chunk)
@@ -595,6 +629,8 @@ class Head:
         self._retire(job)
 
     def _retire(self, job: ActiveJob) -> None:
+        if job.waiter is not None:
+            job.waiter.put_nowait(("end", job.info))
         self.jobs.pop(job.info.job_id, None)
         self.scheduler.forget_job(job.info.job_id)
         log.debug("job %s %s: %d done, %d failed of %d tasks", job.info.job_id, job.info.state,

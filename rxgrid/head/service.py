@@ -128,11 +128,13 @@ class ClusterService(pb_grpc.ClusterServicer):
     async def _run(self, request: pb.JobSpec) -> pb.JobOutcome:
         """Submit a job, wait for its end, and gather its results into one outcome."""
         events: asyncio.Queue = asyncio.Queue()
-        info = await self.head.submit(request, collect=True, watcher=events)
+        info = self.head.submit_waiting(request, events)
         outcome, size = pb.JobOutcome(complete=True), 0
         try:
             while True:
                 kind, payload = await events.get()
+                if kind == "error":
+                    raise payload
                 if kind == "end":
                     outcome.info.CopyFrom(payload)
                     break
