@@ -107,6 +107,11 @@ class TaskFailure:
         return exc
 
 
+# How the head words its refusal of a job that names a blob it does not hold; a client
+# that cached the blob as sent (and a cleanup has removed it since) sends it again.
+MISSING_BLOB = "is not on the head"
+
+
 class TaskError(RxgridError):
     """Raised in the caller for a task that failed remotely; ``failure`` has the details."""
 

@@ -244,3 +244,18 @@ def test_a_finished_job_keeps_its_start_time(cluster2):
     info = cluster2.last_job.info()  # read back from the store: the job has retired
     assert info.state == "finished"
     assert 0 < info.submitted_at <= info.started_at <= info.finished_at
+
+
+def test_a_large_argument_sent_again_after_a_cleanup_removed_it(cluster2):
+    # The client remembers which blobs the head holds; a cleanup (here auto_cleanup) may
+    # remove one since. The next job naming it must still run, not be refused.
+    big = np.arange(100_000, dtype=np.float64)  # 800 kB: uploaded, not inlined
+    expected = [float(big.sum()) + 1]
+    assert cluster2.exec(fixtures.array_sum, big, 1, auto_cleanup=True) == expected
+    assert cluster2.exec(fixtures.array_sum, big, 1) == expected
+    first = cluster2.last_job.id
+    second = cluster2.exec(fixtures.array_sum, big, 1, wait=False)
+    assert second.result() == expected
+    # Every job holding the blob is cleaned up: the head deletes it.
+    assert sorted(cluster2.cleanup([first, second.id], force=True)) == sorted([first, second.id])
+    assert cluster2.exec(fixtures.array_sum, big, 1) == expected

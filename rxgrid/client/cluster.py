@@ -6,20 +6,25 @@
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import functools
 import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._proto import rxgrid_pb2 as pb
 from .._serialize import blob_hash, dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (
+    MISSING_BLOB,
     DuplicateJobError,
     HeadUnavailableError,
+    InvalidArgumentError,
     JobNotFoundError,
     ProtocolMismatchError,
     TaskFailure,
@@ -33,6 +38,7 @@ from .rpc import HeadConnection
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
+ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,9 @@ class Cluster(AnalyticsMixin):
     def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
         self.address = address
         self._conn = HeadConnection(address, retry_deadline, settings)
-        self._on_head: set[str] = set()
+        # Blobs the head holds, as far as this client knows (a bounded memory: a forgotten
+        # one is merely sent again).
+        self._on_head: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.last_job: Job | None = None
         self._slots, self._slots_at = 1, 0.0
         self._connect()
@@ -118,23 +126,61 @@ class Cluster(AnalyticsMixin):
                        job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
                        per_node=per_node, packages=packages, objects=objects, timeout=timeout,
                        auto_cleanup=auto_cleanup, rng_kind=rng_kind)
-        spec = self._spec(call)
-        spec.single_result, spec.console_output = _single_result, bool(console_output)
-        spec.output_files.extend(_patterns(output_files))
+        patterns = _patterns(output_files)
+
+        def build() -> pb.JobSpec:
+            spec = self._spec(call)
+            spec.single_result, spec.console_output = _single_result, bool(console_output)
+            spec.output_files.extend(patterns)
+            return spec
+
         job = Job(self, call.job_id)
         self.last_job = job
         if not wait:
-            self._submit(spec)
+            self._send(build, self._submit)
             return job
         if call.num_tasks > 1 and _progress_wanted(progress):
             # A bar needs the job's progress while it runs: submit, watch, then read.
-            self._submit(spec)
+            self._send(build, self._submit)
             result = job.result(progress=True)
-            if spec.console_output:
+            if console_output:
                 print_outputs(job.logs().values())
             _warn_failures(job.info())
             return result
-        return self._run(spec, job)
+        return self._send(build, lambda spec: self._run(spec, job))
+
+    def _send(self, build: Callable[[], pb.JobSpec], send: Callable[[pb.JobSpec], Any]) -> Any:
+        """Build a job's spec and hand it to ``send`` (submit, or run to the end).
+
+        Blobs this client has sent before are named, not sent again. If a cleanup has
+        removed one from the head since, the head refuses the job before anything runs;
+        it is then built and sent once more with every blob.
+        """
+        spec = build()
+        try:
+            result = send(spec)
+        except InvalidArgumentError as exc:
+            if MISSING_BLOB not in str(exc) or not self._on_head:
+                raise
+            log.info("the head no longer holds a blob this client sent before (cleaned up); "
+                     "sending the job again with all its blobs")
+            self._on_head.clear()
+            spec = build()
+            result = send(spec)
+        if spec.auto_cleanup:  # its blobs go with it (unless another job holds them too)
+            for digest in (spec.function_blob, spec.common_blob, spec.objects_blob,
+                           *spec.chunk_blobs):
+                self._on_head.pop(digest, None)
+        else:
+            for blob in spec.inline_blobs:
+                self._on_head_add(blob.hash)
+        return result
+
+    def _on_head_add(self, digest: str) -> None:
+        self._on_head[digest] = None
+        self._on_head.move_to_end(digest)
+        if len(self._on_head) > ON_HEAD_MEMORY:
+            self._on_head.popitem(last=False)
 
     def _submit(self, spec: pb.JobSpec) -> None:
         deadline, retried = time.monotonic() + self._conn.retry_deadline, False
@@ -230,7 +276,7 @@ class Cluster(AnalyticsMixin):
         missing = self._conn.call("MissingBlobs", pb.BlobQuery(hashes=[digest])).missing
         if missing:
             self._conn.put_blob(data, digest)
-        self._on_head.add(digest)
+        self._on_head_add(digest)
         return digest
 
     # ---------------------------------------------------------------- jobs

@@ -110,13 +110,17 @@ class Service:
     def _submit(self, records: list[dict], parallel_count: int, wait: bool):
         cluster = self._cluster
         call = prepare(run_record, (each(records),), {}, chunk_size=1)
-        spec = cluster._spec(call, function_blob=self._info.runner_blob)
-        spec.name = spec.service = f"{self.name}/{self.version}"
-        spec.max_parallel = parallel_count
-        spec.output_files.append("**")
+
+        def build():
+            spec = cluster._spec(call, function_blob=self._info.runner_blob)
+            spec.name = spec.service = f"{self.name}/{self.version}"
+            spec.max_parallel = parallel_count
+            spec.output_files.append("**")
+            return spec
+
         if wait:
-            return cluster._run(spec, Job(cluster, call.job_id))
-        cluster._submit(spec)
+            return cluster._send(build, lambda spec: cluster._run(spec, Job(cluster, call.job_id)))
+        cluster._send(build, cluster._submit)
         return Job(cluster, call.job_id)
 
 

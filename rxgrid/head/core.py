@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
+from ..errors import MISSING_BLOB
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
 from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError
@@ -267,7 +268,7 @@ class Head:
             raise HeadError("invalid", "the job has neither a function blob nor a kernel name")
         for digest in _spec_blobs(spec):
             if not self.store.blobs.has(digest):
-                raise HeadError("invalid", f"blob {digest[:12]}... is not on the head: upload it "
+                raise HeadError("invalid", f"blob {digest[:12]}... {MISSING_BLOB}: upload it "
                                            f"with PutBlob (or inline it) before submitting")
 
     def total_slots(self) -> int:
@@ -587,17 +588,17 @@ class Head:
             if state == "failed":
                 info.error = _first_error(result)
         self._dispatch()
-        written = self.store.write(_chunk_done_ops(info, result))
         if job.waiter is not None:
-            # The blocked client gets its results now and replies while the commit below
-            # runs: the commit leaves the round trip. Should the head die before the
-            # commit lands, the job runs again with nobody waiting: work repeated, no
-            # result lost (the client has them). Other watchers hear only what is stored.
+            # The blocked client gets its results now (its wakeup is queued before the
+            # flush below), so the reply travels while the commit runs. Should the head
+            # die before the commit lands, the job runs again with nobody waiting: work
+            # repeated, no result lost (the client has them). Other watchers hear only
+            # what is stored.
             job.waiter.put_nowait(("chunk", result))
             if state in TERMINAL:
                 job.waiter.put_nowait(("end", info))
         try:
-            await written
+            await self.store.write(_chunk_done_ops(info, result))
         except StoreError:
             log.error("result of %s chunk %d not stored; it will run again", result.job_id,
                       result.chunk)
