@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._args import each
-from ._seeding import task_rng
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (
     AuthenticationError,
@@ -34,6 +33,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._seeding import task_rng
     from .client.cluster import Cluster
     from .client.job import Job, JobInfo
     from .client.local import LocalCluster
@@ -55,6 +55,7 @@ _LAZY = {
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
+    "task_rng": "_seeding",  # numpy: a head or a worker daemon never loads it
 }
 
 

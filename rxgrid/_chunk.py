@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import _seeding
 from .errors import TaskFailure
 
 
@@ -182,6 +181,8 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
 
 def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
+    from . import _seeding  # numpy: loaded where tasks run, not in the head
+
     _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
     args, kwargs = (make_arguments or argument_maker(call))(offset)
     with _captured(call, call.first + offset):
@@ -195,6 +196,8 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     ``values`` has one entry per task, ``None`` where the task failed. With
     ``stop_on_failure`` the chunk stops at the first failure and the rest are not run.
     """
+    from . import _seeding
+
     values: list = []
     failures: list[TaskFailure] = []
     function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)

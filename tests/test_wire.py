@@ -150,3 +150,14 @@ def test_exec_runs_jobs_in_turn_on_one_stream_and_refuses_in_band(cluster2):
     # Same seed, same kernel: the same win rates, whatever ran them.
     assert ([json.loads(c.results_json) for c in sorted(first.chunks, key=lambda c: c.chunk)]
             == [json.loads(c.results_json) for c in sorted(second.chunks, key=lambda c: c.chunk)])
+
+
+def test_a_head_and_a_worker_daemon_do_not_load_numpy():
+    # numpy costs ~70 ms of CPU per process at start; on a small machine the processes of
+    # a local cluster start at once, so every one of them counts. Only executors need it.
+    import subprocess
+    import sys
+    code = ("import sys, rxgrid, rxgrid.cli, rxgrid.head.server, rxgrid.worker.daemon; "
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr

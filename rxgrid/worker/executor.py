@@ -83,7 +83,7 @@ def main(conn, worker_name: str) -> None:
     # One executor per core already fills the machine: Numba's prange threads inside
     # each would only fight over the same cores.
     os.environ.setdefault("NUMBA_NUM_THREADS", os.environ.get("RXGRID_EXECUTOR_THREADS", "1"))
-    from .. import _chunk, _serialize
+    from .. import _chunk, _seeding, _serialize  # noqa: F401 - numpy loads before "ready"
     from ..errors import TaskFailure
 
     cache = ObjectCache()
