@@ -3,7 +3,10 @@ lost workers, shared blobs, timeouts and dying executors. Real processes, real p
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 
@@ -259,3 +262,41 @@ def test_a_large_argument_sent_again_after_a_cleanup_removed_it(cluster2):
     # Every job holding the blob is cleaned up: the head deletes it.
     assert sorted(cluster2.cleanup([first, second.id], force=True)) == sorted([first, second.id])
     assert cluster2.exec(fixtures.array_sum, big, 1) == expected
+
+
+def _big_array() -> np.ndarray:
+    return np.random.default_rng(7).random(400_000)  # 3.2 MB: uploaded, then fetched
+
+
+def test_on_one_host_a_large_argument_travels_as_a_file_not_a_stream(fresh_cluster):
+    # The client hands the blob to the head as a file in its inbox, each worker links the
+    # head's file: no byte of it crosses gRPC, and the tasks see the same array.
+    cluster = fresh_cluster(workers=2)
+    big = _big_array()
+    assert cluster.exec(fixtures.array_sum, big, each(range(6))) == [big.sum() + i for i in range(6)]
+    # Only the small function blob rides along with the assignments.
+    assert all(w.blob_bytes_sent < big.nbytes // 100 for w in cluster.workers())
+    assert not os.listdir(os.path.join(cluster.state_dir, "inbox"))  # nothing left behind
+
+
+def test_a_worker_on_another_file_system_copies_the_heads_file():
+    # /dev/shm is a tmpfs: the worker's cache (in /tmp) cannot hard-link into it.
+    state = tempfile.mkdtemp(prefix="rxgrid-shm-", dir="/dev/shm")
+    try:
+        cluster = rxgrid.local(workers=1, cores_per_worker=1, state_dir=state)
+        with cluster:
+            big = _big_array()
+            assert cluster.exec(fixtures.array_sum, big, 1) == [big.sum() + 1]
+            assert cluster.workers()[0].blob_bytes_sent < big.nbytes // 100
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def test_without_shared_files_large_arguments_are_streamed(fresh_cluster, monkeypatch):
+    monkeypatch.setenv("RXGRID_LOCAL_BLOBS", "0")  # read by the worker daemons
+    cluster = fresh_cluster(workers=2)
+    cluster._inbox = "/nonexistent/inbox"  # as a client on another host sees it
+    big = _big_array()
+    assert cluster.exec(fixtures.array_sum, big, each(range(4))) == [big.sum() + i for i in range(4)]
+    sent = [w.blob_bytes_sent for w in cluster.workers()]
+    assert all(big.nbytes <= s < 2 * big.nbytes for s in sent), sent

@@ -161,3 +161,37 @@ def test_a_head_and_a_worker_daemon_do_not_load_numpy():
             "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_put_blob_file_takes_only_regular_files_of_the_inbox_that_match_their_hash(cluster2):
+    import hashlib
+    import os
+    with grpc.insecure_channel(cluster2.address) as channel:
+        stub = pb_grpc.ClusterStub(channel)
+        inbox = stub.Connect(pb.ConnectRequest(protocol_version=_protocol())).blob_inbox
+        data = os.urandom(300_000)
+        digest = hashlib.sha256(data).hexdigest()
+
+        def refused(name: str, hash_: str = digest) -> grpc.RpcError:
+            with pytest.raises(grpc.RpcError) as info:
+                stub.PutBlobFile(pb.BlobFile(name=name, hash=hash_))
+            return info.value
+
+        assert refused("../rxgrid.sqlite3").code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused(".hidden").code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused("absent.blob").code() == grpc.StatusCode.NOT_FOUND
+        os.symlink("/etc/passwd", os.path.join(inbox, "link.blob"))
+        assert "not a regular file" in refused("link.blob").details()
+        with open(os.path.join(inbox, "wrong.blob"), "wb") as f:
+            f.write(data)
+        assert "hashes to" in refused("wrong.blob", "0" * 64).details()
+        with open(os.path.join(inbox, "right.blob"), "wb") as f:
+            f.write(data)
+        assert stub.PutBlobFile(pb.BlobFile(name="right.blob", hash=digest)).size == len(data)
+        assert b"".join(p.data for p in stub.GetBlob(pb.BlobRef(hash=digest))) == data
+        assert os.listdir(inbox) == []  # taken, refused or not: nothing stays
+
+
+def _protocol() -> int:
+    from rxgrid._version import PROTOCOL_VERSION
+    return PROTOCOL_VERSION

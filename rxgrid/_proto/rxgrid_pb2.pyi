@@ -32,6 +32,14 @@ class BlobRef(_message.Message):
     size: int
     def __init__(self, hash: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
+class BlobLocation(_message.Message):
+    __slots__ = ("path", "size")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    size: int
+    def __init__(self, path: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
+
 class TaskError(_message.Message):
     __slots__ = ("task", "type", "message", "traceback", "worker")
     TASK_FIELD_NUMBER: _ClassVar[int]
@@ -300,18 +308,28 @@ class ConnectRequest(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., client: _Optional[str] = ...) -> None: ...
 
 class ConnectReply(_message.Message):
-    __slots__ = ("protocol_version", "head_version", "total_slots", "workers", "max_message_bytes")
+    __slots__ = ("protocol_version", "head_version", "total_slots", "workers", "max_message_bytes", "blob_inbox")
     PROTOCOL_VERSION_FIELD_NUMBER: _ClassVar[int]
     HEAD_VERSION_FIELD_NUMBER: _ClassVar[int]
     TOTAL_SLOTS_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BLOB_INBOX_FIELD_NUMBER: _ClassVar[int]
     protocol_version: int
     head_version: str
     total_slots: int
     workers: int
     max_message_bytes: int
-    def __init__(self, protocol_version: _Optional[int] = ..., head_version: _Optional[str] = ..., total_slots: _Optional[int] = ..., workers: _Optional[int] = ..., max_message_bytes: _Optional[int] = ...) -> None: ...
+    blob_inbox: str
+    def __init__(self, protocol_version: _Optional[int] = ..., head_version: _Optional[str] = ..., total_slots: _Optional[int] = ..., workers: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., blob_inbox: _Optional[str] = ...) -> None: ...
+
+class BlobFile(_message.Message):
+    __slots__ = ("name", "hash")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    hash: str
+    def __init__(self, name: _Optional[str] = ..., hash: _Optional[str] = ...) -> None: ...
 
 class JobRef(_message.Message):
     __slots__ = ("job_id",)

@@ -144,6 +144,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQuery.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQueryReply.FromString,
                 _registered_method=True)
+        self.PutBlobFile = channel.unary_unary(
+                '/rxgrid.v1.Cluster/PutBlobFile',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -285,6 +290,14 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutBlobFile(self, request, context):
+        """Take a blob a client on the head's host wrote into blob_inbox (checked against its
+        hash, then moved into the store). NOT_FOUND when there is no such file: stream it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -397,6 +410,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.MissingBlobs,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQuery.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQueryReply.SerializeToString,
+            ),
+            'PutBlobFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBlobFile,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1003,6 +1021,33 @@ class Cluster:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def PutBlobFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/PutBlobFile',
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class WorkerLinkStub:
     """Missing associated documentation comment in .proto file."""
@@ -1033,6 +1078,11 @@ class WorkerLinkStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
                 _registered_method=True)
+        self.LocateBlob = channel.unary_unary(
+                '/rxgrid.v1.WorkerLink/LocateBlob',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+                _registered_method=True)
 
 
 class WorkerLinkServicer:
@@ -1062,6 +1112,14 @@ class WorkerLinkServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LocateBlob(self, request, context):
+        """The blob's file on the head's host: a worker on the same host links it (or copies it
+        from the page cache) instead of streaming it through gRPC.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerLinkServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1084,6 +1142,11 @@ def add_WorkerLinkServicer_to_server(servicer, server):
                     servicer.PutBlob,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+            ),
+            'LocateBlob': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateBlob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1194,6 +1257,33 @@ class WorkerLink:
             '/rxgrid.v1.WorkerLink/PutBlob',
             rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LocateBlob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.WorkerLink/LocateBlob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import functools
 import logging
+import os
+import secrets
 import sys
 import threading
 import time
@@ -22,11 +25,13 @@ from .._serialize import blob_hash, dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (
     MISSING_BLOB,
+    AuthenticationError,
     DuplicateJobError,
     HeadUnavailableError,
     InvalidArgumentError,
     JobNotFoundError,
     ProtocolMismatchError,
+    RxgridError,
     TaskFailure,
 )
 from .analytics import AnalyticsMixin
@@ -84,6 +89,7 @@ class Cluster(AnalyticsMixin):
         # one is merely sent again).
         self._on_head: collections.OrderedDict[str, None] = collections.OrderedDict()
         self.last_job: Job | None = None
+        self._inbox: str | None = None  # the head's blob inbox, if it may be on this host
         self._slots, self._slots_at = 1, 0.0
         self._connect()
 
@@ -94,6 +100,8 @@ class Cluster(AnalyticsMixin):
             raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
                                         f"client {PROTOCOL_VERSION}")
         self._slots, self._slots_at = max(1, reply.total_slots), time.monotonic()
+        if self._inbox is None:
+            self._inbox = reply.blob_inbox
         return reply
 
     def close(self) -> None:
@@ -274,10 +282,35 @@ class Cluster(AnalyticsMixin):
             inline[digest] = data
             return digest
         missing = self._conn.call("MissingBlobs", pb.BlobQuery(hashes=[digest])).missing
-        if missing:
+        if missing and not self._put_blob_file(data, digest):
             self._conn.put_blob(data, digest)
         self._on_head_add(digest)
         return digest
+
+    def _put_blob_file(self, data: bytes, digest: str) -> bool:
+        """Hand a large blob to a head on this host as a file in its inbox (a write and a
+        rename instead of a stream through gRPC); False if that is not possible here."""
+        inbox = self._inbox
+        if not inbox or not os.path.isdir(inbox):
+            return False
+        name = f"{secrets.token_hex(16)}.blob"
+        path = os.path.join(inbox, name)
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+            self._conn.call("PutBlobFile", pb.BlobFile(name=name, hash=digest))
+            return True
+        except (OSError, RxgridError) as exc:
+            if isinstance(exc, (HeadUnavailableError, AuthenticationError)):
+                raise
+            # Another host with a folder of the same name, no write access, an old head:
+            # stream this and every later blob.
+            log.debug("blob %s not handed over as a file (%s); streaming it", digest[:12], exc)
+            self._inbox = ""
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     # ---------------------------------------------------------------- jobs
     def job(self, job_id: str) -> Job:

@@ -19,8 +19,10 @@ import asyncio
 import collections
 import itertools
 import logging
+import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -31,11 +33,12 @@ from .._version import PROTOCOL_VERSION
 from ..errors import MISSING_BLOB
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError
+from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError, file_hash
 
 log = logging.getLogger("rxgrid.head")
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+INBOX_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")  # no path, no leading dot
 TERMINAL = ("finished", "failed", "cancelled")
 INLINE_BLOB_LIMIT = 1 << 20  # blobs up to this size ride along with an assignment
 KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
@@ -201,6 +204,33 @@ class Head:
         return HeadError("storage", f"job not accepted: the head cannot write its state dir "
                                     f"{self.store.dir} ({exc}). Free disk space there; stored "
                                     f"jobs and results are kept")
+
+    async def adopt_blob_file(self, name: str, digest: str) -> pb.BlobRef:
+        """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
+        if not INBOX_NAME_RE.match(name):
+            raise HeadError("invalid", f"{name!r} is not a file name of the blob inbox")
+        path = self.store.inbox / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise HeadError("not_found", f"no file {name} in the head's blob inbox "
+                                         f"{self.store.inbox}: a client on another host streams "
+                                         f"its blobs with PutBlob") from None
+        try:
+            if not stat.S_ISREG(mode):
+                raise HeadError("invalid", f"{name} in the blob inbox is not a regular file")
+            actual, size = await asyncio.to_thread(file_hash, path)
+            if actual != digest:
+                raise HeadError("invalid", f"the file {name} hashes to {actual[:12]}..., not the "
+                                           f"{digest[:12]}... it was handed over as")
+            self.store.blobs.adopt(path, digest)
+        except OSError as exc:
+            raise HeadError("storage", f"the head cannot store a blob in its state dir "
+                                       f"{self.store.dir}: {exc.strerror or exc}. Free disk space "
+                                       f"there; stored jobs and results are kept") from exc
+        finally:
+            path.unlink(missing_ok=True)
+        return pb.BlobRef(hash=digest, size=size)
 
     def put_blob(self, data: bytes, digest: str | None = None) -> str:
         """Store a blob; a full or read-only state dir is a clear refusal, not a crash."""

@@ -107,7 +107,8 @@ class ClusterService(pb_grpc.ClusterServicer):
         return pb.ConnectReply(protocol_version=PROTOCOL_VERSION, head_version=__version__,
                                total_slots=self.head.total_slots(),
                                workers=sum(s.open for s in self.head.sessions.values()),
-                               max_message_bytes=MAX_MESSAGE_BYTES)
+                               max_message_bytes=MAX_MESSAGE_BYTES,
+                               blob_inbox=str(self.head.store.inbox.resolve()))
 
     @_translate_errors
     async def SubmitJob(self, request, context):
@@ -238,6 +239,10 @@ class ClusterService(pb_grpc.ClusterServicer):
         return await _receive_blob(self.head, request_iterator)
 
     @_translate_errors
+    async def PutBlobFile(self, request, context):
+        return await self.head.adopt_blob_file(request.name, request.hash)
+
+    @_translate_errors
     async def GetBlob(self, request, context):
         for piece in _send_blob(self.head.store, request):
             yield piece
@@ -287,6 +292,17 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
     @_translate_errors
     async def PutBlob(self, request_iterator, context):
         return await _receive_blob(self.head, request_iterator)
+
+    @_translate_errors
+    async def LocateBlob(self, request, context):
+        blobs = self.head.store.blobs
+        if not blobs.has(request.hash):
+            raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
+        path = blobs.path(request.hash)
+        try:
+            return pb.BlobLocation(path=str(path.resolve()), size=path.stat().st_size)
+        except OSError:  # a small blob: a database row, not a file
+            return pb.BlobLocation()
 
 
 def _spawn_reader(head: Head, session, request_iterator):

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import pathlib
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -137,6 +138,16 @@ class BlobStore:
             pathlib.Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def adopt(self, path: pathlib.Path, digest: str) -> None:
+        """Move a file whose content hashes to ``digest`` into the store (same file
+        system: a rename, no copy); if the store holds it already, drop the file."""
+        target = self.path(digest)
+        if target.exists():
+            path.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(exist_ok=True)
+        os.replace(path, target)
 
     def writer(self) -> BlobWriter:
         """Write a blob piece by piece (hashing as it goes); ``finish`` names it."""
@@ -288,6 +299,11 @@ class Store:
         self.dir = pathlib.Path(state_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / "rxgrid.sqlite3"
+        # Large blobs from clients on this host arrive here as files (PutBlobFile). Only
+        # this user can write it; what is left from before a restart is stale.
+        self.inbox = self.dir / "inbox"
+        shutil.rmtree(self.inbox, ignore_errors=True)
+        self.inbox.mkdir(mode=0o700)
         self.blobs = BlobStore(self.dir / "blobs", lambda ops, done: self._writer.submit(ops, done),
                                self.query)
         self._writer = _Writer(self.db_path)
@@ -341,6 +357,16 @@ def _settle(future: asyncio.Future, error: BaseException | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def file_hash(path: pathlib.Path) -> tuple[str, int]:
+    """sha256 hex digest and size of a file, read in 4 MB pieces (run it in a thread)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while piece := f.read(4 << 20):
+            digest.update(piece)
+            size += len(piece)
+    return digest.hexdigest(), size
 
 
 def now() -> float:

@@ -114,6 +114,8 @@ class WorkerDaemon:
         self._cancelled: set[int] = set()
         self._stub: pb_grpc.WorkerLinkStub | None = None
         self._stopping = False
+        # Try the head's blob files before streaming them (RXGRID_LOCAL_BLOBS=0: never).
+        self._local_files = os.environ.get("RXGRID_LOCAL_BLOBS", "1") != "0"
 
     # ---------------------------------------------------------------- life cycle
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -284,7 +286,10 @@ class WorkerDaemon:
                 await self._fetch(digest)
 
     async def _fetch(self, digest: str) -> None:
-        """Stream a blob from the head, straight to a file when it is large."""
+        """Get a blob from the head: link or copy its file when the head is on this host,
+        else stream it (straight to a file when it is large)."""
+        if await self._take_local_file(digest):
+            return
         call = self._stub.GetBlob(pb.BlobRef(hash=digest),
                                   metadata=(("rxgrid-worker", self.name),) + self._auth)
         pieces, out, size = [], None, 0
@@ -302,6 +307,44 @@ class WorkerDaemon:
         out.close()
         os.replace(self.blobs.path(digest) + ".part", self.blobs.path(digest))
         self.blobs.add_file(digest, size)
+
+    async def _take_local_file(self, digest: str) -> bool:
+        """Link (or copy) the head's file of a blob into this worker's cache, if the head
+        is on this host. A 200 MB argument then costs a link, not a 200 MB stream per
+        worker. False when that is not possible (another host, a small blob, an old head)."""
+        if not self._local_files:
+            return False
+        try:
+            where = await self._stub.LocateBlob(pb.BlobRef(hash=digest),
+                                                metadata=(("rxgrid-worker", self.name),) + self._auth)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self._local_files = False
+            return False
+        if where.size < FILE_BLOB_BYTES or not where.path:
+            return False
+        return await asyncio.to_thread(self._link_or_copy, where.path, where.size, digest)
+
+    def _link_or_copy(self, source: str, size: int, digest: str) -> bool:
+        target = self.blobs.path(digest)
+        try:
+            if os.stat(source).st_size != size:
+                return False
+            try:
+                os.link(source, target)
+            except OSError:  # another file system, or links not allowed: copy it
+                shutil.copyfile(source, target + ".part")
+                os.replace(target + ".part", target)
+            if os.stat(target).st_size != size:
+                os.unlink(target)
+                return False
+        except OSError:  # not on this host (no such file), or not readable: stream it
+            with contextlib.suppress(OSError):
+                os.unlink(target + ".part")
+            return False
+        self.blobs.add_file(digest, size)
+        log.debug("blob %s taken from the head's file %s", digest[:12], source)
+        return True
 
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
         if len(data) <= INLINE_RESULT_LIMIT:
