@@ -136,3 +136,20 @@ def test_a_full_state_dir_refuses_new_work_and_keeps_what_it_has(tiny_disk):
         assert cluster.job(kept.id).result() == [0, 1, 4, 9]
         db = os.path.join(cluster.state_dir, "rxgrid.sqlite3")
         assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_per_node_task_waiting_for_a_worker_that_never_returns_fails_instead_of_hanging(
+        fresh_cluster):
+    cluster = fresh_cluster(workers=2, lease_timeout=2.0)
+    first = cluster.exec(fixtures.sleep_then, 60, per_node=True, wait=False)
+    _wait_until(lambda: sum(w.busy for w in cluster.workers()) == 2, 30)
+    # Queued behind `first` on each worker: its chunk for local-1 waits for local-1.
+    second = cluster.exec(fixtures.where_am_i, per_node=True, wait=False)
+    cluster.kill("local-1")
+    _wait_until(lambda: second.progress().failed == 1, 30)  # after lease_timeout, not never
+    first.cancel()  # frees local-0 for second's other chunk
+    results = second.result(timeout=60)
+    assert results["local-0"][0] == "local-0"
+    lost = results["local-1"]
+    assert isinstance(lost, rxgrid.TaskFailure) and lost.type == "WorkerLostError"
+    assert "did not come back" in lost.message

@@ -152,3 +152,16 @@ def test_guided_chunk_sizes_cover_every_task_and_shrink_towards_the_end():
         assert sizes == sorted(sizes, reverse=True)
     assert guided_sizes(40, 2)[-4:] == [1, 1, 1, 1]  # the end is fine-grained
     assert len(guided_sizes(100_000, 2)) < 20  # trivial tasks stay few chunks
+
+
+def test_pinned_waiting_lists_queued_per_node_chunks_by_worker():
+    s = Scheduler()
+    s.add_worker("a", 1)
+    s.add_job("j", 0, 1, [(0, 1, "a"), (1, 1, "b"), (2, 1, None)])
+    assert {name: [c.index for c in chunks] for name, chunks in s.pinned_waiting().items()} == {
+        "a": [0], "b": [1]}
+    lease = s.lease_next("a")
+    assert lease.chunk == 0
+    assert list(s.pinned_waiting()) == ["b"]  # leased chunks are not waiting
+    assert s.complete("j", 1, None) == (True, None)  # failed in place: no longer waiting
+    assert s.pinned_waiting() == {}

@@ -95,6 +95,7 @@ class Head:
         from .services import ServiceRegistry
         self.services = ServiceRegistry(self)
         self._lease_started: dict[int, float] = {}
+        self._absent_since: dict[str, float] = {}  # worker name -> first seen away
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -571,10 +572,10 @@ class Head:
         for chunk in orphans:
             asyncio.create_task(self._fail_orphan(chunk))
 
-    async def _fail_orphan(self, chunk) -> None:
+    async def _fail_orphan(self, chunk, why: str = "was lost before its per-node task finished"
+                           ) -> None:
         error = pb.TaskError(task=chunk.first, type="WorkerLostError",
-                             message=f"worker {chunk.pinned} was lost before its per-node task "
-                                     f"finished", worker=chunk.pinned)
+                             message=f"worker {chunk.pinned} {why}", worker=chunk.pinned)
         result = pb.ChunkResult(job_id=chunk.job_id, chunk=chunk.index, first_task=chunk.first,
                                 num_tasks=chunk.count, worker=chunk.pinned, errors=[error])
         await self.chunk_done(None, None, result)
@@ -727,6 +728,33 @@ class Head:
                     log.warning("worker %s sent nothing for %.0f s: treating it as lost",
                                 session.name, time.time() - session.last_heartbeat)
                     self.close_session(session)
+            self._fail_pinned_to_absent_workers()
+
+    def _fail_pinned_to_absent_workers(self) -> None:
+        """A per-node chunk waits for its own worker; if that worker stays away (lost
+        while its chunk was queued, or gone when the head restarted) for
+        ``lease_timeout``, the chunk fails with WorkerLostError instead of holding its job
+        forever."""
+        now = time.time()
+        waiting = self.scheduler.pinned_waiting()
+        for name in list(self._absent_since):
+            if name not in waiting:
+                del self._absent_since[name]
+        for name, chunks in waiting.items():
+            session = self.sessions.get(name)
+            if session is not None and session.open:
+                self._absent_since.pop(name, None)
+                continue
+            since = self._absent_since.setdefault(name, now)
+            if now - since < self.lease_timeout:
+                continue
+            del self._absent_since[name]
+            log.warning("worker %s has been away for %.0f s: failing the %d per-node chunk(s) "
+                        "waiting for it", name, now - since, len(chunks))
+            for chunk in chunks:
+                asyncio.create_task(self._fail_orphan(
+                    chunk, f"did not come back within {self.lease_timeout:g} s to run its "
+                           f"per-node task"))
 
 
 # ==================================================================== helpers

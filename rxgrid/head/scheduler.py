@@ -227,6 +227,11 @@ class Scheduler:
         live.extend(c for parked in self._parked.values() for c in parked if c.state == QUEUED)
         return sorted(live, key=Chunk.sort_key)
 
+    def pinned_waiting(self) -> dict[str, list[Chunk]]:
+        """Queued per-node chunks by the worker they wait for (only workers with some)."""
+        waiting = {name: list(self._iter_live(heap)) for name, heap in self._pinned.items()}
+        return {name: chunks for name, chunks in waiting.items() if chunks}
+
     def leased(self) -> list[ChunkLease]:
         """Every current lease."""
         return [self._lease_of(c) for c in self._leases.values()]
