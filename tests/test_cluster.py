@@ -300,3 +300,23 @@ def test_without_shared_files_large_arguments_are_streamed(fresh_cluster, monkey
     assert cluster.exec(fixtures.array_sum, big, each(range(4))) == [big.sum() + i for i in range(4)]
     sent = [w.blob_bytes_sent for w in cluster.workers()]
     assert all(big.nbytes <= s < 2 * big.nbytes for s in sent), sent
+
+
+def test_on_one_host_large_results_travel_as_files(fresh_cluster):
+    # Results over 1 MB a chunk are blobs: the worker writes them into the head's inbox,
+    # the client reads the head's file. Same values as the streamed way below.
+    cluster = fresh_cluster(workers=2)
+    values = cluster.exec(fixtures.zeros_plus, 300_000, each(range(6)), chunk_size=3)
+    assert [float(v[0]) for v in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert all(v.shape == (300_000,) for v in values)
+    stored = [f for d in os.listdir(os.path.join(cluster.state_dir, "blobs"))
+              if len(d) == 2 for f in os.listdir(os.path.join(cluster.state_dir, "blobs", d))]
+    assert len(stored) >= 2  # the two chunks' results, each a file in the head's store
+    assert not os.listdir(os.path.join(cluster.state_dir, "inbox"))
+
+
+def test_large_results_are_streamed_without_shared_files(fresh_cluster, monkeypatch):
+    monkeypatch.setenv("RXGRID_LOCAL_BLOBS", "0")  # the workers and this client
+    cluster = fresh_cluster(workers=2)
+    values = cluster.exec(fixtures.zeros_plus, 300_000, each(range(6)), chunk_size=3)
+    assert [float(v[0]) for v in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]

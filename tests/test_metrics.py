@@ -6,6 +6,7 @@ import re
 import time
 import urllib.request
 
+import numpy as np
 import pytest
 
 import rxgrid
@@ -118,3 +119,19 @@ def test_prometheus_client_reads_it_too(cluster):
         families = {f.name: f for f in parser.text_string_to_metric_families(r.read().decode())}
     assert families["rxgrid_chunk_seconds"].type == "histogram"
     assert families["rxgrid_tasks_finished"].type == "counter"
+
+
+def test_large_blobs_on_one_host_move_as_files_and_are_counted(cluster):
+    # The argument (client -> head) and the results (worker -> head) arrive as files, the
+    # workers take the argument's file, and the client reads the results' files.
+    _, before = scrape(cluster)
+    big = np.zeros(200_000)  # 1.6 MB: a blob, not inline
+    values = cluster.exec(fixtures.zeros_plus, 200_000, rxgrid.each(range(4)), chunk_size=2)
+    assert cluster.exec(fixtures.array_sum, big, rxgrid.each(range(2))) == [0.0, 1.0]
+    assert [float(v[0]) for v in values] == [0.0, 1.0, 2.0, 3.0]
+    _, after = scrape(cluster)
+    name = "rxgrid_blob_bytes_received_total"
+    by_file = value(after, name, via="file") - value(before, name, via="file")
+    assert by_file >= big.nbytes + 4 * 200_000 * 8
+    assert value(after, name, via="stream") == value(before, name, via="stream")
+    assert value(after, "rxgrid_blobs_located_total") - value(before, "rxgrid_blobs_located_total") >= 3

@@ -505,16 +505,18 @@ class RegisterRequest(_message.Message):
     def __init__(self, protocol_version: _Optional[int] = ..., name: _Optional[str] = ..., host: _Optional[str] = ..., cores: _Optional[int] = ..., pid: _Optional[int] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
-    __slots__ = ("name", "heartbeat_interval", "lease_timeout", "session")
+    __slots__ = ("name", "heartbeat_interval", "lease_timeout", "session", "blob_inbox")
     NAME_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     LEASE_TIMEOUT_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
+    BLOB_INBOX_FIELD_NUMBER: _ClassVar[int]
     name: str
     heartbeat_interval: float
     lease_timeout: float
     session: str
-    def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ...) -> None: ...
+    blob_inbox: str
+    def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ..., blob_inbox: _Optional[str] = ...) -> None: ...
 
 class ChunkAssignment(_message.Message):
     __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output", "output_files")

@@ -149,6 +149,11 @@ class ClusterStub:
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
                 _registered_method=True)
+        self.LocateBlob = channel.unary_unary(
+                '/rxgrid.v1.Cluster/LocateBlob',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -298,6 +303,14 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LocateBlob(self, request, context):
+        """Where a blob's file lies on the head's host: a client there reads large results
+        from it instead of streaming them with GetBlob.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -415,6 +428,11 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.PutBlobFile,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+            ),
+            'LocateBlob': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateBlob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1048,6 +1066,33 @@ class Cluster:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def LocateBlob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Cluster/LocateBlob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class WorkerLinkStub:
     """Missing associated documentation comment in .proto file."""
@@ -1082,6 +1127,11 @@ class WorkerLinkStub:
                 '/rxgrid.v1.WorkerLink/LocateBlob',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
                 response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+                _registered_method=True)
+        self.PutBlobFile = channel.unary_unary(
+                '/rxgrid.v1.WorkerLink/PutBlobFile',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
                 _registered_method=True)
 
 
@@ -1120,6 +1170,14 @@ class WorkerLinkServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutBlobFile(self, request, context):
+        """As Cluster.PutBlobFile: a large result written into blob_inbox by a worker on the
+        head's host.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerLinkServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1147,6 +1205,11 @@ def add_WorkerLinkServicer_to_server(servicer, server):
                     servicer.LocateBlob,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
                     response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.SerializeToString,
+            ),
+            'PutBlobFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBlobFile,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1284,6 +1347,33 @@ class WorkerLink:
             '/rxgrid.v1.WorkerLink/LocateBlob',
             rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
             rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBlobFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.WorkerLink/PutBlobFile',
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
             options,
             channel_credentials,
             insecure,

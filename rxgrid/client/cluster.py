@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import functools
 import logging
-import os
-import secrets
 import sys
 import threading
 import time
@@ -20,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import _blobfiles
 from .._proto import rxgrid_pb2 as pb
 from .._serialize import blob_hash, dumps
 from .._version import PROTOCOL_VERSION
@@ -291,26 +289,22 @@ class Cluster(AnalyticsMixin):
         """Hand a large blob to a head on this host as a file in its inbox (a write and a
         rename instead of a stream through gRPC); False if that is not possible here."""
         inbox = self._inbox
-        if not inbox or not os.path.isdir(inbox):
+        name = _blobfiles.write_into_inbox(inbox, data) if _blobfiles.enabled() else None
+        if name is None:
             return False
-        name = f"{secrets.token_hex(16)}.blob"
-        path = os.path.join(inbox, name)
         try:
-            with open(path, "wb") as f:
-                f.write(data)
             self._conn.call("PutBlobFile", pb.BlobFile(name=name, hash=digest))
             return True
-        except (OSError, RxgridError) as exc:
-            if isinstance(exc, (HeadUnavailableError, AuthenticationError)):
-                raise
-            # Another host with a folder of the same name, no write access, an old head:
-            # stream this and every later blob.
+        except (HeadUnavailableError, AuthenticationError):
+            raise
+        except RxgridError as exc:
+            # A folder of the same name on another host, an old head: stream this blob
+            # and every later one.
             log.debug("blob %s not handed over as a file (%s); streaming it", digest[:12], exc)
             self._inbox = ""
             return False
         finally:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
+            _blobfiles.discard(inbox, name)
 
     # ---------------------------------------------------------------- jobs
     def job(self, job_id: str) -> Job:

@@ -45,7 +45,9 @@ class ResultSet:
         self.files: list[tuple] = []  # (task, path, bytes), local_sequential only
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
-        data = chunk.results or (fetch_blob(chunk.results_blob) if chunk.results_blob else b"")
+        # A results blob exists only for results too large to ride inline (over 1 MB).
+        data = chunk.results or (fetch_blob(chunk.results_blob, large=True)
+                                 if chunk.results_blob else b"")
         self.add_values(chunk.first_task, loads(data, "results") if data else [None] * chunk.num_tasks,
                         chunk.worker, [failure_from_proto(e) for e in chunk.errors])
         self.outputs.extend(TaskOutput(o.task, o.stdout, o.stderr) for o in chunk.outputs)

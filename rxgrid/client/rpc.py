@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from .. import _blobfiles
 from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
@@ -67,6 +68,7 @@ class HeadConnection:
         self._exec: _ExecStream | None = None
         self._exec_lock = threading.Lock()
         self._exec_missing = False  # the head has no Exec (an older head): use RunJob
+        self._local_blobs = _blobfiles.enabled()  # read large results from the head's files
 
     def close(self) -> None:
         with self._exec_lock:
@@ -139,8 +141,19 @@ class HeadConnection:
                 f"running? Start one with `rxgrid head` or use rxgrid.local()")
         return error
 
-    def fetch_blob(self, digest: str) -> bytes:
-        """A blob's bytes, streamed in pieces."""
+    def fetch_blob(self, digest: str, large: bool = False) -> bytes:
+        """A blob's bytes, streamed in pieces; a ``large`` one is read from the head's file
+        when the head is on this host."""
+        if large and self._local_blobs:
+            try:
+                where = self.call("LocateBlob", pb.BlobRef(hash=digest))
+            except RxgridError:  # an old head, or no such blob: the stream says which
+                where = pb.BlobLocation()
+            data = _blobfiles.read_file(where.path, where.size) if where.path else None
+            if data is not None:
+                return data
+            if where.path:
+                self._local_blobs = False  # another host: stream from now on
         return b"".join(p.data for p in self.stream("GetBlob", pb.BlobRef(hash=digest)))
 
     def put_blob(self, data: bytes, digest: str) -> None:

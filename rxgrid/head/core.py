@@ -206,6 +206,19 @@ class Head:
                                     f"{self.store.dir} ({exc}). Free disk space there; stored "
                                     f"jobs and results are kept")
 
+    def locate_blob(self, digest: str) -> pb.BlobLocation:
+        """Where a blob's file is on this host (empty for a small blob: a database row)."""
+        blobs = self.store.blobs
+        if not blobs.has(digest):
+            raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
+        path = blobs.path(digest)
+        try:
+            where = pb.BlobLocation(path=str(path.resolve()), size=path.stat().st_size)
+        except OSError:
+            return pb.BlobLocation()
+        self.metrics.blobs_located += 1
+        return where
+
     async def adopt_blob_file(self, name: str, digest: str) -> pb.BlobRef:
         """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
         if not INBOX_NAME_RE.match(name):
@@ -225,6 +238,7 @@ class Head:
                 raise HeadError("invalid", f"the file {name} hashes to {actual[:12]}..., not the "
                                            f"{digest[:12]}... it was handed over as")
             self.store.blobs.adopt(path, digest)
+            self.metrics.blob_bytes_in["file"] += size
         except OSError as exc:
             raise HeadError("storage", f"the head cannot store a blob in its state dir "
                                        f"{self.store.dir}: {exc.strerror or exc}. Free disk space "
@@ -534,7 +548,8 @@ class Head:
         session = WorkerSession(name, req.host, req.cores, req.pid, secrets.token_hex(16), time.time())
         self.sessions[name] = session
         return pb.RegisterReply(name=name, heartbeat_interval=self.heartbeat_interval,
-                                lease_timeout=self.lease_timeout, session=session.token)
+                                lease_timeout=self.lease_timeout, session=session.token,
+                                blob_inbox=str(self.store.inbox.resolve()))
 
     def open_session(self, name: str, token: str) -> WorkerSession:
         session = self.sessions.get(name)

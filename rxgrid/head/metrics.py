@@ -38,6 +38,10 @@ class HeadMetrics:
     chunks_assigned: int = 0
     chunks_rerun: int = 0
     jobs_submitted: int = 0
+    # Large blobs that reached the head, by way: "stream" (PutBlob) or "file" (PutBlobFile,
+    # from a client or worker on this host), and those workers took as files (LocateBlob).
+    blob_bytes_in: dict = field(default_factory=lambda: {"stream": 0, "file": 0})
+    blobs_located: int = 0
     chunk_seconds: Histogram = field(default_factory=Histogram)
     started_at: float = field(default_factory=time.time)
 
@@ -63,6 +67,11 @@ def render(head) -> str:
         _one("rxgrid_chunks_assigned_total", "counter", "Chunk leases given out", m.chunks_assigned),
         _one("rxgrid_chunks_rerun_total", "counter", "Chunks put back after a worker was lost",
              m.chunks_rerun),
+        "# HELP rxgrid_blob_bytes_received_total Bytes of large blobs received, by way",
+        "# TYPE rxgrid_blob_bytes_received_total counter",
+        *(f'rxgrid_blob_bytes_received_total{{via="{via}"}} {n}' for via, n in m.blob_bytes_in.items()),
+        _one("rxgrid_blobs_located_total", "counter",
+             "Blob files handed to processes on this host instead of streams", m.blobs_located),
         "# HELP rxgrid_chunk_seconds Time from a chunk's assignment to its stored result",
         "# TYPE rxgrid_chunk_seconds histogram",
     ]

@@ -73,6 +73,7 @@ async def _receive_blob(head, request_iterator) -> pb.BlobRef:
                                        f"not the {expected[:12]}... it was sent as: it was "
                                        f"damaged in transit")
         digest = writer.finish()
+        head.metrics.blob_bytes_in["stream"] += writer.size
     except OSError as exc:
         raise HeadError("storage", f"the head cannot store a blob in its state dir "
                                    f"{head.store.dir}: {exc.strerror or exc}. Free disk space "
@@ -243,6 +244,10 @@ class ClusterService(pb_grpc.ClusterServicer):
         return await self.head.adopt_blob_file(request.name, request.hash)
 
     @_translate_errors
+    async def LocateBlob(self, request, context):
+        return self.head.locate_blob(request.hash)
+
+    @_translate_errors
     async def GetBlob(self, request, context):
         for piece in _send_blob(self.head.store, request):
             yield piece
@@ -295,14 +300,11 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
     @_translate_errors
     async def LocateBlob(self, request, context):
-        blobs = self.head.store.blobs
-        if not blobs.has(request.hash):
-            raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
-        path = blobs.path(request.hash)
-        try:
-            return pb.BlobLocation(path=str(path.resolve()), size=path.stat().st_size)
-        except OSError:  # a small blob: a database row, not a file
-            return pb.BlobLocation()
+        return self.head.locate_blob(request.hash)
+
+    @_translate_errors
+    async def PutBlobFile(self, request, context):
+        return await self.head.adopt_blob_file(request.name, request.hash)
 
 
 def _spawn_reader(head: Head, session, request_iterator):

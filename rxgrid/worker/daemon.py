@@ -25,6 +25,7 @@ import time
 
 import grpc
 
+from .. import _blobfiles
 from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
@@ -115,7 +116,8 @@ class WorkerDaemon:
         self._stub: pb_grpc.WorkerLinkStub | None = None
         self._stopping = False
         # Try the head's blob files before streaming them (RXGRID_LOCAL_BLOBS=0: never).
-        self._local_files = os.environ.get("RXGRID_LOCAL_BLOBS", "1") != "0"
+        self._local_files = _blobfiles.enabled()
+        self._inbox = ""  # the head's inbox, from its RegisterReply
 
     # ---------------------------------------------------------------- life cycle
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -168,6 +170,7 @@ class WorkerDaemon:
                 protocol_version=PROTOCOL_VERSION, name=self.name, host=socket.gethostname(),
                 cores=self.cores, pid=os.getpid()), metadata=self._auth)
             self.name = reply.name
+            self._inbox = reply.blob_inbox if self._local_files else ""
             call = stub.Session(metadata=(("rxgrid-worker", reply.name),
                                           ("rxgrid-session", reply.session)) + self._auth)
             await call.write(pb.WorkerMessage(hello=pb.Hello(
@@ -346,6 +349,28 @@ class WorkerDaemon:
         log.debug("blob %s taken from the head's file %s", digest[:12], source)
         return True
 
+    async def _put_file(self, data: bytes, digest: str) -> bool:
+        """Hand a large result to a head on this host as a file in its inbox."""
+        inbox = self._inbox
+        if not inbox:
+            return False
+        name = await asyncio.to_thread(_blobfiles.write_into_inbox, inbox, data)
+        if name is None:
+            self._inbox = ""
+            return False
+        try:
+            await self._stub.PutBlobFile(pb.BlobFile(name=name, hash=digest), metadata=self._auth)
+            return True
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise
+            log.debug("result %s not handed over as a file (%s); streaming it", digest[:12],
+                      exc.details())
+            self._inbox = ""
+            return False
+        finally:
+            _blobfiles.discard(inbox, name)
+
     async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
         if len(data) <= INLINE_RESULT_LIMIT:
             result.results = data
@@ -353,10 +378,13 @@ class WorkerDaemon:
             result.results_blob = await self._upload(data)
 
     async def _upload(self, data: bytes) -> str:
-        """Store ``data`` on the head as a blob (in 1 MB pieces); return its hash."""
+        """Store ``data`` on the head as a blob (as a file when the head is on this host,
+        else in 1 MB pieces); return its hash."""
         from .._serialize import blob_hash
 
         digest = blob_hash(data)
+        if len(data) >= FILE_BLOB_BYTES and await self._put_file(data, digest):
+            return digest
 
         async def pieces():
             for i in range(0, max(len(data), 1), 1 << 20):
