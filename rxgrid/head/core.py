@@ -206,6 +206,10 @@ class Head:
                                     f"{self.store.dir} ({exc}). Free disk space there; stored "
                                     f"jobs and results are kept")
 
+    def inbox_path(self) -> str:
+        """The blob inbox for processes on this host ("" if there is none)."""
+        return str(self.store.inbox.resolve()) if self.store.inbox.is_dir() else ""
+
     def locate_blob(self, digest: str) -> pb.BlobLocation:
         """Where a blob's file is on this host (empty for a small blob: a database row)."""
         blobs = self.store.blobs
@@ -549,7 +553,7 @@ class Head:
         self.sessions[name] = session
         return pb.RegisterReply(name=name, heartbeat_interval=self.heartbeat_interval,
                                 lease_timeout=self.lease_timeout, session=session.token,
-                                blob_inbox=str(self.store.inbox.resolve()))
+                                blob_inbox=self.inbox_path())
 
     def open_session(self, name: str, token: str) -> WorkerSession:
         session = self.sessions.get(name)

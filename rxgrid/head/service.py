@@ -109,7 +109,7 @@ class ClusterService(pb_grpc.ClusterServicer):
                                total_slots=self.head.total_slots(),
                                workers=sum(s.open for s in self.head.sessions.values()),
                                max_message_bytes=MAX_MESSAGE_BYTES,
-                               blob_inbox=str(self.head.store.inbox.resolve()))
+                               blob_inbox=self.head.inbox_path())
 
     @_translate_errors
     async def SubmitJob(self, request, context):

@@ -303,7 +303,11 @@ class Store:
         # this user can write it; what is left from before a restart is stale.
         self.inbox = self.dir / "inbox"
         shutil.rmtree(self.inbox, ignore_errors=True)
-        self.inbox.mkdir(mode=0o700)
+        try:
+            self.inbox.mkdir(mode=0o700)
+        except OSError as exc:  # a full or read-only state dir: blobs stream, reads go on
+            log.warning("no blob inbox in %s (%s): clients and workers will stream blobs",
+                        self.dir, exc)
         self.blobs = BlobStore(self.dir / "blobs", lambda ops, done: self._writer.submit(ops, done),
                                self.query)
         self._writer = _Writer(self.db_path)
