@@ -9,6 +9,7 @@ import sys
 import time
 
 from tests.conftest import ROOT
+from tests.test_cluster import _wait_until
 
 SCRIPT = """
 import signal, sys, rxgrid
@@ -50,7 +51,11 @@ def test_ctrl_c_leaves_the_job_running_and_says_how_to_reattach(cluster2):
     assert "LAST" in out, err
     job_id = out.split("LAST")[1].strip()
     assert f"job {job_id} keeps running" in err and f"rxgrid cancel {job_id}" in err
-    assert cluster2.job(job_id).result(timeout=60) == [0, 1]
+    job = cluster2.job(job_id)
+    _wait_until(lambda: job.status() == "finished", 60)
+    assert not job.info().collected  # nobody has read them: a cleanup must keep them
+    assert cluster2.cleanup([job_id]) == []
+    assert job.result(timeout=60) == [0, 1]
 
 
 def test_a_second_ctrl_c_within_two_seconds_cancels_the_job(cluster2):

@@ -103,7 +103,8 @@ class HeadConnection:
         if outcome is None:
             return self.call("RunJob", spec, retry=False)
         if outcome.error_code:
-            raise translate_status(grpc.StatusCode[outcome.error_code], outcome.error)
+            code = getattr(grpc.StatusCode, outcome.error_code, grpc.StatusCode.UNKNOWN)
+            raise translate_status(code, outcome.error)
         return outcome
 
     def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None):

@@ -371,6 +371,10 @@ class Head:
         job = self.jobs.get(job_id)
         if job is not None and job.waiter is queue:
             job.waiter = None
+            if job.info.state not in TERMINAL:
+                # The client left before the end (Ctrl-C, a lost connection): nobody will
+                # have read the results, so they must not be recorded as collected.
+                job.collect_on_finish = False
 
     def stored_results(self, job_id: str) -> Iterator[pb.ChunkResult]:
         """The stored chunk results of a job, in chunk order, with their task errors."""
