@@ -58,7 +58,7 @@ def throughput(system, cfg: Config, rec: Recorder) -> None:
                  system.name, rep, n, seconds, n / seconds)
 
 
-QUICK_PEER_TASKS = {"ray": 10_000, "dask": 5_000}
+QUICK_PEER_TASKS = {"ray": 5_000, "dask": 2_000}
 FULL_PEER_TASKS = {"ray": 20_000, "dask": 10_000}
 
 
