@@ -99,7 +99,7 @@ class Cluster(AnalyticsMixin):
                                         f"client {PROTOCOL_VERSION}")
         self._slots, self._slots_at = max(1, reply.total_slots), time.monotonic()
         if self._inbox is None:
-            self._inbox = reply.blob_inbox
+            self._inbox = reply.blob_inbox if _blobfiles.enabled() else ""
         return reply
 
     def close(self) -> None:
@@ -289,7 +289,7 @@ class Cluster(AnalyticsMixin):
         """Hand a large blob to a head on this host as a file in its inbox (a write and a
         rename instead of a stream through gRPC); False if that is not possible here."""
         inbox = self._inbox
-        name = _blobfiles.write_into_inbox(inbox, data) if _blobfiles.enabled() else None
+        name = _blobfiles.write_into_inbox(inbox, data)
         if name is None:
             return False
         try:

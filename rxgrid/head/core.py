@@ -208,7 +208,7 @@ class Head:
 
     def inbox_path(self) -> str:
         """The blob inbox for processes on this host ("" if there is none)."""
-        return str(self.store.inbox.resolve()) if self.store.inbox.is_dir() else ""
+        return str(self.store.inbox or "")
 
     def locate_blob(self, digest: str) -> pb.BlobLocation:
         """Where a blob's file is on this host (empty for a small blob: a database row)."""
@@ -227,6 +227,8 @@ class Head:
         """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
         if not INBOX_NAME_RE.match(name):
             raise HeadError("invalid", f"{name!r} is not a file name of the blob inbox")
+        if self.store.inbox is None:
+            raise HeadError("not_found", "this head has no blob inbox: stream blobs with PutBlob")
         path = self.store.inbox / name
         try:
             mode = os.lstat(path).st_mode
@@ -366,8 +368,8 @@ class Head:
         finally:
             job.watchers.discard(queue)
 
-    def unwatch(self, job_id: str, queue: asyncio.Queue) -> None:
-        """Stop sending a job's events to ``queue`` (a waiter given to ``submit``)."""
+    def stop_waiting(self, job_id: str, queue: asyncio.Queue) -> None:
+        """The client behind ``queue`` (the waiter given to ``submit_waiting``) is done."""
         job = self.jobs.get(job_id)
         if job is not None and job.waiter is queue:
             job.waiter = None

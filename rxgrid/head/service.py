@@ -148,7 +148,7 @@ class ClusterService(pb_grpc.ClusterServicer):
                     else:
                         outcome.chunks.append(payload)
         finally:
-            self.head.unwatch(info.job_id, events)
+            self.head.stop_waiting(info.job_id, events)
         if outcome.complete:
             if request.auto_cleanup:
                 await self.head.mark_collected(info.job_id, request)

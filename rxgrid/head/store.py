@@ -301,10 +301,12 @@ class Store:
         self.db_path = self.dir / "rxgrid.sqlite3"
         # Large blobs from clients on this host arrive here as files (PutBlobFile). Only
         # this user can write it; what is left from before a restart is stale.
-        self.inbox = self.dir / "inbox"
-        shutil.rmtree(self.inbox, ignore_errors=True)
+        inbox = self.dir / "inbox"
+        shutil.rmtree(inbox, ignore_errors=True)
+        self.inbox: pathlib.Path | None = None  # None: everything streams
         try:
-            self.inbox.mkdir(mode=0o700)
+            inbox.mkdir(mode=0o700)
+            self.inbox = inbox.resolve()
         except OSError as exc:  # a full or read-only state dir: blobs stream, reads go on
             log.warning("no blob inbox in %s (%s): clients and workers will stream blobs",
                         self.dir, exc)
