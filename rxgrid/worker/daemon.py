@@ -326,7 +326,10 @@ class WorkerDaemon:
             return False
         if where.size < FILE_BLOB_BYTES or not where.path:
             return False
-        return await asyncio.to_thread(self._link_or_copy, where.path, where.size, digest)
+        if await asyncio.to_thread(self._link_or_copy, where.path, where.size, digest):
+            return True
+        self._local_files = False  # another host (or no access): stream from now on
+        return False
 
     def _link_or_copy(self, source: str, size: int, digest: str) -> bool:
         target = self.blobs.path(digest)
