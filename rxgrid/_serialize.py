@@ -8,6 +8,8 @@ packages travel by reference and must be importable there.
 from __future__ import annotations
 
 import hashlib
+import io
+import linecache
 import pickle
 import site
 import struct
@@ -46,6 +48,46 @@ def _register_user_modules(obj: object) -> None:
             cloudpickle.register_pickle_by_value(top)
         except ValueError:
             pass
+
+
+# Code pickled by value keeps its file name and the source lines of that file, so a task's
+# traceback on a worker shows the user's file, line and code. cloudpickle 3.1.3 replaced
+# every by-value code object's co_filename with "<dynamic-code>", and a worker on another
+# host (or a notebook cell) has no file to read the lines from anyway.
+_CLOUDPICKLE_CODE_REDUCE = cloudpickle.Pickler.dispatch_table[types.CodeType]
+_MAX_SOURCE_BYTES = 1 << 20  # a larger file travels without its lines
+
+
+def _restore_source(rebuild, args: tuple, filename: str, lines: tuple | None) -> types.CodeType:
+    """Unpickling side: the code object with its original ``co_filename``; its file's
+    lines go into linecache (an entry with no mtime, which ``checkcache`` never drops)."""
+    code = rebuild(*args)
+    if code.co_filename != filename:
+        code = code.replace(co_filename=filename)
+    if lines:
+        linecache.cache[filename] = (sum(map(len, lines)), None, list(lines), filename)
+    return code
+
+
+class _Pickler(cloudpickle.Pickler):
+    """cloudpickle, with each by-value code object's file name and source lines."""
+
+    def __init__(self, file, **kwargs):
+        super().__init__(file, **kwargs)
+        self._sources: dict[str, tuple | None] = {}  # one tuple per file: pickled once (memo)
+
+    def reducer_override(self, obj):
+        if type(obj) is types.CodeType:
+            return self._reduce_code(obj)
+        return super().reducer_override(obj)
+
+    def _reduce_code(self, code: types.CodeType):
+        filename = code.co_filename
+        if filename not in self._sources:
+            lines = tuple(linecache.getlines(filename))
+            self._sources[filename] = lines if 0 < sum(map(len, lines)) <= _MAX_SOURCE_BYTES else None
+        rebuild, args = _CLOUDPICKLE_CODE_REDUCE(code)
+        return _restore_source, (rebuild, args, filename, self._sources[filename])
 
 
 # Large buffers (numpy arrays) travel out of band (pickle protocol 5): the blob is a
@@ -99,7 +141,9 @@ def dumps(obj: object, what: str = "value") -> bytes:
         return True
 
     try:
-        stream = cloudpickle.dumps(obj, protocol=5, buffer_callback=keep_large)
+        out = io.BytesIO()
+        _Pickler(out, protocol=5, buffer_callback=keep_large).dump(obj)
+        stream = out.getvalue()
         return _frame(stream, buffers) if buffers else stream
     except Exception as exc:  # cloudpickle raises many types: PicklingError, TypeError, ...
         raise SerializationError(

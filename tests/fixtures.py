@@ -142,3 +142,10 @@ def zeros_plus(n: int, value: float):
     """An array of ``n`` copies of ``value`` (large results)."""
     import numpy as np
     return np.zeros(n) + value
+
+
+def die_on(x, bad=5, code=3):
+    """Return ``x``, except that task value ``bad`` kills its executor (``os._exit``)."""
+    if x == bad:
+        os._exit(code)
+    return x

@@ -36,6 +36,18 @@ def test_a_segfault_in_a_task_kills_only_its_executor(cluster1):
     assert "tried 3 time(s)" in results[1].message
 
 
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_a_task_that_kills_its_executor_fails_and_its_chunk_mates_run(cluster1, chunk_size):
+    # Found in the wild: with chunk_size set, task 5 (and its chunk-mates 6 and 7) came
+    # back as a successful None: the retry mixed up task indices and chunk offsets.
+    job = cluster1.exec(fixtures.die_on, each(range(12)), chunk_size=chunk_size, wait=False)
+    results = job.result(timeout=120)
+    assert results[:5] + results[6:] == [0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    assert results[5].type == "ExecutorDiedError" and "exit code 3" in results[5].message
+    assert job.progress() == (11, 1, 12)
+    assert list(job.errors()) == [5]
+
+
 def test_a_paused_worker_counts_no_result_twice(fresh_cluster):
     cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25)
     job = cluster.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=2, wait=False)

@@ -170,13 +170,15 @@ class Slot:
                 per_task = True
                 continue
             attempts[task] = attempts.get(task, 0) + 1
+            # ``task`` is the job's task index; ``start`` is an offset in this chunk.
             if status == "timeout" or attempts[task] >= self.max_attempts:
                 failures[task] = self._lost_task(work, task, status, attempts[task], code)
                 if work.stop_on_failure:
                     break
-                start = task + 1
+                start = task - work.first + 1
             else:
-                start = task
+                start = task - work.first
+        _check_every_task_ended(work, pieces, failures)
         return ChunkOutcome(pickle.dumps(PickledValues(pieces), protocol=5),
                             [failures[k] for k in sorted(failures)], side["outputs"], side["files"])
 
@@ -271,6 +273,19 @@ class SimulatedSlot:
         if self.task_delay:
             await asyncio.sleep(self.task_delay * work.count)
         return ChunkOutcome(pickle.dumps([None] * work.count, protocol=5), [])
+
+
+def _check_every_task_ended(work: ChunkWork, pieces: list, failures: dict) -> None:
+    """Every task of the chunk has its value or its failure: a task with neither must
+    never be reported as a success holding ``None``. (With ``stop_on_failure`` the tasks
+    after the first failure are not run, and the job fails.)"""
+    if work.stop_on_failure and failures:
+        return
+    missing = [work.first + i for i, piece in enumerate(pieces)
+               if piece is None and work.first + i not in failures]
+    if missing:
+        raise RuntimeError(f"tasks {missing} of job {work.job_id} ended with neither a value "
+                           f"nor a failure")
 
 
 def _merge(side: dict, more: dict) -> None:
