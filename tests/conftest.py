@@ -55,3 +55,20 @@ def run_python(code: str, timeout: float = 120, **env) -> subprocess.CompletedPr
         out, err = proc.communicate()
         raise AssertionError(f"child python timed out:\n{out}\n{err}") from None
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# CI sets RXGRID_REQUIRE_ALL_TESTS=1: there every test must run, so a skip (Chromium, root,
+# network namespaces, a tmpfs mount, systemd-analyze or an extra that did not install) is a
+# failure that says what was missing, instead of a quiet "s" in the summary.
+REQUIRE_ALL = os.environ.get("RXGRID_REQUIRE_ALL_TESTS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (f"skipped, but RXGRID_REQUIRE_ALL_TESTS=1 requires every test to run: "
+                           f"{reason}")

@@ -43,6 +43,29 @@ def test_a_traceback_starts_in_the_users_code(ctx):
     assert "_inner_failure" in failure.traceback and "KeyError: 'missing 7'" in failure.traceback
 
 
+def test_a_traceback_shows_the_users_file_and_lines_even_where_the_worker_cannot_read_it(
+        cluster1, tmp_path, monkeypatch):
+    # Code pickled by value (a module that is not installed, a notebook cell) carries its
+    # file name and its lines: cloudpickle >= 3.1.3 alone sends "<dynamic-code>" and no
+    # lines, and a worker on another host has no such file anyway.
+    (tmp_path / "not_installed_here.py").write_text(
+        "def explode(x):\n"
+        "    scale = 2\n"
+        "    return {'k': x}['missing'] * scale  # the line users must see\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import linecache
+
+    import not_installed_here
+    path = not_installed_here.__file__
+    assert linecache.getlines(path)  # the client holds the lines, as a notebook does ...
+    os.remove(path)  # ... and the workers cannot read the file
+    failure = cluster1.exec(not_installed_here.explode, 1)[0]
+    assert failure.type == "KeyError"
+    assert f'File "{path}", line 3, in explode' in failure.traceback
+    assert "return {'k': x}['missing'] * scale  # the line users must see" in failure.traceback
+    monkeypatch.delitem(sys.modules, "not_installed_here")
+
+
 def test_rxgrid_logs_command(cluster2):
     job = cluster2.exec(fixtures.chatty, each(range(2)), console_output=True, wait=False)
     job.wait(60)
