@@ -52,6 +52,7 @@ def cmd_head(args) -> int:
     from .head.server import Security, serve
     security = Security(
         client_token=read_secret(args.token_file, os.environ.get("RXGRID_TOKEN"), "client token"),
+        users=_read_users(args.users_file),
         worker_token=read_secret(args.worker_token_file, os.environ.get("RXGRID_WORKER_TOKEN"),
                                  "worker token"),
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
@@ -62,6 +63,17 @@ def cmd_head(args) -> int:
           heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security,
           dashboard=args.dashboard)
     return 0
+
+
+def _read_users(path: str | None):
+    """The users of ``--users-file`` (None without one); a bad file stops the head."""
+    if not path:
+        return None
+    from .head.users import Users, UsersFileError
+    try:
+        return Users.from_file(path)
+    except UsersFileError as exc:
+        raise SystemExit(f"rxgrid: {exc}") from None
 
 
 def _channel_settings(args, token_var: str):
@@ -127,10 +139,11 @@ def _print_jobs(jobs, as_json: bool) -> None:
     if as_json:
         print(json.dumps([j.__dict__ for j in jobs], indent=1, default=str))
         return
-    print(f"{'JOB':36} {'STATE':10} {'PRI':>4} {'DONE':>8} {'FAILED':>7} {'TOTAL':>8}  SUBMITTED")
+    print(f"{'JOB':36} {'OWNER':12} {'STATE':10} {'PRI':>4} {'DONE':>8} {'FAILED':>7} "
+          f"{'TOTAL':>8}  SUBMITTED")
     for j in jobs:
-        print(f"{j.id:36} {j.state:10} {j.priority:>4} {j.tasks_done:>8} {j.tasks_failed:>7} "
-              f"{j.tasks_total:>8}  {_when(j.submitted_at)}")
+        print(f"{j.id:36} {j.owner or '-':12} {j.state:10} {j.priority:>4} {j.tasks_done:>8} "
+              f"{j.tasks_failed:>7} {j.tasks_total:>8}  {_when(j.submitted_at)}")
 
 
 def cmd_jobs(args) -> int:
@@ -167,7 +180,8 @@ def cmd_status(args) -> int:
         if args.json:
             print(json.dumps(info.__dict__, indent=1))
             return 0
-        print(f"job {info.id} ({info.name}): {info.state}, {info.tasks_done} done, "
+        print(f"job {info.id} ({info.name}){' of ' + info.owner if info.owner else ''}: "
+              f"{info.state}, {info.tasks_done} done, "
               f"{info.tasks_failed} failed of {info.tasks_total} tasks; priority {info.priority}; "
               f"submitted {_when(info.submitted_at)}, finished {_when(info.finished_at)}"
               + (f"; {info.error}" if info.error else ""))
@@ -304,7 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=float, default=1.0, help="worker heartbeat interval, s")
     p.add_argument("--lease-timeout", type=float, default=10.0,
                    help="a worker silent this long is lost and its chunks rerun, s")
-    p.add_argument("--token-file", help="client token file (default $RXGRID_TOKEN)")
+    p.add_argument("--token-file", help="client token file (default $RXGRID_TOKEN): one admin")
+    p.add_argument("--users-file", help="named client tokens, one 'name token [admin]' line "
+                                        "each (mode 600): each user sees only their own jobs")
     p.add_argument("--worker-token-file", help="worker token file (default $RXGRID_WORKER_TOKEN)")
     p.add_argument("--tls-cert", help="server certificate (PEM): turns TLS on")
     p.add_argument("--tls-key", help="server key (PEM)")

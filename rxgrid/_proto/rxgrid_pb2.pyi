@@ -124,7 +124,7 @@ class KernelCall(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class JobInfo(_message.Message):
-    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result", "rng_kind", "service")
+    __slots__ = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed", "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "collected", "per_node", "error", "has_seed", "seed", "result_bytes", "single_result", "rng_kind", "service", "owner")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -146,6 +146,7 @@ class JobInfo(_message.Message):
     SINGLE_RESULT_FIELD_NUMBER: _ClassVar[int]
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     state: str
@@ -167,7 +168,8 @@ class JobInfo(_message.Message):
     single_result: bool
     rng_kind: str
     service: str
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., service: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., priority: _Optional[int] = ..., tasks_total: _Optional[int] = ..., tasks_done: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., chunks_total: _Optional[int] = ..., chunks_done: _Optional[int] = ..., submitted_at: _Optional[float] = ..., started_at: _Optional[float] = ..., finished_at: _Optional[float] = ..., collected: _Optional[bool] = ..., per_node: _Optional[bool] = ..., error: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., result_bytes: _Optional[int] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., service: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class TaskOutput(_message.Message):
     __slots__ = ("task", "stdout", "stderr")
@@ -266,7 +268,7 @@ class ServiceSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., runner_blob: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ...) -> None: ...
 
 class ServiceInfo(_message.Message):
-    __slots__ = ("name", "version", "description", "runner_blob", "inputs", "outputs", "created_at", "api")
+    __slots__ = ("name", "version", "description", "runner_blob", "inputs", "outputs", "created_at", "api", "owner")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +277,7 @@ class ServiceInfo(_message.Message):
     OUTPUTS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     API_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     description: str
@@ -283,7 +286,8 @@ class ServiceInfo(_message.Message):
     outputs: _containers.RepeatedCompositeFieldContainer[ServiceField]
     created_at: float
     api: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., runner_blob: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., created_at: _Optional[float] = ..., api: _Optional[str] = ...) -> None: ...
+    owner: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., description: _Optional[str] = ..., runner_blob: _Optional[str] = ..., inputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[ServiceField, _Mapping]]] = ..., created_at: _Optional[float] = ..., api: _Optional[str] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class ServiceRef(_message.Message):
     __slots__ = ("name", "version")

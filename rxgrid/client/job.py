@@ -55,13 +55,14 @@ class JobInfo:
     seed: int | None
     single_result: bool = False
     rng_kind: str = "pcg64"
+    owner: str = ""  # the user who submitted it ("" on a head without tokens)
 
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
         return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
                    m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
                    m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None,
-                   m.single_result, m.rng_kind or "pcg64")
+                   m.single_result, m.rng_kind or "pcg64", m.owner)
 
     @property
     def is_done(self) -> bool:

@@ -39,7 +39,8 @@ class LocalCluster(Cluster):
                  warm_kernels: bool = False, lease_timeout: float = 10.0,
                  heartbeat: float = 1.0, token: str | None = None,
                  worker_token: str | None = None, tls_dir: str | None = None,
-                 host: str = "127.0.0.1", dashboard: str | None = None):
+                 host: str = "127.0.0.1", dashboard: str | None = None,
+                 users_file: str | None = None):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_workers = workers
@@ -54,7 +55,7 @@ class LocalCluster(Cluster):
         self.worker_options: list[str] = []
         if dashboard:
             self.head_options += ["--dashboard", dashboard]
-        settings = self._secure(token, worker_token, tls_dir)
+        settings = self._secure(token, worker_token, tls_dir, users_file)
         self._procs: dict[str, subprocess.Popen] = {}
         self._closed = False
         address = f"{host}:{free_port()}"
@@ -75,15 +76,19 @@ class LocalCluster(Cluster):
             raise
         log.info("local cluster ready at %s in %.2f s", address, time.monotonic() - started)
 
-    def _secure(self, token, worker_token, tls_dir):
-        """Token files (mode 600) and TLS flags for the children; the client's settings."""
+    def _secure(self, token, worker_token, tls_dir, users_file=None):
+        """Token files (mode 600) and TLS flags for the children; the client's settings.
+
+        With ``users_file`` the head takes its named users, and ``token`` is the one this
+        client connects with (one of that file's)."""
         from .._channel import ChannelSettings
         if bool(token) != bool(worker_token):
             raise ValueError("give both token and worker_token, or neither")
         if token:
-            client_file = self._secret_file("client.token", token)
             worker_file = self._secret_file("worker.token", worker_token)
-            self.head_options += ["--token-file", client_file, "--worker-token-file", worker_file]
+            self.head_options += (["--users-file", users_file] if users_file else
+                                  ["--token-file", self._secret_file("client.token", token)])
+            self.head_options += ["--worker-token-file", worker_file]
             self.worker_options += ["--token-file", worker_file]
         if tls_dir:
             pem = lambda name: os.path.join(tls_dir, name)  # noqa: E731

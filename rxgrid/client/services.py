@@ -68,6 +68,7 @@ class Service:
         self._cluster = cluster
         self._info = info
         self.name, self.version, self.description = info.name, info.version, info.description
+        self.owner = info.owner  # who published it: only they or an admin may delete it
         self.inputs = {f.name: f.type for f in info.inputs}
         self.outputs = {f.name: f.type for f in info.outputs}
 

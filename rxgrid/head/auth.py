@@ -1,10 +1,10 @@
-"""Who may call the head: a client token and a separate worker token.
+"""Who may call the head: client tokens (one per user) and a separate worker token.
 
 The cluster runs pickled code, so an open port is a remote shell. When tokens are
-set, every RPC but health checking needs ``authorization: Bearer <token>``; the
-client token opens the Cluster service (and reflection), the worker token only the
-WorkerLink service, so a leaked worker token cannot submit or read jobs. Tokens are
-compared in constant time and never logged.
+set, every RPC but health checking needs ``authorization: Bearer <token>``; a client
+token (``users.py``: one admin, or named users) opens the Cluster service (and
+reflection), the worker token only the WorkerLink service, so a leaked worker token
+cannot submit or read jobs. Tokens are compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import ipaddress
 import logging
 
 import grpc
+
+from .users import NOBODY, User, Users
 
 log = logging.getLogger("rxgrid.head.auth")
 
@@ -25,27 +27,48 @@ def _matches(given: str, expected: str | None) -> bool:
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
+def bearer_token(metadata) -> str:
+    """The token of an ``authorization: Bearer <token>`` header ("" if there is none)."""
+    for key, value in metadata or ():
+        if key == "authorization" and value.startswith("Bearer "):
+            return value[len("Bearer "):]
+    return ""
+
+
+def caller(users: Users | None, metadata) -> User:
+    """The user behind a call the interceptor let through (anyone is admin without tokens)."""
+    if users is None:
+        return NOBODY
+    user = users.find(bearer_token(metadata))
+    if user is None:  # the interceptor refuses these; never treat one as admin
+        raise PermissionError("no user holds this token")
+    return user
+
+
 class TokenInterceptor(grpc.aio.ServerInterceptor):
     """Refuses calls without the right token with UNAUTHENTICATED (PERMISSION_DENIED for the
     right token on the wrong service)."""
 
-    def __init__(self, client_token: str | None, worker_token: str | None):
-        self.client_token = client_token
+    def __init__(self, users: Users | None, worker_token: str | None):
+        self.users = users
         self.worker_token = worker_token
+
+    def _is_client(self, token: str) -> bool:
+        return self.users is not None and self.users.find(token) is not None
+
+    def _is_worker(self, token: str) -> bool:
+        return _matches(token, self.worker_token)
 
     async def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
         if method.startswith(OPEN_PREFIXES):
             return await continuation(handler_call_details)
-        token = ""
-        for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization" and value.startswith("Bearer "):
-                token = value[len("Bearer "):]
-        needed = self.worker_token if method.startswith(WORKER_PREFIX) else self.client_token
-        other = self.client_token if method.startswith(WORKER_PREFIX) else self.worker_token
-        if _matches(token, needed):
+        token = bearer_token(handler_call_details.invocation_metadata)
+        needed, other = ((self._is_worker, self._is_client) if method.startswith(WORKER_PREFIX)
+                         else (self._is_client, self._is_worker))
+        if needed(token):
             return await continuation(handler_call_details)
-        if _matches(token, other):
+        if other(token):
             return _deny(grpc.StatusCode.PERMISSION_DENIED,
                          f"this token may not call {method}: "
                          + ("a client token cannot register a worker"

@@ -34,6 +34,7 @@ from ..errors import MISSING_BLOB
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
 from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError, file_hash
+from .users import User
 
 log = logging.getLogger("rxgrid.head")
 
@@ -49,7 +50,7 @@ class HeadError(Exception):
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
-        self.code = code  # invalid | not_found | exists | precondition | storage
+        self.code = code  # invalid | not_found | exists | precondition | storage | denied
 
 
 @dataclass(eq=False)
@@ -127,20 +128,21 @@ class Head:
         log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
 
     # ================================================================ clients
-    async def submit(self, spec: pb.JobSpec, collect: bool = False) -> pb.JobInfo:
+    async def submit(self, spec: pb.JobSpec, collect: bool = False, owner: str = "") -> pb.JobInfo:
         """Validate, store and queue a job; return its info once it is durable.
 
         ``collect``: the caller will read every result, so the job is recorded as
-        collected in the same commit that records it finished.
+        collected in the same commit that records it finished. ``owner``: the user's name.
         """
-        info, committed = self._enqueue(spec, collect, None)
+        info, committed = self._enqueue(spec, collect, None, owner)
         try:
             await committed
         except StoreError as exc:
             raise self._not_stored(info.job_id, exc) from exc
         return info
 
-    def submit_waiting(self, spec: pb.JobSpec, waiter: asyncio.Queue) -> pb.JobInfo:
+    def submit_waiting(self, spec: pb.JobSpec, waiter: asyncio.Queue,
+                       owner: str = "") -> pb.JobInfo:
         """Queue a job for a client that blocks until it ends (RunJob, Exec).
 
         ``waiter`` gets ("chunk", result) for each chunk and ("end", info) as soon as
@@ -151,7 +153,7 @@ class Head:
         instead of two. A head that dies before that commit loses only a job whose
         client is still waiting, and that client submits it again.
         """
-        info, committed = self._enqueue(spec, True, waiter)
+        info, committed = self._enqueue(spec, True, waiter, owner)
 
         def landed(future: asyncio.Future) -> None:
             if not future.cancelled() and future.exception() is not None:
@@ -160,8 +162,8 @@ class Head:
         committed.add_done_callback(landed)
         return info
 
-    def _enqueue(self, spec: pb.JobSpec, collect: bool,
-                 waiter: asyncio.Queue | None) -> tuple[pb.JobInfo, asyncio.Future]:
+    def _enqueue(self, spec: pb.JobSpec, collect: bool, waiter: asyncio.Queue | None,
+                 owner: str) -> tuple[pb.JobInfo, asyncio.Future]:
         """Validate a job, queue its chunks and its insert; return its info and the commit."""
         self._refuse_if_store_failed()
         job_id = self._check_job_id(spec.job_id)
@@ -177,7 +179,7 @@ class Head:
             priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
             chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
             has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
-            rng_kind=spec.rng_kind or "pcg64", service=spec.service)
+            rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)
         job = self.jobs[job_id] = ActiveJob(info, spec, waiter=waiter, collect_on_finish=collect,
                                             inserted=False)
         # Dispatch before the commit: the assignments leave first and the commit lands
@@ -186,6 +188,7 @@ class Head:
         self.scheduler.add_job(job_id, spec.priority, self._seq, chunks,
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
+        self.metrics.jobs_submitted_by_owner[owner] += 1
         self._dispatch()
         committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks),
                                      delay=LAZY_COMMIT_SECONDS if waiter is not None else 0.0)
@@ -205,6 +208,26 @@ class Head:
         return HeadError("storage", f"job not accepted: the head cannot write its state dir "
                                     f"{self.store.dir} ({exc}). Free disk space there; stored "
                                     f"jobs and results are kept")
+
+    def may_read_blob(self, digest: str, user: User) -> bool:
+        """May ``user`` fetch this blob? Not another user's results, files or service code.
+
+        Refused: a service's function of another owner, and a blob that stored jobs use
+        when none of them is the user's. A blob no stored job names yet (a result a
+        waiting client hears of before its commit) stays readable: its hash was told to
+        its owner alone.
+        """
+        if user.admin:
+            return True
+        others_service = self.store.query(
+            "SELECT 1 FROM job_blobs b JOIN services s ON b.job_id = "
+            "'service:' || s.name || '/' || s.version WHERE b.hash=? AND s.owner<>? LIMIT 1",
+            (digest, user.name))
+        if others_service:
+            return False
+        owners = "SELECT 1 FROM job_blobs b JOIN jobs j ON j.job_id=b.job_id WHERE b.hash=?"
+        return (not self.store.query(owners + " LIMIT 1", (digest,))
+                or bool(self.store.query(owners + " AND j.owner=? LIMIT 1", (digest, user.name))))
 
     def inbox_path(self) -> str:
         """The blob inbox for processes on this host ("" if there is none)."""
@@ -331,9 +354,16 @@ class Head:
             return job.info
         rows = self.store.query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
         if not rows:
-            raise HeadError("not_found", f"no job {job_id!r} on this head (list jobs with "
-                                         f"`rxgrid jobs`)")
+            raise _no_job(job_id)
         return _info_from_row(rows[0])
+
+    def job_info_for(self, job_id: str, user: User) -> pb.JobInfo:
+        """A job's info if ``user`` may see it. Another user's job is "not found", word for
+        word like a missing one, so nobody learns which ids others use."""
+        info = self.job_info(job_id)
+        if not user.may_see(info.owner):
+            raise _no_job(job_id)
+        return info
 
     async def watch(self, job_id: str, results: bool, progress: bool) -> AsyncIterator[pb.JobEvent]:
         """Events of a job: stored chunk results (if asked), progress, then its final info."""
@@ -463,8 +493,12 @@ class Head:
         return job.info, True
 
     def list_jobs(self, state: str, since: float, until: float, limit: int,
-                  service: str = "") -> list[pb.JobInfo]:
+                  service: str = "", user: User | None = None) -> list[pb.JobInfo]:
+        """Jobs in submission order; only ``user``'s own unless they are an admin."""
         sql, params = "SELECT * FROM jobs WHERE 1=1", []
+        if user is not None and not user.admin:
+            sql += " AND owner=?"
+            params.append(user.name)
         if service:
             sql += " AND service=?"
             params.append(service)
@@ -483,13 +517,19 @@ class Head:
                  for r in rows]
         return sorted(infos, key=lambda i: i.submitted_at)
 
-    async def cleanup(self, job_ids: list[str], force: bool) -> tuple[list[str], list[str], str]:
-        """Delete terminal jobs and their blobs; uncollected finished ones only with force."""
+    async def cleanup(self, job_ids: list[str], force: bool,
+                      user: User | None = None) -> tuple[list[str], list[str], str]:
+        """Delete terminal jobs and their blobs; uncollected finished ones only with force.
+
+        With ``user``, only jobs they may see: no ids means every ended job of theirs, and
+        another user's id is "not found"."""
         if job_ids:
-            infos = [self.job_info(j) for j in job_ids]
+            infos = [self.job_info(j) if user is None else self.job_info_for(j, user)
+                     for j in job_ids]
         else:
             infos = [_info_from_row(r) for r in self.store.query(
-                "SELECT * FROM jobs WHERE state IN ('finished', 'failed', 'cancelled')")]
+                "SELECT * FROM jobs WHERE state IN ('finished', 'failed', 'cancelled')")
+                if user is None or user.may_see(r["owner"])]
         removed, refused, reasons = [], [], []
         for info in infos:
             if info.state not in TERMINAL:
@@ -783,6 +823,10 @@ class Head:
 
 
 # ==================================================================== helpers
+def _no_job(job_id: str) -> HeadError:
+    return HeadError("not_found", f"no job {job_id!r} on this head (list jobs with `rxgrid jobs`)")
+
+
 def _notify(job: ActiveJob, event: tuple) -> None:
     for queue in job.watchers:
         queue.put_nowait(event)
@@ -800,10 +844,10 @@ def _spec_blobs(spec: pb.JobSpec) -> list[str]:
 def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) -> list:
     return [
         ("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, chunks_total, "
-         "submitted_at, started_at, service) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+         "submitted_at, started_at, service, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
          (info.job_id, seq, info.name, spec.SerializeToString(), info.state, info.priority,
           info.tasks_total, info.chunks_total, info.submitted_at, info.started_at or None,
-          spec.service)),
+          spec.service, info.owner)),
         ("INSERT INTO chunks(job_id, chunk, first_task, num_tasks, pinned) VALUES (?,?,?,?,?)",
          [(info.job_id, i, first, count, pinned) for i, (first, count, pinned) in enumerate(chunks)]),
         ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
@@ -859,4 +903,4 @@ def _info_from_row(row) -> pb.JobInfo:
         started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
         has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
-        rng_kind=kind, service=row["service"])
+        rng_kind=kind, service=row["service"], owner=row["owner"])

@@ -14,6 +14,8 @@ A small HTTP/1.1 server (``asyncio.start_server``, one request per connection) r
 Auth: with a token, every request shows it, as ``Authorization: Bearer TOKEN``, or once
 as ``?token=TOKEN``, which answers with a redirect that drops it from the address and sets
 an HttpOnly, SameSite=Strict cookie holding an HMAC of the token (not the token itself).
+Each token is a user (``users.py``): a user sees only their own jobs (another's is 404)
+and the queue rows of them; ``/metrics``, which counts every user's jobs, needs an admin.
 POSTs must also carry ``X-Rxgrid: 1``, which a cross-site form cannot send. Without a
 token the server only runs on loopback (``server.py`` refuses otherwise) and answers only
 requests whose ``Host`` is a loopback name, which defeats DNS rebinding.
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 
 from .core import HeadError
 from .metrics import render
+from .users import NOBODY, User, Users
 
 log = logging.getLogger("rxgrid.head.dashboard")
 
@@ -51,7 +54,7 @@ MAX_OUTPUTS = 200
 MAX_STREAM_CHARS = 64 * 1024
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
-JOB_FIELDS = ("job_id", "name", "state", "priority", "tasks_total", "tasks_done", "tasks_failed",
+JOB_FIELDS = ("job_id", "name", "owner", "state", "priority", "tasks_total", "tasks_done", "tasks_failed",
               "chunks_total", "chunks_done", "submitted_at", "started_at", "finished_at", "error",
               "per_node", "collected", "result_bytes", "rng_kind")
 WORKER_FIELDS = ("name", "host", "cores", "busy", "state", "last_heartbeat", "registered_at", "pid",
@@ -81,6 +84,7 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     params: tuple[str, ...] = ()
+    user: User = NOBODY  # who the token belongs to (everyone is admin without tokens)
 
     def arg(self, name: str, default: str = "") -> str:
         """The first value of query parameter ``name``."""
@@ -120,13 +124,13 @@ def static_file(name: str) -> bytes:
 class DashboardServer:
     """The dashboard of one head: ``address`` ("host:port") to browse, ``close()`` to stop."""
 
-    def __init__(self, head, token: str | None, listen_host: str):
+    def __init__(self, head, users: Users | None, listen_host: str):
         self.head = head
         self.address = ""
-        self._token = token
-        self._cookie_value = _cookie_value(token) if token else ""
+        self._users = users
+        self._cookie_users = users.derived(_cookie_value) if users else None
         # Without a token, only loopback Host headers are answered (DNS rebinding).
-        self._check_host = not token and _is_loopback_name(listen_host)
+        self._check_host = not users and _is_loopback_name(listen_host)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._routes: list[tuple[re.Pattern, dict[str, Handler]]] = [
@@ -226,23 +230,28 @@ class DashboardServer:
                          f"/api/jobs/ID or /metrics)")
 
     def _authenticate(self, request: Request) -> Response | None:
-        """None if the request may go on; else a 401, or the redirect that sets the cookie."""
-        if not self._token:
+        """None if the request may go on (``request.user`` set); else a 401, or the redirect
+        that sets the cookie."""
+        if not self._users:
             return None
         query_token = request.arg("token")
-        if query_token and _same(query_token, self._token):
+        user = self._users.find(query_token) if query_token else None
+        if user is not None:
+            request.user = user
             if request.method != "GET":
                 return None
             rest = {k: v for k, v in request.query.items() if k != "token"}
             location = request.path + ("?" + urllib.parse.urlencode(rest, doseq=True) if rest else "")
             return Response(303, b"", headers=[
                 ("Location", location),
-                ("Set-Cookie", f"{COOKIE}={self._cookie_value}; Path=/; HttpOnly; SameSite=Strict")])
+                ("Set-Cookie", f"{COOKIE}={_cookie_value(query_token)}; Path=/; HttpOnly; "
+                               f"SameSite=Strict")])
         auth = request.headers.get("authorization", "")
-        if auth[:7].lower() == "bearer " and _same(auth[7:].strip(), self._token):
-            return None
         cookie = _cookies(request.headers.get("cookie", "")).get(COOKIE, "")
-        if cookie and _same(cookie, self._cookie_value):
+        user = ((self._users.find(auth[7:].strip()) if auth[:7].lower() == "bearer " else None)
+                or (self._cookie_users.find(cookie) if cookie else None))
+        if user is not None:
+            request.user = user
             return None
         why = "the token is wrong" if (query_token or auth or cookie) else "no token was given"
         return text(401, f"401 Unauthorized: {why}. This dashboard needs the cluster's client token: "
@@ -261,7 +270,10 @@ class DashboardServer:
                         list(PAGE_HEADERS))
 
     async def metrics(self, request: Request) -> Response:
-        """Prometheus text exposition format 0.0.4."""
+        """Prometheus text exposition format 0.0.4 (every user's counts: admins only)."""
+        if not request.user.admin:
+            return text(403, "403 Forbidden: /metrics counts every user's jobs, so it needs an "
+                             "admin's token")
         return Response(200, render(self.head).encode(), "text/plain; version=0.0.4; charset=utf-8")
 
     # ---------------------------------------------------------------- JSON API
@@ -271,18 +283,21 @@ class DashboardServer:
         workers = [dict(_fields(w, WORKER_FIELDS), heartbeat_age=round(now - w.last_heartbeat, 3))
                    for w in head.list_workers()]
         queued = head.scheduler.queued()
-        names = {job_id: job.info.name for job_id, job in head.jobs.items()}
-        queue = [{"job_id": c.job_id, "name": names.get(c.job_id, ""), "chunk": c.index,
+        # The counts are the whole cluster's; the rows name only jobs this user may see.
+        mine = {job_id: job.info for job_id, job in head.jobs.items()
+                if request.user.may_see(job.info.owner)}
+        queue = [{"job_id": c.job_id, "name": mine[c.job_id].name, "chunk": c.index,
                   "first": c.first, "count": c.count, "priority": c.priority, "pinned": c.pinned or ""}
-                 for c in queued[:MAX_QUEUE_ROWS]]
+                 for c in queued if c.job_id in mine][:MAX_QUEUE_ROWS]
+        leased = head.scheduler.leased()
         running = [{"job_id": r.job_id, "chunk": r.chunk, "worker": r.worker, "first": r.first,
-                    "count": r.count} for r in head.scheduler.leased()]
+                    "count": r.count} for r in leased if r.job_id in mine]
         slots = sum(w["cores"] for w in workers if w["state"] == "connected")
         busy = sum(w["busy"] for w in workers)
         m = getattr(head, "metrics", None)
         counts = {"workers": len(workers), "slots": slots, "busy": busy, "idle": max(0, slots - busy),
                   "queued_chunks": len(queued), "queued_tasks": sum(c.count for c in queued),
-                  "running_chunks": len(running), "active_jobs": len(head.jobs),
+                  "running_chunks": len(leased), "active_jobs": len(head.jobs),
                   "tasks_finished": getattr(m, "tasks_finished", 0),
                   "tasks_failed": getattr(m, "tasks_failed", 0)}
         return as_json({"now": now, "heartbeat_interval": head.heartbeat_interval,
@@ -294,13 +309,14 @@ class DashboardServer:
         limit = request.arg("limit", "100")
         if not limit.isdigit():
             return as_json({"error": f"limit must be a whole number, got {limit!r}"}, 400)
-        infos = self.head.list_jobs(request.arg("state"), 0, 0, min(int(limit), MAX_LISTED_JOBS) or 100)
+        infos = self.head.list_jobs(request.arg("state"), 0, 0, min(int(limit), MAX_LISTED_JOBS) or 100,
+                                    user=request.user)
         return as_json({"now": time.time(), "jobs": [_job(i) for i in infos]})
 
     async def job(self, request: Request) -> Response:
         """One job: its info, its task errors and, when kept, its tasks' output."""
         job_id = request.params[0]
-        info = self.head.job_info(job_id)
+        info = self.head.job_info_for(job_id, request.user)
         errors = self.head.errors(job_id)
         task_logs = getattr(self.head, "task_logs", None)
         outputs = task_logs(job_id) if task_logs is not None else []
@@ -316,17 +332,19 @@ class DashboardServer:
 
     async def cancel(self, request: Request) -> Response:
         """Cancel a queued or running job; ``cancelled`` is false if it had already ended."""
+        self.head.job_info_for(request.params[0], request.user)
         info, cancelled = await self.head.cancel(request.params[0])
         return as_json({"job": _job(info), "cancelled": cancelled})
 
 
-async def start_dashboard(head, listen: str, token: str | None) -> DashboardServer:
-    """Serve the dashboard of ``head`` on ``listen`` ("HOST:PORT"; port 0 picks a free one)."""
+async def start_dashboard(head, listen: str, users: Users | None) -> DashboardServer:
+    """Serve the dashboard of ``head`` on ``listen`` ("HOST:PORT"; port 0 picks a free one);
+    ``users`` are the client tokens (None: no token, loopback only)."""
     host, _, port = listen.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     if not port.isdigit():
         raise ValueError(f"dashboard address {listen!r} is not HOST:PORT")
-    server = DashboardServer(head, token, host)
+    server = DashboardServer(head, users, host)
     await server.start(host, int(port))
     return server
 
@@ -377,10 +395,6 @@ def _clip(s: str) -> str:
     if len(s) <= MAX_STREAM_CHARS:
         return s
     return s[:MAX_STREAM_CHARS] + f"\n... ({len(s) - MAX_STREAM_CHARS:,} more characters not shown)"
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _cookie_value(token: str) -> str:

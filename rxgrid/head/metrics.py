@@ -6,6 +6,7 @@ locks are needed.
 
 from __future__ import annotations
 
+import collections
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +39,8 @@ class HeadMetrics:
     chunks_assigned: int = 0
     chunks_rerun: int = 0
     jobs_submitted: int = 0
+    # By user name: one series per user of the users file ("" without tokens).
+    jobs_submitted_by_owner: collections.Counter = field(default_factory=collections.Counter)
     # Large blobs that reached the head, by way: "stream" (PutBlob) or "file" (PutBlobFile,
     # from a client or worker on this host), and those workers took as files (LocateBlob).
     blob_bytes_in: dict = field(default_factory=lambda: {"stream": 0, "file": 0})
@@ -61,6 +64,10 @@ def render(head) -> str:
         _one("rxgrid_workers", "gauge", "Connected workers", len(workers)),
         _one("rxgrid_jobs_active", "gauge", "Jobs queued or running", len(head.jobs)),
         _one("rxgrid_jobs_submitted_total", "counter", "Jobs submitted", m.jobs_submitted),
+        *_by_owner("rxgrid_jobs_submitted_by_owner_total", "counter", "Jobs submitted, by owner",
+                   m.jobs_submitted_by_owner),
+        *_by_owner("rxgrid_jobs_active_by_owner", "gauge", "Jobs queued or running, by owner",
+                   collections.Counter(job.info.owner for job in head.jobs.values())),
         _one("rxgrid_tasks_started_total", "counter", "Tasks handed to workers", m.tasks_started),
         _one("rxgrid_tasks_finished_total", "counter", "Tasks that returned a value", m.tasks_finished),
         _one("rxgrid_tasks_failed_total", "counter", "Tasks that failed", m.tasks_failed),
@@ -88,6 +95,12 @@ def render(head) -> str:
             lines.append(f'rxgrid_worker_heartbeat_age_seconds{{worker="{session.name}"}} '
                          f"{now - session.last_heartbeat:.3f}")
     return "\n".join(lines) + "\n"
+
+
+def _by_owner(name: str, kind: str, help_text: str, counts: collections.Counter) -> list[str]:
+    # Owner names follow the users file's grammar, so they need no escaping as label values.
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}",
+            *(f'{name}{{owner="{owner}"}} {n}' for owner, n in sorted(counts.items()))]
 
 
 def _one(name: str, kind: str, help_text: str, value) -> str:

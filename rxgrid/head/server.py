@@ -22,6 +22,7 @@ from .auth import TokenInterceptor, is_loopback
 from .core import Head
 from .service import MAX_MESSAGE_BYTES, ClusterService, WorkerLinkService
 from .store import Store
+from .users import Users
 
 log = logging.getLogger("rxgrid.head")
 
@@ -51,17 +52,31 @@ class RunningHead:
 class Security:
     """Tokens and TLS of a head; all empty means loopback-only plaintext."""
 
-    client_token: str | None = None
+    client_token: str | None = None  # one admin user named "admin"
     worker_token: str | None = None
+    users: Users | None = None  # named client tokens (--users-file), instead of client_token
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None  # set: clients and workers must show a certificate
     insecure: bool = False  # allow a non-loopback address without tokens
 
+    def client_users(self) -> Users | None:
+        """Who may call the Cluster service; None: anyone (no client token)."""
+        if self.users is not None:
+            return self.users
+        return Users.single_admin(self.client_token) if self.client_token else None
+
     def check(self, listen: str) -> None:
+        if self.users is not None and self.client_token:
+            raise SystemExit("rxgrid: give --users-file or a client token (--token-file, "
+                             "RXGRID_TOKEN), not both: put the admin in the users file")
+        users = self.client_users()
+        if users is not None and self.worker_token in users.tokens():
+            raise SystemExit("rxgrid: the worker token is also a client token: give workers "
+                             "a token of their own, so a worker cannot submit jobs")
         if is_loopback(listen) or self.insecure:
             return
-        if not (self.client_token and self.worker_token):
+        if not (users and self.worker_token):
             raise SystemExit(
                 f"rxgrid: refusing to listen on {listen} without tokens: the cluster runs "
                 f"pickled code, so anyone who reaches the port could run anything. Give "
@@ -87,11 +102,12 @@ async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.
     store = Store(state_dir)
     head = Head(store, heartbeat_interval=heartbeat_interval, lease_timeout=lease_timeout)
     await head.start()
+    users = security.client_users()
     interceptors = []
-    if security.client_token or security.worker_token:
-        interceptors.append(TokenInterceptor(security.client_token, security.worker_token))
+    if users or security.worker_token:
+        interceptors.append(TokenInterceptor(users, security.worker_token))
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
-    pb_grpc.add_ClusterServicer_to_server(ClusterService(head), server)
+    pb_grpc.add_ClusterServicer_to_server(ClusterService(head, users), server)
     pb_grpc.add_WorkerLinkServicer_to_server(WorkerLinkService(head), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -112,16 +128,17 @@ async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.
     address = f"{host}:{port}"
     running = RunningHead(server, head, store, address)
     if dashboard:
-        if not is_loopback(dashboard) and not security.client_token and not security.insecure:
+        if not is_loopback(dashboard) and not users and not security.insecure:
             raise SystemExit(f"rxgrid: refusing to serve the dashboard on {dashboard} without a "
                              f"token (it can cancel jobs); give --token-file or --insecure")
         from .dashboard import start_dashboard
-        running.dashboard = await start_dashboard(head, dashboard, security.client_token)
+        running.dashboard = await start_dashboard(head, dashboard, users)
         log.info("dashboard and /metrics at http://%s/", running.dashboard.address)
     log.info("head listening on %s (%s, %s), state dir %s", address,
              "TLS" + (" with client certificates" if security.tls_client_ca else "")
              if credentials else "plaintext",
-             "tokens required" if interceptors else "no tokens", os.path.abspath(state_dir))
+             f"tokens required, {len(users or ())} client user(s)" if interceptors else "no tokens",
+             os.path.abspath(state_dir))
     return running
 
 

@@ -1,7 +1,8 @@
 """gRPC servicers of the head: they translate messages into calls on :class:`Head`.
 
 No scheduling or storage logic lives here; a :class:`HeadError` becomes the matching
-gRPC status with the head's message.
+gRPC status with the head's message. Each Cluster call acts as the user whose token it
+carries (``users.py``): what it creates is theirs, and another user's job is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
+from .auth import caller
 from .core import Head, HeadError
+from .users import User, Users
 
 log = logging.getLogger("rxgrid.head.service")
 
@@ -29,6 +32,7 @@ _CODES = {
     "precondition": grpc.StatusCode.FAILED_PRECONDITION,
     "unavailable": grpc.StatusCode.UNAVAILABLE,
     "storage": grpc.StatusCode.RESOURCE_EXHAUSTED,
+    "denied": grpc.StatusCode.PERMISSION_DENIED,
 }
 
 
@@ -96,8 +100,16 @@ def _send_blob(store, request: pb.BlobRef):
 class ClusterService(pb_grpc.ClusterServicer):
     """What clients call."""
 
-    def __init__(self, head: Head):
+    def __init__(self, head: Head, users: Users | None = None):
         self.head = head
+        self.users = users
+
+    def _user(self, context) -> User:
+        return caller(self.users, context.invocation_metadata())
+
+    def _job(self, job_id: str, context) -> pb.JobInfo:
+        """The job's info if the caller may see it; else NOT_FOUND, as for a missing job."""
+        return self.head.job_info_for(job_id, self._user(context))
 
     @_translate_errors
     async def Connect(self, request, context):
@@ -113,24 +125,25 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def SubmitJob(self, request, context):
-        return await self.head.submit(request)
+        return await self.head.submit(request, owner=self._user(context).name)
 
     @_translate_errors
     async def RunJob(self, request, context):
-        return await self._run(request)
+        return await self._run(request, self._user(context))
 
     async def Exec(self, request_iterator, context):
+        user = self._user(context)
         async for spec in request_iterator:
             try:
-                outcome = await self._run(spec)
+                outcome = await self._run(spec, user)
             except HeadError as exc:
                 outcome = pb.JobOutcome(error_code=_CODES[exc.code].name, error=str(exc))
             await context.write(outcome)
 
-    async def _run(self, request: pb.JobSpec) -> pb.JobOutcome:
+    async def _run(self, request: pb.JobSpec, user: User) -> pb.JobOutcome:
         """Submit a job, wait for its end, and gather its results into one outcome."""
         events: asyncio.Queue = asyncio.Queue()
-        info = self.head.submit_waiting(request, events)
+        info = self.head.submit_waiting(request, events, owner=user.name)
         outcome, size = pb.JobOutcome(complete=True), 0
         try:
             while True:
@@ -161,10 +174,11 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def GetJob(self, request, context):
-        return self.head.job_info(request.job_id)
+        return self._job(request.job_id, context)
 
     @_translate_errors
     async def WatchJob(self, request, context):
+        self._job(request.job_id, context)
         async for event in self.head.watch(request.job_id, request.results, request.progress):
             yield event
         if request.results and self.head.job_info(request.job_id).state == "finished":
@@ -172,7 +186,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def GetResults(self, request, context):
-        info = self.head.job_info(request.job_id)
+        info = self._job(request.job_id, context)
         for chunk in self.head.stored_results(request.job_id):
             yield chunk
         if info.state == "finished":
@@ -180,19 +194,23 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def GetErrors(self, request, context):
+        self._job(request.job_id, context)
         return pb.ErrorsReply(errors=self.head.errors(request.job_id))
 
     @_translate_errors
     async def ListFiles(self, request, context):
+        self._job(request.job_id, context)
         return pb.FilesReply(files=self.head.task_files(request.job_id))
 
     @_translate_errors
     async def GetLogs(self, request, context):
+        self._job(request.job_id, context)
         task = None if request.all_tasks else request.task
         return pb.LogsReply(outputs=self.head.task_logs(request.job_id, task))
 
     @_translate_errors
     async def CancelJob(self, request, context):
+        self._job(request.job_id, context)
         info, cancelled = await self.head.cancel(request.job_id)
         return pb.CancelReply(job=info, cancelled=cancelled)
 
@@ -204,11 +222,12 @@ class ClusterService(pb_grpc.ClusterServicer):
                                        f"finished, failed or cancelled")
         return pb.ListJobsReply(jobs=self.head.list_jobs(request.state, request.since,
                                                          request.until, request.limit,
-                                                         request.service))
+                                                         request.service, self._user(context)))
 
     @_translate_errors
     async def Cleanup(self, request, context):
-        removed, refused, reason = await self.head.cleanup(list(request.job_ids), request.force)
+        removed, refused, reason = await self.head.cleanup(list(request.job_ids), request.force,
+                                                           self._user(context))
         return pb.CleanupReply(removed=removed, refused=refused, reason=reason)
 
     @_translate_errors
@@ -217,7 +236,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def PublishService(self, request, context):
-        return await self.head.services.publish(request)
+        return await self.head.services.publish(request, owner=self._user(context).name)
 
     @_translate_errors
     async def GetService(self, request, context):
@@ -229,7 +248,8 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def DeleteService(self, request, context):
-        return await self.head.services.delete(request.name, request.version)
+        return await self.head.services.delete(request.name, request.version,
+                                               self._user(context))
 
     @_translate_errors
     async def DiskUsage(self, request, context):
@@ -243,12 +263,18 @@ class ClusterService(pb_grpc.ClusterServicer):
     async def PutBlobFile(self, request, context):
         return await self.head.adopt_blob_file(request.name, request.hash)
 
+    def _check_blob(self, digest: str, context) -> None:
+        if not self.head.may_read_blob(digest, self._user(context)):
+            raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
+
     @_translate_errors
     async def LocateBlob(self, request, context):
+        self._check_blob(request.hash, context)
         return self.head.locate_blob(request.hash)
 
     @_translate_errors
     async def GetBlob(self, request, context):
+        self._check_blob(request.hash, context)
         for piece in _send_blob(self.head.store, request):
             yield piece
 

@@ -2,7 +2,8 @@
 
 A version is immutable: publishing it again is refused. The stored runner (a pickled
 ``record -> outputs`` callable) is what every request and batch record runs, so any
-later client can call the service without having its code.
+later client can call the service without having its code. Every user may list and call
+a service (that is what publishing is for); only its owner or an admin may delete it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import time
 
 from .._proto import rxgrid_pb2 as pb
+from .users import NOBODY, User
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -23,7 +25,7 @@ class ServiceRegistry:
         self.head = head
         self.store = head.store
 
-    async def publish(self, spec: pb.ServiceSpec) -> pb.ServiceInfo:
+    async def publish(self, spec: pb.ServiceSpec, owner: str = "") -> pb.ServiceInfo:
         from .core import HeadError
         for what, value in (("name", spec.name), ("version", spec.version)):
             if not NAME_RE.match(value):
@@ -39,11 +41,11 @@ class ServiceRegistry:
             raise HeadError("invalid", "the service's function blob is not on the head")
         info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
                               runner_blob=spec.runner_blob, inputs=spec.inputs,
-                              outputs=spec.outputs, created_at=time.time())
+                              outputs=spec.outputs, created_at=time.time(), owner=owner)
         info.api = describe(info)
         await self.store.write([
-            ("INSERT INTO services(name, version, spec, created_at) VALUES (?,?,?,?)",
-             (info.name, info.version, info.SerializeToString(), info.created_at)),
+            ("INSERT INTO services(name, version, spec, created_at, owner) VALUES (?,?,?,?,?)",
+             (info.name, info.version, info.SerializeToString(), info.created_at, owner)),
             # Keeps the function's blob from being cleaned up with the jobs that used it.
             ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
              (service_key(info.name, info.version), info.runner_blob))])
@@ -55,22 +57,34 @@ class ServiceRegistry:
         if row is None:
             raise HeadError("not_found", f"no service {name} version {version} (list them with "
                                          f"`rxgrid services`)")
-        return pb.ServiceInfo.FromString(row["spec"])
+        return _info(row)
 
     def list(self) -> list[pb.ServiceInfo]:
-        return [pb.ServiceInfo.FromString(r["spec"]) for r in
-                self.store.query("SELECT spec FROM services ORDER BY name, created_at")]
+        return [_info(r) for r in
+                self.store.query("SELECT spec, owner FROM services ORDER BY name, created_at")]
 
-    async def delete(self, name: str, version: str) -> pb.ServiceInfo:
+    async def delete(self, name: str, version: str, user: User = NOBODY) -> pb.ServiceInfo:
+        from .core import HeadError
         info = self.get(name, version)
+        if not user.may_see(info.owner):
+            # A service is public (everyone may call it), so saying it exists hides nothing.
+            raise HeadError("denied", f"service {name} version {version} belongs to another "
+                                      f"user: only they or an admin may delete it")
         await self.store.write([
             ("DELETE FROM services WHERE name=? AND version=?", (name, version)),
             ("DELETE FROM job_blobs WHERE job_id=?", (service_key(name, version),))])
         return info
 
     def _row(self, name: str, version: str):
-        rows = self.store.query("SELECT spec FROM services WHERE name=? AND version=?", (name, version))
+        rows = self.store.query("SELECT spec, owner FROM services WHERE name=? AND version=?",
+                                (name, version))
         return rows[0] if rows else None
+
+
+def _info(row) -> pb.ServiceInfo:
+    info = pb.ServiceInfo.FromString(row["spec"])
+    info.owner = row["owner"]
+    return info
 
 
 def service_key(name: str, version: str) -> str:

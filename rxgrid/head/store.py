@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     chunks_done INTEGER NOT NULL DEFAULT 0, submitted_at REAL NOT NULL,
     started_at REAL, finished_at REAL, collected INTEGER NOT NULL DEFAULT 0,
     error TEXT NOT NULL DEFAULT '', result_bytes INTEGER NOT NULL DEFAULT 0,
-    service TEXT NOT NULL DEFAULT '');
+    service TEXT NOT NULL DEFAULT '', owner TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
 CREATE INDEX IF NOT EXISTS jobs_submitted ON jobs(submitted_at);
 CREATE TABLE IF NOT EXISTS chunks (
@@ -58,13 +58,19 @@ CREATE TABLE IF NOT EXISTS job_blobs (
 CREATE INDEX IF NOT EXISTS job_blobs_hash ON job_blobs(hash);
 CREATE TABLE IF NOT EXISTS services (
     name TEXT NOT NULL, version TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL,
-    PRIMARY KEY (name, version)) WITHOUT ROWID;
+    owner TEXT NOT NULL DEFAULT '', PRIMARY KEY (name, version)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS small_blobs (
     hash TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (
     name TEXT PRIMARY KEY, host TEXT, cores INTEGER, pid INTEGER,
     registered_at REAL, last_seen REAL, chunks_done INTEGER NOT NULL DEFAULT 0);
 """
+
+# Columns added since a state dir may have been made: (table, column, definition). An
+# older state dir gets them on open; its rows get the default ('' owner: admins only).
+ADDED_COLUMNS = (("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
+                 ("services", "owner", "TEXT NOT NULL DEFAULT ''"))
+INDEXES_ON_ADDED = "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
 
 Op = tuple[str, tuple | list]
 
@@ -226,6 +232,7 @@ class _Writer:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        _add_missing_columns(self._conn)
         self._batch: list = []
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
@@ -354,6 +361,15 @@ class Store:
     def close(self) -> None:
         self._writer.stop()
         self.read.close()
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, definition in ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            log.info("state database: added column %s.%s", table, column)
+    conn.executescript(INDEXES_ON_ADDED)
 
 
 def _settle(future: asyncio.Future, error: BaseException | None) -> None:

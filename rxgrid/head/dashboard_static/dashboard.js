@@ -193,6 +193,7 @@ function drawJobs(data) {
     const tr = h("tr", {"data-job": j.job_id, class: j.job_id === selected ? "selected" : null},
       h("td", {}, h("a", {class: "jobid", href: "#job=" + encodeURIComponent(j.job_id)}, j.job_id),
         h("div", {class: "sub"}, j.name || "")),
+      h("td", {}, j.owner || "—"),
       h("td", {}, badge(j.state)),
       h("td", {class: "num"}, j.priority),
       h("td", {}, progressBar(j, false)),
@@ -204,7 +205,7 @@ function drawJobs(data) {
   });
   document.getElementById("jobs-count").textContent = jobs.length ? String(jobs.length) : "";
   fill(document.querySelector("#jobs tbody"),
-    rows.length ? rows : [h("tr", {}, h("td", {colspan: 7, class: "empty"}, "No jobs yet"))]);
+    rows.length ? rows : [h("tr", {}, h("td", {colspan: 8, class: "empty"}, "No jobs yet"))]);
 }
 
 function drawJob(d) {
@@ -221,7 +222,7 @@ function drawJob(d) {
   const ended = j.tasks_done + j.tasks_failed;
   const rate = elapsed > 0 ? ended / elapsed : 0;
   const facts = [
-    ["Priority", j.priority], ["Tasks", j.tasks_total], ["Chunks", j.chunks_done + " / " + j.chunks_total],
+    ["Owner", j.owner || "—"], ["Priority", j.priority], ["Tasks", j.tasks_total], ["Chunks", j.chunks_done + " / " + j.chunks_total],
     ["Submitted", clock(j.submitted_at)], ["Started", clock(j.started_at)],
     ["Finished", clock(j.finished_at)], ["Run time", runTime(j, now) || "—"],
     ["Rate", rate ? rate.toFixed(rate < 10 ? 2 : 0) + " tasks/s" : "—"],
