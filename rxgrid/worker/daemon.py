@@ -5,8 +5,9 @@
                  └──── _write ◄── outbox ◄── ChunkDone ◄────────┘
 
 Chunks keep running while the head is away; their results wait in the outbox and go
-out after the daemon has registered again (with backoff). The head ignores a result
-for a chunk that has meanwhile run elsewhere.
+out after the daemon has registered again (with backoff). The head takes results only
+on leases of the daemon's current session, so those late ones are ignored: the head
+requeued their chunks when the old session ended.
 """
 
 from __future__ import annotations
