@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._paths import output_pattern, relative_path
 from .errors import TaskFailure
 
 
@@ -102,11 +103,14 @@ def _captured(call: ChunkCall, task: int):
 def _task_directory(call: ChunkCall, task: int):
     """Run the task in a directory of its own and keep the files matching the patterns.
 
-    Two tasks writing ``a.txt`` never overwrite each other (seed 003's lesson).
+    Two tasks writing ``a.txt`` never overwrite each other (seed 003's lesson). The
+    patterns are checked before anything runs (a raw request may carry ``../*``), and
+    the directory goes even when keeping its files fails.
     """
     import os
     import shutil
     import tempfile
+    patterns = [output_pattern(p) for p in call.output_patterns]
     base = tempfile.mkdtemp(prefix=f"rxgrid-task{task}-", dir=call.workdir)
     previous = os.getcwd()
     os.chdir(base)
@@ -114,28 +118,30 @@ def _task_directory(call: ChunkCall, task: int):
         yield
     finally:
         os.chdir(previous)
-        for path in matching_files(base, call.output_patterns):
-            with open(os.path.join(base, path), "rb") as f:
-                call.files.append((task, path, f.read()))
-        shutil.rmtree(base, ignore_errors=True)
+        try:
+            for path in matching_files(base, patterns):
+                with open(os.path.join(base, path), "rb") as f:
+                    call.files.append((task, path, f.read()))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def matching_files(root: str, patterns) -> list[str]:
     """Relative paths of regular files under ``root`` matching any pattern.
 
     ``*`` matches within one folder, ``**`` any number of folders (``out/**`` is everything
-    under ``out``); paths use ``/``.
+    under ``out``); paths use ``/``. Patterns must be relative paths without ``..``.
     """
     import pathlib
     found = set()
     base = pathlib.Path(root)
     for pattern in patterns:
-        for path in base.glob(pattern):
+        for path in base.glob(output_pattern(pattern)):
             if path.is_file():
                 found.add(path.relative_to(base).as_posix())
             elif path.is_dir() and pattern.endswith("**"):
                 found.update(p.relative_to(base).as_posix() for p in path.rglob("*") if p.is_file())
-    return sorted(found)
+    return sorted(relative_path(p) for p in found)
 
 
 @contextlib.contextmanager

@@ -46,6 +46,8 @@ def _when(ts: float) -> str:
 
 
 def cmd_head(args) -> int:
+    # Everything the head writes (database, blobs, logs) is for this user only.
+    os.umask(0o077)
     if args.log_file != "":
         _log_to_file(args.log_file or os.path.join(args.state_dir, "logs", "rxgrid-head.log"))
     from .head.auth import read_secret

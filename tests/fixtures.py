@@ -149,3 +149,11 @@ def die_on(x, bad=5, code=3):
     if x == bad:
         os._exit(code)
     return x
+
+
+def secret_environment() -> dict:
+    """What a task can see of rxgrid's tokens: its environment and /proc/self/environ."""
+    with open("/proc/self/environ", "rb") as f:
+        raw = f.read().decode(errors="replace")
+    return {"environ": sorted(k for k in os.environ if "TOKEN" in k),
+            "proc": sorted(e.partition("=")[0] for e in raw.split("\0") if "TOKEN" in e)}

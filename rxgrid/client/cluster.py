@@ -378,10 +378,13 @@ def _progress_wanted(progress) -> bool:
 def _patterns(output_files) -> list[str]:
     from ..errors import InvalidArgumentError
     patterns = [output_files] if isinstance(output_files, str) else list(output_files)
+    from .._paths import output_pattern
     for p in patterns:
-        if not isinstance(p, str) or not p or p.startswith("/") or ".." in p.split("/"):
+        try:
+            output_pattern(p)
+        except ValueError:
             raise InvalidArgumentError(f"output_files takes relative glob patterns such as "
-                                       f"'test-*.txt' or 'out/**', not {p!r}")
+                                       f"'test-*.txt' or 'out/**', not {p!r}") from None
     return patterns
 
 

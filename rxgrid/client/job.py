@@ -95,13 +95,24 @@ def outcome(info: JobInfo, results: ResultSet):
 
 def download_files(records, fetch, dest: str, task: int | None = None,
                    name: str | None = None, flat: bool = False) -> list[str]:
-    """Write file records to ``dest/<task>/<path>`` (or ``dest/<path>`` if flat)."""
+    """Write file records to ``dest/<task>/<path>`` (or ``dest/<path>`` if flat).
+
+    Every path is checked before anything is written: a head (or a worker behind it)
+    that names ``../x`` or ``/x`` gets an InvalidArgumentError, not a file outside ``dest``.
+    """
     import os
+
+    from .._paths import inside
+    from ..errors import InvalidArgumentError
+    chosen = [f for f in records
+              if (task is None or f.task == task) and (name is None or f.path == name)]
+    try:
+        targets = [inside(dest if flat else os.path.join(dest, str(f.task)), f.path)
+                   for f in chosen]
+    except ValueError as exc:
+        raise InvalidArgumentError(f"refusing to download: {exc}") from None
     written = []
-    for f in records:
-        if (task is not None and f.task != task) or (name is not None and f.path != name):
-            continue
-        target = os.path.join(dest, f.path) if flat else os.path.join(dest, str(f.task), f.path)
+    for f, target in zip(chosen, targets, strict=True):
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         with open(target, "wb") as out:
             out.write(fetch(f.blob))

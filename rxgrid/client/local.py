@@ -48,7 +48,7 @@ class LocalCluster(Cluster):
         self._own_dir = state_dir is None
         self.state_dir = state_dir or tempfile.mkdtemp(prefix="rxgrid-local-")
         self.log_dir = os.path.join(self.state_dir, "logs")
-        os.makedirs(self.log_dir, exist_ok=True)
+        os.makedirs(self.log_dir, mode=0o700, exist_ok=True)
         self.log_level = log_level
         self.warm_kernels = warm_kernels
         self.head_options = ["--lease-timeout", str(lease_timeout), "--heartbeat", str(heartbeat)]
@@ -106,7 +106,8 @@ class LocalCluster(Cluster):
 
     # ---------------------------------------------------------------- processes
     def _spawn(self, key: str, args: list[str]) -> subprocess.Popen:
-        log_file = open(os.path.join(self.log_dir, f"{key}.log"), "ab")
+        log_file = os.fdopen(os.open(os.path.join(self.log_dir, f"{key}.log"),
+                                     os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "rxgrid", *args, "--parent-pid", str(os.getpid()),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hmac
 import itertools
 import logging
 import os
@@ -31,6 +32,8 @@ from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
 from ..errors import MISSING_BLOB
+from . import validate
+from .errors import HeadError
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
 from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError, file_hash
@@ -45,14 +48,6 @@ INLINE_BLOB_LIMIT = 1 << 20  # blobs up to this size ride along with an assignme
 KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
 
 
-class HeadError(Exception):
-    """A request the head refuses; ``code`` tells the servicer which gRPC status to use."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code  # invalid | not_found | exists | precondition | storage | denied
-
-
 @dataclass(eq=False)
 class ActiveJob:
     info: pb.JobInfo
@@ -61,6 +56,9 @@ class ActiveJob:
     waiter: asyncio.Queue | None = None  # the client blocked on this job (RunJob, Exec)
     collect_on_finish: bool = False
     inserted: bool = True  # its row is queued for the store (False only inside submit)
+    # lease -> (session, chunk) of every lease given out and not yet answered: a worker
+    # reports only on a chunk the head leased to its current session.
+    leases: dict = field(default_factory=dict)
 
 
 @dataclass(eq=False)
@@ -166,11 +164,13 @@ class Head:
                  owner: str) -> tuple[pb.JobInfo, asyncio.Future]:
         """Validate a job, queue its chunks and its insert; return its info and the commit."""
         self._refuse_if_store_failed()
+        validate.job_spec(spec)
         job_id = self._check_job_id(spec.job_id)
-        for blob in spec.inline_blobs:
-            self.put_blob(blob.data, blob.hash)
         chunks = self._layout(spec)
         self._check_blobs(spec)
+        # Only a job that passed every check stores anything: a refused one leaves no trace.
+        for blob in spec.inline_blobs:
+            self.put_blob(blob.data, blob.hash)
         spec.job_id = job_id
         del spec.inline_blobs[:]
         self._seq += 1
@@ -236,6 +236,7 @@ class Head:
     def locate_blob(self, digest: str) -> pb.BlobLocation:
         """Where a blob's file is on this host (empty for a small blob: a database row)."""
         blobs = self.store.blobs
+        validate.blob_name(digest)
         if not blobs.has(digest):
             raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
         path = blobs.path(digest)
@@ -249,7 +250,8 @@ class Head:
     async def adopt_blob_file(self, name: str, digest: str) -> pb.BlobRef:
         """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
         if not INBOX_NAME_RE.match(name):
-            raise HeadError("invalid", f"{name!r} is not a file name of the blob inbox")
+            raise HeadError("invalid", f"{name[:80]!r} is not a file name of the blob inbox: "
+                                       f"use up to 128 of A-Z a-z 0-9 . _ -, not starting with '.'")
         if self.store.inbox is None:
             raise HeadError("not_found", "this head has no blob inbox: stream blobs with PutBlob")
         path = self.store.inbox / name
@@ -260,6 +262,7 @@ class Head:
                                          f"{self.store.inbox}: a client on another host streams "
                                          f"its blobs with PutBlob") from None
         try:
+            validate.blob_name(digest)
             if not stat.S_ISREG(mode):
                 raise HeadError("invalid", f"{name} in the blob inbox is not a regular file")
             actual, size = await asyncio.to_thread(file_hash, path)
@@ -321,8 +324,9 @@ class Head:
             raise HeadError("invalid", f"a job needs at least one task, got num_tasks={n}")
         if spec.chunk_sizes:
             sizes = list(spec.chunk_sizes)
-            if sum(sizes) != n or min(sizes) < 1:
-                raise HeadError("invalid", f"chunk_sizes add up to {sum(sizes)}, not num_tasks={n}")
+            if sum(sizes) != n:
+                raise HeadError("invalid", f"chunk_sizes add up to {sum(sizes)}, not num_tasks={n}: "
+                                           f"give sizes that add up to the job's tasks")
         elif spec.chunk_size:
             sizes = [min(spec.chunk_size, n - first) for first in range(0, n, spec.chunk_size)]
         else:
@@ -340,8 +344,9 @@ class Head:
                                            f"built-in kernels are {', '.join(KERNEL_NAMES)}")
         elif not spec.function_blob:
             raise HeadError("invalid", "the job has neither a function blob nor a kernel name")
+        inline = {blob.hash for blob in spec.inline_blobs}
         for digest in _spec_blobs(spec):
-            if not self.store.blobs.has(digest):
+            if digest not in inline and not self.store.blobs.has(digest):
                 raise HeadError("invalid", f"blob {digest[:12]}... {MISSING_BLOB}: upload it "
                                            f"with PutBlob (or inline it) before submitting")
 
@@ -586,14 +591,17 @@ class Head:
             raise HeadError("precondition", f"worker speaks protocol {req.protocol_version}, "
                                             f"this head speaks {PROTOCOL_VERSION}: install the "
                                             f"same rxgrid version on head and workers")
-        if req.cores < 1:
-            raise HeadError("invalid", f"a worker needs at least one core, got {req.cores}")
+        validate.registration(req)
         name = req.name or f"{req.host}-{req.pid}"
         if not JOB_ID_RE.match(name):
             raise HeadError("invalid", f"worker name {name!r} is not valid: use A-Z a-z 0-9 . _ -")
         old = self.sessions.get(name)
+        if old is not None and old.open:
+            # Fenced: a second registration must not drop a live worker (nor take over its
+            # leases). A daemon that reconnects gets in once its old stream has ended.
+            raise HeadError("exists", f"worker {name!r} is connected already: give this worker "
+                                      f"another --name, or retry once the other has gone")
         if old is not None:
-            log.warning("worker %s registered again; dropping its previous session", name)
             self._close_session(old)
         session = WorkerSession(name, req.host, req.cores, req.pid, secrets.token_hex(16), time.time())
         self.sessions[name] = session
@@ -603,9 +611,12 @@ class Head:
 
     def open_session(self, name: str, token: str) -> WorkerSession:
         session = self.sessions.get(name)
-        if session is None or session.token != token:
-            raise HeadError("precondition", f"worker {name!r} has no current registration: "
+        if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
+            raise HeadError("precondition", f"worker {name[:80]!r} has no current registration: "
                                             f"call Register first")
+        if session.open:
+            raise HeadError("precondition", f"worker {name!r} has its session open already: "
+                                            f"one stream per registration")
         session.open, session.last_heartbeat = True, time.time()
         self.scheduler.add_worker(name, session.cores)
         log.info("worker %s connected from %s with %d cores", name, session.host, session.cores)
@@ -649,17 +660,63 @@ class Head:
         session.last_heartbeat = time.time()
         kind = msg.WhichOneof("msg")
         if kind == "done":
-            await self.chunk_done(session, msg.done.lease, msg.done.result)
+            result = self._checked_report(session, msg.done.lease, msg.done.result)
+            if result is not None:
+                await self.chunk_done(session, msg.done.lease, result)
+            else:
+                self._dispatch()
+
+    def _checked_report(self, session: WorkerSession, lease: int,
+                        result: pb.ChunkResult) -> pb.ChunkResult | None:
+        """A worker's chunk result as the head will store it, or None to ignore it.
+
+        Taken only on a lease the head gave this session for this chunk; the task range
+        is the head's own, never the worker's. A report that breaks the rules (tasks
+        outside the chunk, bad blob names or file paths, blobs never uploaded) fails the
+        chunk's tasks instead of being stored.
+        """
+        job = self.jobs.get(result.job_id)
+        held = job.leases.get(lease) if job is not None else None
+        if held is None or held[0] is not session or held[1] != result.chunk:
+            if job is not None:
+                log.warning("worker %s reported on %s chunk %d without holding lease %d: "
+                            "ignored", session.name, result.job_id, result.chunk, lease)
+            return None
+        chunk = self.scheduler.chunk(result.job_id, result.chunk)
+        if chunk is None:
+            return None
+        result.first_task, result.num_tasks, result.worker = chunk.first, chunk.count, session.name
+        problem = (validate.chunk_report(result, chunk.first, chunk.count)
+                   or self._missing_report_blobs(result))
+        if not problem:
+            return result
+        log.warning("worker %s sent a bad report on %s chunk %d: %s", session.name,
+                    result.job_id, result.chunk, problem)
+        message = f"worker {session.name} sent an invalid report on this chunk: {problem}"
+        return pb.ChunkResult(
+            job_id=result.job_id, chunk=chunk.index, first_task=chunk.first,
+            num_tasks=chunk.count, worker=session.name,
+            errors=[pb.TaskError(task=t, type="WorkerReportError", message=message,
+                                 worker=session.name)
+                    for t in range(chunk.first, chunk.first + chunk.count)])
+
+    def _missing_report_blobs(self, result: pb.ChunkResult) -> str:
+        for digest in (result.results_blob, *(f.blob for f in result.files)):
+            if digest and not self.store.blobs.has(digest):
+                return f"blob {digest[:12]}... was never uploaded"
+        return ""
 
     async def chunk_done(self, session: WorkerSession | None, lease: int | None,
                          result: pb.ChunkResult) -> None:
         """Store a chunk's result (once), tell the watchers, schedule more work."""
         accepted, other = self.scheduler.complete(result.job_id, result.chunk, lease)
         started = self._lease_started.pop(lease, None) if lease is not None else None
+        job = self.jobs.get(result.job_id)
+        if job is not None and lease is not None:
+            job.leases.pop(lease, None)
         if other is not None:
             self._send_cancel(other)
             self._lease_started.pop(other.lease, None)
-        job = self.jobs.get(result.job_id)
         if not accepted or job is None:
             log.debug("ignored a late result for %s chunk %d", result.job_id, result.chunk)
             self._dispatch()
@@ -742,6 +799,7 @@ class Head:
             self.metrics.chunks_assigned += 1
             self.metrics.tasks_started += lease.count
             self._lease_started[lease.lease] = time.monotonic()
+            job.leases[lease.lease] = (session, lease.chunk)
             if job.info.state == "queued":
                 job.info.state, job.info.started_at = "running", time.time()
                 if job.inserted:  # else its insert, queued next, carries the state

@@ -29,6 +29,7 @@ import hashlib
 import hmac
 import http
 import importlib.resources
+import ipaddress
 import json
 import logging
 import re
@@ -414,5 +415,12 @@ def _host_name(host_header: str) -> str:
 
 
 def _is_loopback_name(host: str) -> bool:
+    """``localhost`` or a loopback IP literal (127.0.0.0/8, ::1); never a DNS name that
+    merely starts with ``127.`` (``127.0.0.1.nip.io`` is anyone's address)."""
     host = host.lower()
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

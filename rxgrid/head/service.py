@@ -16,6 +16,7 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
+from . import validate
 from .auth import caller
 from .core import Head, HeadError
 from .users import User, Users
@@ -66,7 +67,8 @@ async def _receive_blob(head, request_iterator) -> pb.BlobRef:
         writer = head.store.blobs.writer()
         try:
             async for piece in request_iterator:
-                expected = expected or piece.hash
+                if piece.hash and not expected:
+                    expected = validate.blob_name(piece.hash)
                 writer.write(piece.data)
         except BaseException:
             writer.abort()
@@ -86,13 +88,18 @@ async def _receive_blob(head, request_iterator) -> pb.BlobRef:
 
 
 def _send_blob(store, request: pb.BlobRef):
+    validate.blob_name(request.hash)
     if not store.blobs.has(request.hash):
         raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
     first = True
-    for data in store.blobs.pieces(request.hash, PIECE_BYTES):
-        yield pb.BlobPiece(hash=request.hash if first else "", data=data,
-                           total_size=store.blobs.size(request.hash) if first else 0)
-        first = False
+    try:
+        for data in store.blobs.pieces(request.hash, PIECE_BYTES):
+            yield pb.BlobPiece(hash=request.hash if first else "", data=data,
+                               total_size=store.blobs.size(request.hash) if first else 0)
+            first = False
+    except OSError as exc:  # removed by a cleanup meanwhile, or not a regular file
+        raise HeadError("not_found", f"blob {request.hash[:12]}... cannot be read on the head "
+                                     f"({exc.strerror or exc})") from exc
     if first:
         yield pb.BlobPiece(hash=request.hash, data=b"", total_size=0)
 
@@ -226,6 +233,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def Cleanup(self, request, context):
+        validate.job_ids(request.job_ids)
         removed, refused, reason = await self.head.cleanup(list(request.job_ids), request.force,
                                                            self._user(context))
         return pb.CleanupReply(removed=removed, refused=refused, reason=reason)
@@ -280,8 +288,8 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def MissingBlobs(self, request, context):
-        return pb.BlobQueryReply(missing=[h for h in request.hashes
-                                          if not self.head.store.blobs.has(h)])
+        hashes = validate.blob_names(request.hashes)
+        return pb.BlobQueryReply(missing=[h for h in hashes if not self.head.store.blobs.has(h)])
 
 
 class WorkerLinkService(pb_grpc.WorkerLinkServicer):

@@ -31,14 +31,18 @@ class ServiceRegistry:
             if not NAME_RE.match(value):
                 raise HeadError("invalid", f"service {what} {value!r} is not valid: use 1 to 64 "
                                            f"of A-Z a-z 0-9 . _ -")
+        from .validate import service_spec
+        service_spec(spec)
         if self._row(spec.name, spec.version):
             raise HeadError("exists", f"service {spec.name} version {spec.version} is already "
                                       f"published, and a published version never changes: "
                                       f"publish a new version")
+        inline = {blob.hash for blob in spec.inline_blobs}
+        if spec.runner_blob not in inline and not self.store.blobs.has(spec.runner_blob):
+            raise HeadError("invalid", "the service's function blob is not on the head: upload "
+                                       "it with PutBlob (or inline it) before publishing")
         for blob in spec.inline_blobs:
             self.head.put_blob(blob.data, blob.hash)
-        if not self.store.blobs.has(spec.runner_blob):
-            raise HeadError("invalid", "the service's function blob is not on the head")
         info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
                               runner_blob=spec.runner_blob, inputs=spec.inputs,
                               outputs=spec.outputs, created_at=time.time(), owner=owner)

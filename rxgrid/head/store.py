@@ -17,10 +17,12 @@ import os
 import pathlib
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 
+from .._paths import is_blob_hash
 from .._serialize import blob_hash
 
 log = logging.getLogger("rxgrid.head.store")
@@ -84,6 +86,14 @@ class StoreError(Exception):
     """A write to the state dir failed (disk full, read-only, ...)."""
 
 
+class BlobNameError(ValueError):
+    """A blob name that is not a sha256, or bytes that do not hash to their name.
+
+    The service edge (``validate.py``) refuses such names first; this is the store's
+    own last line, so no name ever becomes a path outside the store.
+    """
+
+
 SMALL_BLOB_BYTES = 64 << 10
 
 
@@ -98,12 +108,15 @@ class BlobStore:
 
     def __init__(self, root: pathlib.Path, queue_write=None, query=None):
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._queue_write, self._query = queue_write, query
         self._small: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._pending: dict[str, bytes] = {}  # queued rows whose commit has not landed
 
     def path(self, digest: str) -> pathlib.Path:
+        if not is_blob_hash(digest):
+            raise BlobNameError(f"{digest[:80]!r} is not a blob name (a sha256 in 64 lowercase "
+                                f"hex characters)")
         return self.root / digest[:2] / digest[2:]
 
     def _small_row(self, digest: str) -> bytes | None:
@@ -111,14 +124,26 @@ class BlobStore:
         if data is None and self._query is not None:
             rows = self._query("SELECT data FROM small_blobs WHERE hash=?", (digest,))
             data = rows[0][0] if rows else None
+            if data is not None and blob_hash(data) != digest:
+                # A row written before bytes were verified: it must not shadow the truth.
+                log.warning("ignoring the stored row of blob %s: its bytes do not match its "
+                            "name", digest[:12])
+                data = None
         return data
 
     def has(self, digest: str) -> bool:
-        return self._small_row(digest) is not None or self.path(digest).exists()
+        return self._small_row(digest) is not None or _is_regular(self.path(digest))
 
     def put(self, data: bytes, digest: str | None = None) -> str:
-        """Store ``data`` (a row, or a file written atomically); return its hash."""
-        digest = digest or blob_hash(data)
+        """Store ``data`` (a row, or a file written atomically); return its hash.
+
+        ``digest``, when given, must be the hash of ``data`` (BlobNameError otherwise):
+        a blob is never stored under a name its bytes do not have.
+        """
+        actual = blob_hash(data)
+        if digest and digest != actual:
+            raise BlobNameError(f"blob {digest[:12]}... holds bytes that hash to {actual[:12]}...")
+        digest = actual
         if len(data) < SMALL_BLOB_BYTES and self._queue_write is not None:
             if digest not in self._small and digest not in self._pending:
                 data = bytes(data)
@@ -128,13 +153,13 @@ class BlobStore:
                     self._pending.pop(digest, None)
                     if error is None:
                         self._remember(digest, data)
-                self._queue_write([("INSERT OR IGNORE INTO small_blobs(hash, data) VALUES (?,?)",
+                self._queue_write([("INSERT OR REPLACE INTO small_blobs(hash, data) VALUES (?,?)",
                                     (digest, data))], landed)
             return digest
         target = self.path(digest)
-        if target.exists():
+        if _is_regular(target):
             return digest
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -149,10 +174,10 @@ class BlobStore:
         """Move a file whose content hashes to ``digest`` into the store (same file
         system: a rename, no copy); if the store holds it already, drop the file."""
         target = self.path(digest)
-        if target.exists():
+        if _is_regular(target):
             path.unlink(missing_ok=True)
             return
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         os.replace(path, target)
 
     def writer(self) -> BlobWriter:
@@ -167,22 +192,28 @@ class BlobStore:
 
     def read(self, digest: str) -> bytes:
         data = self._small_row(digest)
-        return data if data is not None else self.path(digest).read_bytes()
+        if data is not None:
+            return data
+        with open_regular(self.path(digest)) as f:
+            return f.read()
 
     def size(self, digest: str) -> int:
         data = self._small_row(digest)
-        return len(data) if data is not None else self.path(digest).stat().st_size
+        return len(data) if data is not None else self.path(digest).lstat().st_size
 
     def pieces(self, digest: str, piece: int = 1 << 20) -> Iterator[bytes]:
         data = self._small_row(digest)
         if data is not None:
             yield data
             return
-        with open(self.path(digest), "rb") as f:
+        with open_regular(self.path(digest)) as f:
             while data := f.read(piece):
                 yield data
 
     def delete(self, digest: str) -> None:
+        if not is_blob_hash(digest):  # a row from before names were checked: no path
+            log.warning("not deleting blob %r: not a blob name", digest[:80])
+            return
         self._small.pop(digest, None)
         self._pending.pop(digest, None)
         if self._queue_write is not None:
@@ -210,7 +241,7 @@ class BlobWriter:
         self.file.close()
         digest = self.hash.hexdigest()
         target = self.store.path(digest)
-        target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
         os.replace(self.tmp, target)
         return digest
 
@@ -304,7 +335,9 @@ class Store:
 
     def __init__(self, state_dir: str | os.PathLike):
         self.dir = pathlib.Path(state_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Results, pickles and task output are nobody else's business on this host.
+        os.chmod(self.dir, 0o700)
         self.db_path = self.dir / "rxgrid.sqlite3"
         # Large blobs from clients on this host arrive here as files (PutBlobFile). Only
         # this user can write it; what is left from before a restart is stale.
@@ -322,6 +355,8 @@ class Store:
         self._writer = _Writer(self.db_path)
         self.read = sqlite3.connect(self.db_path, check_same_thread=False)
         self.read.row_factory = sqlite3.Row
+        for path in (*self.dir.glob("rxgrid.sqlite3*"), self.blobs.root):
+            os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
     @property
     def write_failure(self) -> str | None:
@@ -381,10 +416,31 @@ def _settle(future: asyncio.Future, error: BaseException | None) -> None:
         future.set_exception(error)
 
 
+def _is_regular(path: pathlib.Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def open_regular(path: pathlib.Path):
+    """Open ``path`` for reading only if it is a regular file, not a link, FIFO or device
+    (a FIFO would block the reader forever); OSError otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def file_hash(path: pathlib.Path) -> tuple[str, int]:
     """sha256 hex digest and size of a file, read in 4 MB pieces (run it in a thread)."""
     digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         while piece := f.read(4 << 20):
             digest.update(piece)
             size += len(piece)

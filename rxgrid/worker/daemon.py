@@ -5,8 +5,9 @@
                  └──── _write ◄── outbox ◄── ChunkDone ◄────────┘
 
 Chunks keep running while the head is away; their results wait in the outbox and go
-out after the daemon has registered again (with backoff). The head ignores a result
-for a chunk that has meanwhile run elsewhere.
+out after the daemon has registered again (with backoff). The head takes results only
+on leases of the daemon's current session, so those late ones are ignored: the head
+requeued their chunks when the old session ended.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
-from .executor import BlobFile
+from .executor import BlobFile, scrub_secrets
 from .slot import ChunkWork, SimulatedSlot, Slot
 
 log = logging.getLogger("rxgrid.worker")
@@ -102,6 +103,9 @@ class WorkerDaemon:
         self.head = head
         self.settings = settings or ChannelSettings.from_env("RXGRID_WORKER_TOKEN")
         self._auth = self.settings.metadata()
+        # Read once above; from here on executors (spawned with this environment) and
+        # the tasks in them never see a token.
+        scrub_secrets()
         # Tasks that submit jobs of their own (a model fit's driver) find the head here.
         os.environ.setdefault("RXGRID_HEAD", head)
         self.cores = cores

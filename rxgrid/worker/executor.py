@@ -68,6 +68,20 @@ class ObjectCache:
         return True
 
 
+def scrub_secrets(environ=os.environ) -> list[str]:
+    """Remove rxgrid's secrets (``RXGRID_*TOKEN*``) from ``environ``; return their names.
+
+    Tasks run arbitrary code: an executor must not hand them the worker's token (a
+    worker token receives every job's code) or a client token. The daemon scrubs its own
+    environment once it has read its token, so executors start without them; each
+    executor scrubs again on start.
+    """
+    names = [k for k in environ if k.startswith("RXGRID_") and "TOKEN" in k]
+    for name in names:
+        del environ[name]
+    return names
+
+
 def _die_with_parent() -> None:
     # Linux: the kernel kills us when the daemon dies, even by SIGKILL.
     try:
@@ -79,6 +93,7 @@ def _die_with_parent() -> None:
 def main(conn, worker_name: str) -> None:
     """Entry point of the executor process."""
     _die_with_parent()
+    scrub_secrets()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One executor per core already fills the machine: Numba's prange threads inside
     # each would only fight over the same cores.
