@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (job_id, chunk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_errors (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, type TEXT, message TEXT,
-    traceback TEXT, worker TEXT, PRIMARY KEY (job_id, task)) WITHOUT ROWID;
+    traceback TEXT, worker TEXT, exception BLOB, PRIMARY KEY (job_id, task)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_output (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, stdout TEXT, stderr TEXT,
     PRIMARY KEY (job_id, task)) WITHOUT ROWID;
@@ -213,6 +213,17 @@ class BlobWriter:
         pathlib.Path(self.tmp).unlink(missing_ok=True)
 
 
+# Columns added after a state dir may have been made: (table, column, type).
+ADDED_COLUMNS = [("task_errors", "exception", "BLOB")]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring the tables of an older state dir up to this schema."""
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 class _Writer:
     """Writes to SQLite from the event loop, committing everything queued in one go.
 
@@ -226,6 +237,7 @@ class _Writer:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        _add_missing_columns(self._conn)
         self._batch: list = []
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
