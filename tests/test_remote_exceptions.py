@@ -64,3 +64,22 @@ def test_a_class_with_its_own_reduce_is_rebuilt_the_usual_way(exc):
     own = _failure_of(exc).original_exception()
     assert type(own) is type(exc) and own.args == exc.args
     assert getattr(own, "filename", None) == getattr(exc, "filename", None)
+
+
+def test_a_state_dir_from_before_pickled_exceptions_gains_their_column(tmp_path):
+    import sqlite3
+
+    from rxgrid.head.store import Store
+    old = sqlite3.connect(tmp_path / "rxgrid.sqlite3")
+    old.execute("CREATE TABLE task_errors (job_id TEXT NOT NULL, task INTEGER NOT NULL, "
+                "type TEXT, message TEXT, traceback TEXT, worker TEXT, "
+                "PRIMARY KEY (job_id, task)) WITHOUT ROWID")
+    old.execute("INSERT INTO task_errors VALUES ('j', 0, 'ValueError', 'old', '', 'w')")
+    old.commit()
+    old.close()
+    store = Store(tmp_path)
+    try:
+        rows = store.query("SELECT type, exception FROM task_errors")
+        assert [tuple(r) for r in rows] == [("ValueError", None)]
+    finally:
+        store.close()
