@@ -78,13 +78,15 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
     """A :class:`TaskFailure` for ``exc``, its traceback starting in the user's code.
 
     The frames of this module (the loop that called the task) are dropped, so the first
-    line a user reads is their own function.
+    line a user reads is their own function. The exception itself is pickled too, so the
+    caller can raise it again as its own type.
     """
+    from ._remote_exceptions import pickle_exception
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return TaskFailure(task, type(exc).__name__, str(exc), text)
+    return TaskFailure(task, type(exc).__name__, str(exc), text, pickled=pickle_exception(exc))
 
 
 @contextlib.contextmanager

@@ -78,17 +78,20 @@ class TaskFailure:
     """What is left of a task that raised: its exception type, message and traceback.
 
     A failed task's place in a result list holds one of these, so a list of results
-    still lines up with the task indices.
+    still lines up with the task indices. ``pickled`` is the exception itself, pickled
+    where the task ran (empty when it did not pickle), so the caller can raise it again.
     """
 
-    __slots__ = ("task", "type", "message", "traceback", "worker")
+    __slots__ = ("task", "type", "message", "traceback", "worker", "pickled")
 
-    def __init__(self, task: int, type: str, message: str, traceback: str = "", worker: str = ""):
+    def __init__(self, task: int, type: str, message: str, traceback: str = "", worker: str = "",
+                 pickled: bytes = b""):
         self.task = task
         self.type = type
         self.message = message
         self.traceback = traceback
         self.worker = worker
+        self.pickled = pickled
 
     def __repr__(self) -> str:
         return f"TaskFailure(task={self.task}, {self.type}: {self.message})"
@@ -98,11 +101,48 @@ class TaskFailure:
             other.task, other.type, other.message)
 
     def __reduce__(self):
-        return (TaskFailure, (self.task, self.type, self.message, self.traceback, self.worker))
+        return (TaskFailure, (self.task, self.type, self.message, self.traceback, self.worker,
+                              self.pickled))
 
-    def exception(self) -> RxgridError:
-        """An exception to raise for this failure, with the remote traceback as cause."""
-        exc = TaskError(f"task {self.task} raised {self.type}: {self.message}", self)
+    def for_task(self, task: int, worker: str = "") -> TaskFailure:
+        """The same failure for another task (every task of a chunk that could not start)."""
+        return TaskFailure(task, self.type, self.message, self.traceback, worker or self.worker,
+                           self.pickled)
+
+    def original_exception(self) -> BaseException:
+        """The task's own exception, to raise as ``concurrent.futures`` does.
+
+        The exception object rebuilt here (a ``ZeroDivisionError`` stays one), with the
+        remote traceback as ``__cause__``; if it cannot be rebuilt here, :meth:`exception`.
+        """
+        from ._remote_exceptions import rebuild
+        exc = rebuild(self.pickled, self.type).instance
+        if exc is None:
+            return self.exception()
+        exc.__cause__ = RemoteTraceback(self.traceback)
+        return exc
+
+    def exception(self) -> TaskError:
+        """A :class:`TaskError` for this failure, with the remote traceback as cause.
+
+        It is also an instance of the task's exception class when that class can be
+        loaded here and subclassed, so ``except ZeroDivisionError`` catches it too.
+        """
+        return self.as_error(TaskError, f"task {self.task} raised {self.type}: {self.message}",
+                             failure=self)
+
+    def as_error(self, base: type[RxgridError], message: str, **fields) -> RxgridError:
+        """An instance of ``base`` with ``fields`` as attributes, which is also an instance
+        of the task's exception class when possible (else the message says why not)."""
+        from ._remote_exceptions import instance_of_both, rebuild
+        rebuilt = rebuild(self.pickled, self.type)
+        if rebuilt.problem:
+            message += f" ({rebuilt.problem})"
+        exc = instance_of_both(base, rebuilt.cls, message, fields)
+        if exc is None:
+            exc = base.__new__(base, message)
+            BaseException.__init__(exc, message)
+            exc.__dict__.update(fields)
         exc.__cause__ = RemoteTraceback(self.traceback)
         return exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 
 import numpy as np
@@ -157,3 +158,48 @@ def secret_environment() -> dict:
         raw = f.read().decode(errors="replace")
     return {"environ": sorted(k for k in os.environ if "TOKEN" in k),
             "proc": sorted(e.partition("=")[0] for e in raw.split("\0") if "TOKEN" in e)}
+
+
+def divide(x, y=1):
+    return x / y  # tests look for this line in the remote traceback
+
+
+class NeedsArguments(Exception):
+    """An ``__init__`` that takes other arguments than it passes on: plain pickle cannot
+    rebuild it (``ProcessPoolExecutor`` breaks on one)."""
+
+    def __init__(self, code, detail):
+        super().__init__(f"code {code}: {detail}")
+        self.code = code
+
+
+class HoldsLock(Exception):
+    """An exception whose state does not pickle."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+class Final(Exception):
+    """A class that refuses subclasses (as some extension types do)."""
+
+    def __init_subclass__(cls, **kwargs):
+        raise TypeError("Final cannot be subclassed")
+
+
+ODD_EXCEPTIONS = {"NeedsArguments": NeedsArguments, "HoldsLock": HoldsLock, "Final": Final}
+
+
+def raise_odd(name: str, x=0):
+    if name == "NeedsArguments":
+        raise NeedsArguments(x, "odd")
+    raise ODD_EXCEPTIONS[name](f"{name} {x}")
+
+
+def zero_or_wait_for(path: str, x: float, limit: float = 120.0):
+    """Return at once for ``x == 0``; else wait until ``path`` exists (the test releases it)."""
+    deadline = time.monotonic() + limit
+    while x and not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return x

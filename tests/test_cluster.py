@@ -135,8 +135,81 @@ def test_executor_interface_returns_real_futures(cluster2):
         assert future.result(timeout=60) == 7
         assert list(pool.map(fixtures.square, range(10))) == [i * i for i in range(10)]
         failing = pool.submit(fixtures.fail_on, 3)
-        with pytest.raises(rxgrid.TaskError, match="bad value 3"):
+        with pytest.raises(ValueError, match="bad value 3"):
             failing.result(timeout=60)
+
+
+def _check_a_pool_as_process_pool_executor_does(pool) -> None:
+    """What a ``ProcessPoolExecutor`` does with a failing task and a map timeout."""
+    with pytest.raises(ZeroDivisionError) as info:
+        pool.submit(fixtures.divide, 1, 0).result(timeout=60)
+    assert type(info.value) is ZeroDivisionError
+    assert "return x / y" in str(info.value.__cause__)  # the remote traceback, chained
+    results, ready = pool.map(time.sleep, [0, 0, 8], timeout=4), []
+    with pytest.raises(TimeoutError):
+        for value in results:
+            ready.append(value)
+    assert ready == [None, None]
+
+
+def test_process_pool_executor_is_the_reference_for_the_cluster_executor():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        _check_a_pool_as_process_pool_executor_does(pool)
+
+
+def test_the_cluster_executor_fails_and_times_out_as_process_pool_executor_does(cluster2):
+    before = {j.id for j in cluster2.jobs()}
+    with cluster2.executor() as pool:
+        _check_a_pool_as_process_pool_executor_does(pool)
+        with pytest.raises(ZeroDivisionError) as info:
+            pool.submit(fixtures.divide, 1, 0).result(timeout=60)
+        assert isinstance(info.value.__cause__, rxgrid.errors.RemoteTraceback)
+    # The timed-out map's job was cancelled (its sleeping task stopped) and removed.
+    assert {j.id for j in cluster2.jobs()} == before
+
+
+@pytest.mark.parametrize("name", ["NeedsArguments", "HoldsLock", "Final"])
+def test_a_future_of_an_odd_exception_class_raises_it_or_a_clear_error(cluster2, name):
+    with cluster2.executor() as pool, pytest.raises(fixtures.ODD_EXCEPTIONS[name]) as info:
+        pool.submit(fixtures.raise_odd, name, 5).result(timeout=60)
+    if name == "HoldsLock":  # did not pickle: a TaskError that is also a HoldsLock
+        assert isinstance(info.value, rxgrid.TaskError) and "did not pickle" in str(info.value)
+    else:
+        assert not isinstance(info.value, rxgrid.TaskError)
+
+
+def test_keep_jobs_keeps_every_submitted_job_on_the_head(cluster2):
+    before = {j.id for j in cluster2.jobs()}
+    with cluster2.executor(keep_jobs=True) as pool:
+        assert [f.result(timeout=120) for f in [pool.submit(fixtures.square, i)
+                                                for i in range(100)]] == [i * i for i in range(100)]
+    kept = {j.id for j in cluster2.jobs()} - before
+    assert len(kept) == 100
+    cluster2.cleanup(list(kept))
+
+
+def test_an_exception_class_defined_in_a_script_is_caught_by_the_script(cluster2):
+    out = run_python(f"""
+import rxgrid
+class ScriptError(Exception):
+    pass
+def task(x):
+    raise ScriptError(f"from the script {{x}}")
+cluster = rxgrid.connect({cluster2.address!r})
+with cluster.executor() as pool:
+    try:
+        pool.submit(task, 4).result(timeout=60)
+    except ScriptError as exc:
+        print("caught", type(exc) is ScriptError, exc)
+try:
+    cluster.exec(task, 5, continue_on_failure=False)
+except ScriptError as exc:
+    print("caught", isinstance(exc, rxgrid.JobFailedError))
+""")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["caught True from the script 4", "caught True"]
 
 
 def test_cleanup_keeps_unread_results_unless_forced(cluster2):

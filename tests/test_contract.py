@@ -6,7 +6,9 @@ The same tests run on ``local_sequential()``, ``local(workers=1)`` and
 
 from __future__ import annotations
 
+import contextlib
 import time
+import traceback
 
 import numpy as np
 import pytest
@@ -148,3 +150,92 @@ def test_each_arguments_of_unequal_length_are_refused(ctx):
 def test_a_shared_numpy_argument_reaches_every_task(ctx):
     a = np.arange(1000.0)
     assert ctx.exec(fixtures.array_sum, a, each(range(4))) == [a.sum() + i for i in range(4)]
+
+
+# ------------------------------------------------------------------ concurrent.futures contract
+# What ProcessPoolExecutor does, every context's executor() and blocking exec do too: a
+# task's own exception type reaches the caller (test_cluster checks ProcessPoolExecutor
+# itself against the same expectations).
+
+@contextlib.contextmanager
+def _executor_of(ctx):
+    """``ctx.executor()``, shut down after use unless the context runs on it (from_executor)."""
+    pool = ctx.executor()
+    try:
+        yield pool
+    finally:
+        if not isinstance(ctx, rxgrid.ExecutorContext):
+            pool.shutdown(wait=True)
+
+
+def _shown(exc: BaseException) -> str:
+    """Everything Python prints for ``exc``, its chained remote traceback included."""
+    return "".join(traceback.format_exception(exc))
+
+
+def test_a_future_raises_the_tasks_own_exception_showing_the_users_line(ctx):
+    with _executor_of(ctx) as pool:
+        future = pool.submit(fixtures.divide, 1, 0)
+        with pytest.raises(ZeroDivisionError) as info:
+            future.result(timeout=60)
+    assert not isinstance(info.value, rxgrid.RxgridError)
+    assert "return x / y" in _shown(info.value)
+
+
+def test_except_catches_the_tasks_own_exception_from_map_after_the_results_before_it(ctx):
+    with _executor_of(ctx) as pool:
+        results = pool.map(fixtures.divide, [4, 1, 2], [2, 0, 1])
+        assert next(results) == 2.0
+        with pytest.raises(ZeroDivisionError):
+            next(results)
+
+
+def test_a_blocking_exec_stopped_by_a_failure_raises_the_tasks_type_and_job_failed_error(ctx):
+    try:
+        ctx.exec(fixtures.divide, 1, each([1, 0, 2]), chunk_size=3, continue_on_failure=False)
+    except ZeroDivisionError as exc:
+        assert isinstance(exc, rxgrid.JobFailedError)
+        assert exc.errors[1].type == "ZeroDivisionError"
+        assert "division by zero" in str(exc) and "return x / y" in str(exc.__cause__)
+    else:
+        pytest.fail("no exception")
+
+
+@pytest.mark.parametrize("name", ["NeedsArguments", "HoldsLock"])
+def test_an_odd_exception_class_still_reaches_the_caller_as_its_type(ctx, name):
+    with pytest.raises(rxgrid.JobFailedError, match=f"raised {name}") as info:
+        ctx.exec(fixtures.raise_odd, name, 7, continue_on_failure=False)
+    assert isinstance(info.value, fixtures.ODD_EXCEPTIONS[name])
+    own = info.value.errors[0].original_exception()
+    if name == "NeedsArguments":  # rebuilt without calling its __init__
+        assert type(own) is fixtures.NeedsArguments and own.code == 7 and "code 7" in str(own)
+    else:  # its lock does not pickle: the error says so and is still a HoldsLock
+        assert "did not pickle" in str(info.value)
+        assert isinstance(own, rxgrid.TaskError) and isinstance(own, fixtures.HoldsLock)
+
+
+def test_an_exception_class_that_cannot_be_subclassed_gives_a_plain_error_naming_it(ctx):
+    with pytest.raises(rxgrid.JobFailedError, match="raised Final: Final 3") as info:
+        ctx.exec(fixtures.raise_odd, "Final", 3, continue_on_failure=False)
+    assert not isinstance(info.value, fixtures.Final)
+    assert type(info.value.errors[0].original_exception()) is fixtures.Final
+
+
+def test_map_with_a_timeout_yields_the_ready_results_then_raises_timeout_error(ctx, tmp_path):
+    release = str(tmp_path / "release")
+    with _executor_of(ctx) as pool:
+        results = pool.map(fixtures.zero_or_wait_for, [release] * 3, [0, 0, 1], timeout=4)
+        try:
+            assert next(results) == 0 and next(results) == 0
+            with pytest.raises(TimeoutError):
+                next(results)
+        finally:
+            open(release, "w").close()  # the waiting task ends (where it was not cancelled)
+
+
+def test_submitted_jobs_are_not_kept_once_their_results_are_read(ctx):
+    before = {j.id for j in ctx.jobs()}
+    with _executor_of(ctx) as pool:
+        futures = [pool.submit(fixtures.square, i) for i in range(100)]
+        assert [f.result(timeout=120) for f in futures] == [i * i for i in range(100)]
+    assert {j.id for j in ctx.jobs()} - before == set()

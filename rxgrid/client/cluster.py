@@ -365,9 +365,13 @@ class Cluster(AnalyticsMixin):
         """Remove a published version (batches already run keep their results)."""
         self._conn.call("DeleteService", pb.ServiceRef(name=name, version=version))
 
-    def executor(self) -> ClusterExecutor:
-        """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster."""
-        return ClusterExecutor(self)
+    def executor(self, keep_jobs: bool = False) -> ClusterExecutor:
+        """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster.
+
+        Its jobs are removed from the head once their results are read, unless
+        ``keep_jobs=True`` (to find them later with ``cluster.jobs()``).
+        """
+        return ClusterExecutor(self, keep_jobs=keep_jobs)
 
 
 def _progress_wanted(progress) -> bool:
@@ -422,40 +426,75 @@ def _warn_failures(info: JobInfo) -> None:
 
 
 class ClusterExecutor(concurrent.futures.Executor):
-    """``concurrent.futures`` on an rxgrid cluster: each ``submit`` is a one-task job."""
+    """``concurrent.futures`` on an rxgrid cluster: each ``submit`` is a one-task job, each
+    ``map`` one job.
 
-    def __init__(self, cluster: Cluster, max_waiters: int = 32):
+    As with ``ProcessPoolExecutor``, a failed task raises its own exception (a
+    ``ZeroDivisionError`` stays one) with the remote traceback as ``__cause__``. A job
+    is removed from the head once its results are read (or it was cancelled), unless
+    ``keep_jobs=True``: a long-lived pool does not fill the head with finished jobs.
+    """
+
+    def __init__(self, cluster: Cluster, max_waiters: int = 32, keep_jobs: bool = False):
         self._cluster = cluster
+        self._keep_jobs = keep_jobs
         self._waiters = concurrent.futures.ThreadPoolExecutor(max_waiters,
                                                               thread_name_prefix="rxgrid-wait")
         self._lock = threading.Lock()
         self._shutdown = False
 
     def submit(self, fn, /, *args, **kwargs) -> concurrent.futures.Future:
+        """Run ``fn(*args, **kwargs)`` as a one-task job; its future settles when it ends."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-        job = self._cluster.exec(functools.partial(fn, *args, **kwargs), wait=False)
+        job = self._cluster.exec(functools.partial(fn, *args, **kwargs), wait=False,
+                                 auto_cleanup=not self._keep_jobs)
         future: concurrent.futures.Future = concurrent.futures.Future()
-        future.add_done_callback(lambda f: f.cancelled() and job.cancel())
+        future.add_done_callback(lambda f: f.cancelled() and self._abandon(job))
         self._waiters.submit(_settle, future, job)
         return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
+        """Results of ``fn`` over the zipped iterables, in order, as they are ready.
+
+        One job; a result is ready when its chunk is (``chunksize`` > 1 sets the chunk
+        size, else rxgrid sizes the chunks). ``TimeoutError`` at the first result not
+        ready ``timeout`` seconds after this call; the job is then cancelled, as it is
+        when a task raises or the iterator is dropped early.
+        """
         from .._args import each
         columns = [list(it) for it in iterables]
         if not columns or not columns[0]:
             return iter(())
+        deadline = None if timeout is None else time.monotonic() + timeout
         n = min(len(c) for c in columns)
         job = self._cluster.exec(fn, *[each(c[:n]) for c in columns], wait=False,
-                                 chunk_size=chunksize if chunksize > 1 else None)
+                                 chunk_size=chunksize if chunksize > 1 else None,
+                                 auto_cleanup=not self._keep_jobs)
 
         def results():
-            for value in job.result(timeout=timeout):
-                if isinstance(value, TaskFailure):
-                    raise value.exception()
-                yield value
+            read_all = False
+            try:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                for value in job._results_in_order(remaining):
+                    if isinstance(value, TaskFailure):
+                        raise value.original_exception()
+                    yield value
+                read_all = True
+            finally:
+                if not read_all:
+                    self._abandon(job)
         return results()
+
+    def _abandon(self, job: Job) -> None:
+        """Cancel a job whose results will not all be read, and remove it from the head."""
+        try:
+            job.cancel()
+            if not self._keep_jobs:
+                self._cluster.cleanup([job.id], force=True)
+        except JobNotFoundError:
+            pass  # already removed (read to the end and cleaned up)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
@@ -472,7 +511,7 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_exception(exc)
         return
     if isinstance(value, TaskFailure):
-        future.set_exception(value.exception())
+        future.set_exception(value.original_exception())
     else:
         future.set_result(value)
 

@@ -71,8 +71,7 @@ def run_pickled_chunk(call_bytes: bytes, columns_bytes: bytes | None, first: int
         call.first, call.count = first, count
     except Exception as exc:  # noqa: BLE001 - a chunk that cannot start fails each task
         failure = _chunk.describe_failure(first, exc)
-        return [None] * count, [TaskFailure(first + i, failure.type, failure.message,
-                                            failure.traceback, worker) for i in range(count)]
+        return [None] * count, [failure.for_task(first + i, worker) for i in range(count)]
     if node_name is None:
         values, failures = _chunk.run_chunk(call)
     else:
@@ -142,8 +141,7 @@ class ExecutorJob:
         except BaseException as exc:  # noqa: BLE001 - the executor broke (e.g. a dead process)
             failure = _chunk.describe_failure(first, exc)
             values = [None] * count
-            failures = [TaskFailure(first + i, failure.type, failure.message, failure.traceback,
-                                    self._worker) for i in range(count)]
+            failures = [failure.for_task(first + i, self._worker) for i in range(count)]
         with self._lock:
             self._results.add_values(first, values, self._worker, failures)
             self._chunks_done += 1
@@ -445,8 +443,8 @@ class ExecutorContext(AnalyticsMixin):
         return [WorkerInfo(self.name, socket.gethostname(), self._slots, min(busy, self._slots),
                            "connected", time.time(), os.getpid(), done)]
 
-    def executor(self) -> concurrent.futures.Executor:
-        """The executor this context runs on."""
+    def executor(self, keep_jobs: bool = False) -> concurrent.futures.Executor:
+        """The executor this context runs on (it stores no jobs: ``keep_jobs`` changes nothing)."""
         return self._executor
 
 

@@ -9,6 +9,7 @@ States: ``queued -> running -> finished | failed | cancelled``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -77,12 +78,13 @@ def outcome(info: JobInfo, results: ResultSet):
             f"done; result(partial=True) returns what finished")
     if info.state == "failed":
         first = min(results.failures.values(), key=lambda f: f.task, default=None)
-        error = JobFailedError(f"job {info.id} failed: {info.error or 'a task failed'} "
-                               f"(continue_on_failure=False stops a job at its first failure)",
-                               results.failures)
-        if first is not None:
-            error.__cause__ = first.exception().__cause__
-        raise error
+        message = (f"job {info.id} failed: {info.error or 'a task failed'} "
+                   f"(continue_on_failure=False stops a job at its first failure)")
+        if first is None:
+            raise JobFailedError(message, results.failures)
+        # Also an instance of the first failure's own class: `except ZeroDivisionError`
+        # catches a blocking exec as it would the same call made without rxgrid.
+        raise first.as_error(JobFailedError, message, errors=results.failures)
     if info.per_node:
         return results.by_worker()
     values = results.as_list(info.tasks_total)
@@ -226,6 +228,38 @@ class Job:
             detach(self)
             raise
         return outcome(info, self._fetch())
+
+    def _results_in_order(self, timeout: float | None = None) -> Iterator:
+        """Yield the results in task order as their chunks are stored (a failed task's
+        place holds its TaskFailure); ResultTimeout once ``timeout`` seconds have passed
+        with the next one not there yet. For ``ClusterExecutor.map``.
+
+        One WatchJob stream that also carries the chunks, read to its end: the head marks
+        the results read (and an ``auto_cleanup`` job removed) before it closes the stream.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        results, ended, position = ResultSet(), None, 0
+        while ended is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout(timeout)
+            try:
+                for event in self._conn.stub.WatchJob(
+                        pb.WatchRequest(job_id=self.id, results=True), timeout=remaining):
+                    if event.WhichOneof("event") == "chunk":
+                        results.add(event.chunk, self._conn.fetch_blob)
+                        for value in results.in_order(position):
+                            position += 1
+                            yield value
+                    elif JobInfo.from_proto(event.info).is_done:
+                        ended = JobInfo.from_proto(event.info)
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise self._timeout(timeout) from None
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise self._conn._error(exc) from None
+                self._ride_out_restart()
+        yield from outcome(ended, results)[position:]
 
     def _fetch(self) -> ResultSet:
         results = ResultSet()

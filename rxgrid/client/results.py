@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .._proto import rxgrid_pb2 as pb
@@ -32,7 +33,7 @@ def print_outputs(outputs) -> None:
 
 
 def failure_from_proto(e: pb.TaskError) -> TaskFailure:
-    return TaskFailure(e.task, e.type, e.message, e.traceback, e.worker)
+    return TaskFailure(e.task, e.type, e.message, e.traceback, e.worker, e.exception)
 
 
 class ResultSet:
@@ -69,6 +70,15 @@ class ResultSet:
         for task, failure in self.failures.items():
             out[task] = failure
         return out
+
+    def in_order(self, start: int) -> Iterator:
+        """Values from task ``start`` on, as far as they have arrived without a gap (a
+        failed task's place holds its TaskFailure)."""
+        while start in self.chunks:
+            values = self.chunks[start][0]
+            for offset, value in enumerate(values):
+                yield self.failures.get(start + offset, value)
+            start += len(values)
 
     def by_worker(self) -> dict[str, object]:
         """Per-node results: worker name -> value (one single-task chunk per worker)."""

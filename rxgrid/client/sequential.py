@@ -190,7 +190,11 @@ class SequentialCluster(AnalyticsMixin):
     def workers(self) -> list[WorkerInfo]:
         return [WorkerInfo(WORKER_NAME, "localhost", 1, 0, "connected", time.time(), 0, 0)]
 
-    def executor(self) -> concurrent.futures.Executor:
+    def executor(self, keep_jobs: bool = False) -> concurrent.futures.Executor:
+        """A one-thread executor: tasks raise their own exceptions, as on every context.
+
+        It stores no jobs, so ``keep_jobs`` (kept for the same signature) changes nothing.
+        """
         return concurrent.futures.ThreadPoolExecutor(1)
 
 

@@ -417,8 +417,7 @@ class Head:
         """The stored chunk results of a job, in chunk order, with their task errors."""
         errors = collections.defaultdict(list)
         for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task", (job_id,)):
-            errors[e["task"]].append(pb.TaskError(task=e["task"], type=e["type"], message=e["message"],
-                                                  traceback=e["traceback"], worker=e["worker"] or ""))
+            errors[e["task"]].append(_task_error(e))
         for r in self._done_chunks(job_id):
             chunk_errors = [e for t in range(r["first_task"], r["first_task"] + r["num_tasks"])
                             for e in errors.get(t, ())] if errors else []
@@ -481,8 +480,7 @@ class Head:
     def errors(self, job_id: str) -> list[pb.TaskError]:
         """Every failed task of the job (read from its own table: no results are loaded)."""
         self.job_info(job_id)
-        return [pb.TaskError(task=e["task"], type=e["type"], message=e["message"],
-                             traceback=e["traceback"], worker=e["worker"] or "")
+        return [_task_error(e)
                 for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task",
                                           (job_id,))]
 
@@ -925,9 +923,9 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
     ]
     if result.errors:
         ops.append(("INSERT OR REPLACE INTO task_errors(job_id, task, type, message, traceback, "
-                    "worker) VALUES (?,?,?,?,?,?)",
-                    [(result.job_id, e.task, e.type, e.message, e.traceback, e.worker or result.worker)
-                     for e in result.errors]))
+                    "worker, exception) VALUES (?,?,?,?,?,?,?)",
+                    [(result.job_id, e.task, e.type, e.message, e.traceback, e.worker or result.worker,
+                      e.exception or None) for e in result.errors]))
     if result.results_blob:
         ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
                     (result.job_id, result.results_blob)))
@@ -941,6 +939,13 @@ def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
         ops.append(("INSERT OR REPLACE INTO task_output(job_id, task, stdout, stderr) VALUES (?,?,?,?)",
                     [(result.job_id, o.task, o.stdout, o.stderr) for o in result.outputs]))
     return ops
+
+
+def _task_error(row) -> pb.TaskError:
+    """A stored task error as the wire carries it (``exception``: the pickled exception)."""
+    return pb.TaskError(task=row["task"], type=row["type"], message=row["message"],
+                        traceback=row["traceback"], worker=row["worker"] or "",
+                        exception=row["exception"] or b"")
 
 
 def _info_from_row(row) -> pb.JobInfo:

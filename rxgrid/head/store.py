@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     PRIMARY KEY (job_id, chunk)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_errors (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, type TEXT, message TEXT,
-    traceback TEXT, worker TEXT, PRIMARY KEY (job_id, task)) WITHOUT ROWID;
+    traceback TEXT, worker TEXT, exception BLOB, PRIMARY KEY (job_id, task)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS task_output (
     job_id TEXT NOT NULL, task INTEGER NOT NULL, stdout TEXT, stderr TEXT,
     PRIMARY KEY (job_id, task)) WITHOUT ROWID;
@@ -248,6 +248,17 @@ class BlobWriter:
     def abort(self) -> None:
         self.file.close()
         pathlib.Path(self.tmp).unlink(missing_ok=True)
+
+
+# Columns added after a state dir may have been made: (table, column, type).
+ADDED_COLUMNS = [("task_errors", "exception", "BLOB")]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring the tables of an older state dir up to this schema."""
+    for table, column, kind in ADDED_COLUMNS:
+        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class _Writer:

@@ -245,8 +245,8 @@ class WorkerDaemon:
             result = pb.ChunkResult(job_id=a.job_id, chunk=a.chunk, first_task=a.first_task,
                                     num_tasks=a.num_tasks, worker=self.name, errors=[
                                         pb.TaskError(task=t, type=ty, message=m, traceback=tb,
-                                                     worker=self.name)
-                                        for t, ty, m, tb in outcome.failures],
+                                                     worker=self.name, exception=exc)
+                                        for t, ty, m, tb, exc in outcome.failures],
                                     outputs=[pb.TaskOutput(task=t, stdout=o, stderr=e)
                                              for t, o, e in outcome.outputs],
                                     results_json=outcome.json)

@@ -99,7 +99,6 @@ def main(conn, worker_name: str) -> None:
     # each would only fight over the same cores.
     os.environ.setdefault("NUMBA_NUM_THREADS", os.environ.get("RXGRID_EXECUTOR_THREADS", "1"))
     from .. import _chunk, _seeding, _serialize  # noqa: F401 - numpy loads before "ready"
-    from ..errors import TaskFailure
 
     cache = ObjectCache()
     os.environ["RXGRID_WORKER"] = worker_name
@@ -115,7 +114,7 @@ def main(conn, worker_name: str) -> None:
         except EOFError:
             return
         if message[0] == "run":
-            _run(conn, message[1], cache, _chunk, _serialize, TaskFailure, worker_name)
+            _run(conn, message[1], cache, _chunk, _serialize, worker_name)
         elif message[0] == "exit":
             return
 
@@ -161,15 +160,14 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
                                tuple(request.get("output_files", ())))
 
 
-def _run(conn, request: dict, cache, chunk_mod, serialize, TaskFailure, worker_name) -> None:
+def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:
     start = request.get("start", 0)
     per_task = request.get("per_task", False)
     try:
         call = _build_call(request, cache, chunk_mod, serialize)
     except Exception as exc:  # noqa: BLE001 - a chunk that cannot start fails each task
         failure = chunk_mod.describe_failure(request["first"] + start, exc)
-        failures = [TaskFailure(request["first"] + i, failure.type, failure.message,
-                                failure.traceback, worker_name)
+        failures = [failure.for_task(request["first"] + i, worker_name)
                     for i in range(start, request["count"])]
         # What the daemon believes this cache holds may now be wrong: start both afresh.
         cache.items.clear()
@@ -225,7 +223,7 @@ def _dump_values(values: list, first: int, serialize, chunk_mod) -> tuple[bytes,
 def _failure_tuple(failure) -> tuple | None:
     if failure is None:
         return None
-    return (failure.task, failure.type, failure.message, failure.traceback)
+    return (failure.task, failure.type, failure.message, failure.traceback, failure.pickled)
 
 
 if __name__ == "__main__":  # pragma: no cover

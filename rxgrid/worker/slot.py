@@ -55,7 +55,7 @@ class ChunkWork:
 @dataclass
 class ChunkOutcome:
     results: bytes
-    failures: list  # (task, type, message, traceback)
+    failures: list  # (task, type, message, traceback, pickled exception or b"")
     outputs: list = field(default_factory=list)  # (task, stdout, stderr)
     files: list = field(default_factory=list)  # (task, path, bytes)
     json: str = ""  # built-in kernel jobs: the values as JSON
@@ -246,11 +246,12 @@ class Slot:
         if status == "timeout":
             message = (f"task {task} ran longer than timeout={work.timeout:g} s; its executor "
                        f"was stopped and the slot freed")
-            return (task, "TimeoutError", message, "")
+            return (task, "TimeoutError", message, "", b"")
         how = _describe_exit(code)
         log.warning("job %s task %d: executor died (%s), attempt %d", work.job_id, task, how, attempts)
         return (task, "ExecutorDiedError",
-                f"executor died while running task {task} ({how}); tried {attempts} time(s)", "")
+                f"executor died while running task {task} ({how}); tried {attempts} time(s)", "",
+                b"")
 
 
 class SimulatedSlot:
