@@ -518,3 +518,20 @@ def test_the_state_dir_is_private(grid, untouched):
             path = os.path.join(dirpath, name)
             assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0, path
     assert any(n.startswith("rxgrid.sqlite3") for n in os.listdir(state))
+
+
+def test_a_blob_changed_in_the_heads_store_is_refused_by_the_reader(tmp_path, monkeypatch):
+    # Bytes are checked against their name where they are used, too: a store damaged
+    # (or edited) after the head checked the bytes never becomes a result.
+    monkeypatch.setenv("RXGRID_LOCAL_BLOBS", "0")  # stream, as from another host
+    with rxgrid.local(workers=1, state_dir=str(tmp_path / "state")) as cluster:
+        job = cluster.exec(fixtures.zeros_plus, 200_000, 1.0, wait=False)
+        job.wait(timeout=120)
+        files = [p for p in (tmp_path / "state" / "blobs").rglob("*")
+                 if p.is_file() and p.stat().st_size > 1_000_000]
+        assert len(files) == 1, files  # the one large result
+        data = bytearray(files[0].read_bytes())
+        data[-1] ^= 0x01  # the last value changes a little: a wrong answer, not a crash
+        files[0].write_bytes(bytes(data))
+        with pytest.raises(rxgrid.RxgridError, match="does not match its hash"):
+            job.result()

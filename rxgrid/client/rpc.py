@@ -3,6 +3,7 @@ turn gRPC statuses into rxgrid errors."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -155,7 +156,11 @@ class HeadConnection:
                 return data
             if where.path:
                 self._local_blobs = False  # another host: stream from now on
-        return b"".join(p.data for p in self.stream("GetBlob", pb.BlobRef(hash=digest)))
+        data = b"".join(p.data for p in self.stream("GetBlob", pb.BlobRef(hash=digest)))
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise RxgridError(f"blob {digest[:12]} from the head at {self.address} does not match "
+                              f"its hash: its store is damaged or something between changed it")
+        return data
 
     def put_blob(self, data: bytes, digest: str) -> None:
         view = memoryview(data)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -299,7 +300,7 @@ class WorkerDaemon:
             return
         call = self._stub.GetBlob(pb.BlobRef(hash=digest),
                                   metadata=(("rxgrid-worker", self.name),) + self._auth)
-        pieces, out, size = [], None, 0
+        pieces, out, size, hasher = [], None, 0, hashlib.sha256()
         async for piece in call:
             if out is None and piece.total_size >= FILE_BLOB_BYTES:
                 out = open(self.blobs.path(digest) + ".part", "wb")
@@ -307,7 +308,13 @@ class WorkerDaemon:
                 out.write(piece.data)
             else:
                 pieces.append(piece.data)
+            hasher.update(piece.data)
             size += len(piece.data)
+        if hasher.hexdigest() != digest:  # never run a task on bytes that are not what was named
+            if out is not None:
+                out.close()
+                os.unlink(self.blobs.path(digest) + ".part")
+            raise RuntimeError(f"blob {digest[:12]} from the head does not match its hash")
         if out is None:
             self.blobs.put(digest, b"".join(pieces))
             return
