@@ -149,3 +149,20 @@ def die_on(x, bad=5, code=3):
     if x == bad:
         os._exit(code)
     return x
+
+
+def try_to_write(a) -> tuple[bool, bool, str]:
+    """An argument's (writeable, owndata) flags and the error writing to it raised ('' if none)."""
+    try:
+        a[0] = -1.0
+        error = ""
+    except (ValueError, TypeError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return bool(a.flags.writeable), bool(a.flags.owndata), error
+
+
+def task_directory(i) -> str:
+    """Write a file in the task's working directory and say where that was."""
+    with open(f"test-{i}.txt", "w") as f:
+        f.write(f"output of task {i}\n")
+    return os.getcwd()

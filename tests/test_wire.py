@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from rxgrid._proto import rxgrid_pb2 as pb
 from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+from rxgrid._version import PROTOCOL_VERSION, __version__
 
 GRPCURL = shutil.which("grpcurl")
 needs_grpcurl = pytest.mark.skipif(GRPCURL is None, reason="grpcurl not installed "
@@ -82,7 +84,11 @@ def test_a_client_of_another_protocol_version_is_refused_with_both_versions(clus
         with pytest.raises(grpc.RpcError) as info:
             stub.Connect(pb.ConnectRequest(protocol_version=99))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "99" in info.value.details() and "1" in info.value.details()
+    details = info.value.details()
+    # which side speaks which version, and the head's release to install
+    client, head = re.search(r"client speaks protocol (\d+), this head speaks (\d+)", details).groups()
+    assert (int(client), int(head)) == (99, PROTOCOL_VERSION), details
+    assert f"use the same rxgrid version as the head ({__version__})" in details, details
 
 
 def test_a_worker_of_another_protocol_version_is_refused(cluster2):
@@ -91,7 +97,10 @@ def test_a_worker_of_another_protocol_version_is_refused(cluster2):
         with pytest.raises(grpc.RpcError) as info:
             stub.Register(pb.RegisterRequest(protocol_version=7, name="old", cores=1))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "7" in info.value.details()
+    details = info.value.details()
+    worker, head = re.search(r"worker speaks protocol (\d+), this head speaks (\d+)", details).groups()
+    assert (int(worker), int(head)) == (7, PROTOCOL_VERSION), details
+    assert "old" not in [w.name for w in cluster2.workers()]
 
 
 def test_a_submit_naming_a_missing_blob_is_refused(cluster2):
