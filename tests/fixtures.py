@@ -166,3 +166,56 @@ def task_directory(i) -> str:
     with open(f"test-{i}.txt", "w") as f:
         f.write(f"output of task {i}\n")
     return os.getcwd()
+
+
+def _wait_for(ready, timeout: float = 60.0) -> None:
+    """Poll ``ready()`` until true; TimeoutError after ``timeout`` s (so no task hangs forever)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test never released this task")
+        time.sleep(0.01)
+
+
+def gated_record(x: float, gate: str) -> dict:
+    """A service record that waits for the file ``gate`` to exist ('' = no gate)."""
+    if gate:
+        _wait_for(lambda: os.path.exists(gate))
+    return {"answer": x}
+
+
+def timed_record(x: float, log_dir: str) -> dict:
+    """A service record that logs its start and end (CLOCK_MONOTONIC, one clock for all
+    processes on this host) to ``log_dir/<x>.log`` and, to overlap another record if it
+    may, holds on until a second record has started (or 30 s have passed: alone)."""
+    path = os.path.join(log_dir, f"{x}.log")
+    with open(path, "w") as f:
+        f.write(f"{time.monotonic_ns()}\n")
+    try:
+        _wait_for(lambda: sum(n.endswith(".log") for n in os.listdir(log_dir)) >= 2, 30.0)
+    except TimeoutError:
+        pass
+    time.sleep(0.2)  # long enough for an over-cap record to start beside these two
+    with open(path, "a") as f:
+        f.write(f"{time.monotonic_ns()}\n")
+    return {"answer": x}
+
+
+def pid_then_sleep(x: float, seconds: float, log_dir: str) -> dict:
+    """A service record that writes its process id, sleeps, then writes a marker file."""
+    with open(os.path.join(log_dir, f"pid-{x}"), "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(seconds)
+    with open(os.path.join(log_dir, f"done-{x}"), "w") as f:
+        f.write("finished")
+    with open("out.txt", "w") as f:
+        f.write(str(x))
+    return {"answer": x}
+
+
+def log_worker_then_sleep(path: str, i: int, seconds: float):
+    """Append '<worker> <i>' to ``path`` (which worker started task i), then sleep."""
+    with open(path, "a") as f:
+        f.write(f"{os.environ.get('RXGRID_WORKER', '?')} {i}\n")
+    time.sleep(seconds)
+    return i

@@ -621,6 +621,7 @@ class Head:
             self._lease_started.pop(other.lease, None)
         job = self.jobs.get(result.job_id)
         if not accepted or job is None:
+            self.metrics.late_results_ignored += 1
             log.debug("ignored a late result for %s chunk %d", result.job_id, result.chunk)
             self._dispatch()
             return
