@@ -107,7 +107,7 @@ def test_no_token_right_or_wrong_appears_in_any_log_or_error(tmp_path, caplog):
             _run_refused_worker(cluster.address, name, bad, tmp_path)
         paths = glob.glob(os.path.join(cluster.log_dir, "*.log")) + glob.glob(str(tmp_path / "*.log"))
         logs = {os.path.basename(p): open(p, errors="replace").read() for p in paths}
-    assert set(logs) == {"head.log", "local-0.log", "wrong-worker.log", "client-worker.log"}
+    assert {"head.log", "local-0.log", "wrong-worker.log", "client-worker.log"} <= set(logs), set(logs)
     assert " queued: 1 tasks" in logs["head.log"]  # a DEBUG line: the chattiest level
     assert logs["head.log"].count("wrong token") >= 3  # the refusals were logged, tokens not
     everything = [*logs.values(), caplog.text, *errors]
