@@ -202,9 +202,10 @@ def timed_record(x: float, log_dir: str) -> dict:
 
 
 def pid_then_sleep(x: float, seconds: float, log_dir: str) -> dict:
-    """A service record that writes its process id, sleeps, then writes a marker file."""
+    """A service record that writes its process id and working directory, sleeps, then
+    writes a marker file."""
     with open(os.path.join(log_dir, f"pid-{x}"), "w") as f:
-        f.write(str(os.getpid()))
+        f.write(f"{os.getpid()}\n{os.getcwd()}\n")
     time.sleep(seconds)
     with open(os.path.join(log_dir, f"done-{x}"), "w") as f:
         f.write("finished")

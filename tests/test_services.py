@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 import numpy as np
@@ -105,12 +106,16 @@ def test_cancel_mid_batch_kills_running_records_and_keeps_finished_ones(service_
                for i in range(6)]
     batch = svc.batch(records, parallel_count=2).start()
     pid_files = [tmp_path / "pid-2.0", tmp_path / "pid-3.0"]
-    _wait_until(lambda: all(p.exists() and p.read_text() for p in pid_files), 60)
-    running = [psutil.Process(int(p.read_text())) for p in pid_files]
+    _wait_until(lambda: all(p.exists() and p.read_text().endswith("\n") for p in pid_files), 60)
+    running = [psutil.Process(int(p.read_text().split("\n")[0])) for p in pid_files]
+    places = [p.read_text().split("\n")[1] for p in pid_files]
+    assert all(os.path.isdir(place) for place in places)
     assert batch.results().completed_item_count == 2
     assert batch.cancel()
     # The executors running records 2 and 3 are killed (and reaped), not left to sleep.
     _wait_until(lambda: not any(p.is_running() for p in running), 30)  # a zombie still runs
+    # and the directories those records ran in go with them
+    _wait_until(lambda: not any(os.path.exists(place) for place in places), 30)
     # Dead processes write nothing: their markers can never appear.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["done-0.0", "done-1.0", "pid-0.0",
                                                           "pid-1.0", "pid-2.0", "pid-3.0"]
