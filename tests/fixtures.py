@@ -203,3 +203,74 @@ def zero_or_wait_for(path: str, x: float, limit: float = 120.0):
     while x and not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.02)
     return x
+
+
+def try_to_write(a) -> tuple[bool, bool, str]:
+    """An argument's (writeable, owndata) flags and the error writing to it raised ('' if none)."""
+    try:
+        a[0] = -1.0
+        error = ""
+    except (ValueError, TypeError) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    return bool(a.flags.writeable), bool(a.flags.owndata), error
+
+
+def task_directory(i) -> str:
+    """Write a file in the task's working directory and say where that was."""
+    with open(f"test-{i}.txt", "w") as f:
+        f.write(f"output of task {i}\n")
+    return os.getcwd()
+
+
+def _wait_for(ready, timeout: float = 60.0) -> None:
+    """Poll ``ready()`` until true; TimeoutError after ``timeout`` s (so no task hangs forever)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test never released this task")
+        time.sleep(0.01)
+
+
+def gated_record(x: float, gate: str) -> dict:
+    """A service record that waits for the file ``gate`` to exist ('' = no gate)."""
+    if gate:
+        _wait_for(lambda: os.path.exists(gate))
+    return {"answer": x}
+
+
+def timed_record(x: float, log_dir: str) -> dict:
+    """A service record that logs its start and end (CLOCK_MONOTONIC, one clock for all
+    processes on this host) to ``log_dir/<x>.log`` and, to overlap another record if it
+    may, holds on until a second record has started (or 30 s have passed: alone)."""
+    path = os.path.join(log_dir, f"{x}.log")
+    with open(path, "w") as f:
+        f.write(f"{time.monotonic_ns()}\n")
+    try:
+        _wait_for(lambda: sum(n.endswith(".log") for n in os.listdir(log_dir)) >= 2, 30.0)
+    except TimeoutError:
+        pass
+    time.sleep(0.2)  # long enough for an over-cap record to start beside these two
+    with open(path, "a") as f:
+        f.write(f"{time.monotonic_ns()}\n")
+    return {"answer": x}
+
+
+def pid_then_sleep(x: float, seconds: float, log_dir: str) -> dict:
+    """A service record that writes its process id and working directory, sleeps, then
+    writes a marker file."""
+    with open(os.path.join(log_dir, f"pid-{x}"), "w") as f:
+        f.write(f"{os.getpid()}\n{os.getcwd()}\n")
+    time.sleep(seconds)
+    with open(os.path.join(log_dir, f"done-{x}"), "w") as f:
+        f.write("finished")
+    with open("out.txt", "w") as f:
+        f.write(str(x))
+    return {"answer": x}
+
+
+def log_worker_then_sleep(path: str, i: int, seconds: float):
+    """Append '<worker> <i>' to ``path`` (which worker started task i), then sleep."""
+    with open(path, "a") as f:
+        f.write(f"{os.environ.get('RXGRID_WORKER', '?')} {i}\n")
+    time.sleep(seconds)
+    return i

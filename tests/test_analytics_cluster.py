@@ -93,8 +93,21 @@ print(job.id)
     assert "Logistic Regression Results" in model.summary()
 
 
-def test_the_sequential_context_fits_the_same_model(airline):
-    seq = rxgrid.local_sequential().lin_mod("ArrDelay ~ DayOfWeek", data=airline)
+def test_the_sequential_context_fits_the_same_model(cluster2, airline):
+    formula = "ArrDelay ~ DayOfWeek + CRSDepTime"
+    seq = rxgrid.local_sequential().lin_mod(formula, data=airline)
     info = rxgrid.get_info(airline)
     assert info.rows == 20_000 and info.blocks == 10
-    assert seq.n_used + seq.n_skipped == 20_000
+    frame = read_dataset(airline)
+    keep = ~np.isnan(frame["ArrDelay"]) & ~np.isnan(frame["CRSDepTime"])
+    day = frame["DayOfWeek"][keep]
+    X = np.column_stack([np.ones(keep.sum())] + [(day == k).astype(float) for k in range(1, 7)]
+                        + [frame["CRSDepTime"][keep]])
+    reference = sm.OLS(frame["ArrDelay"][keep], X).fit()
+    np.testing.assert_allclose(seq.params, reference.params, rtol=RTOL)
+    np.testing.assert_allclose(seq.std_errors, reference.bse, rtol=RTOL)
+    assert (seq.n_used, seq.n_skipped) == (keep.sum(), (~keep).sum())
+    spread = cluster2.lin_mod(formula, data=airline, blocks_per_read=3)
+    np.testing.assert_allclose(spread.params, seq.params, rtol=1e-9)
+    np.testing.assert_allclose(spread.std_errors, seq.std_errors, rtol=1e-9)
+    assert (spread.n_used, spread.n_skipped) == (seq.n_used, seq.n_skipped)

@@ -110,6 +110,34 @@ def test_logit_matches_statsmodels(airline, airline_frame, map_blocks, blocks_pe
     assert "DayOfWeek=Monday" in result.summary() and "Dropped" in result.summary()
 
 
+def test_irls_warm_started_on_a_sample_of_many_block_ranges_matches_statsmodels(tmp_path):
+    # 64 block ranges: past the warm-start threshold, so IRLS first converges on the
+    # first 1/32 of them (2 ranges), as the big benchmarks do, then on all of them.
+    from rxgrid.analytics import models
+    path = tmp_path / "airline64"
+    make_airline(path, rows=64_000, seed=11, block_rows=1_000)
+    assert 64 >= models._WARM_START_TASKS
+    passes = []
+
+    def map_counting(fn, arguments):
+        passes.append((fn.__name__, len(arguments)))
+        return map_sequential(fn, arguments)
+
+    result = logit(path, "Late ~ DayOfWeek + CRSDepTime + Distance", map_blocks=map_counting)
+    sizes = [n for name, n in passes if name == "cell_stats_partial"]
+    assert len(sizes) == len(passes)  # every pass went through the cell kernels
+    assert sizes[0] == 2 and sizes[-1] == 64 and sorted(sizes) == sizes, sizes
+    frame = read_dataset(path)
+    keep = ~np.isnan(frame["Late"]) & ~np.isnan(frame["CRSDepTime"]) & ~np.isnan(frame["Distance"])
+    X = np.column_stack([np.ones(keep.sum()), *dummies(frame["DayOfWeek"][keep], 7, True),
+                         frame["CRSDepTime"][keep], frame["Distance"][keep]])
+    reference = sm.GLM(frame["Late"][keep], X, family=sm.families.Binomial()).fit(tol=1e-12)
+    assert_matches(result, reference, AIRLINE_NAMES)
+    assert result.deviance == pytest.approx(reference.deviance, rel=1e-9)
+    assert (result.n_used, result.n_skipped) == (keep.sum(), (~keep).sum())
+    assert result.converged
+
+
 def test_cube_lin_mod_matches_a_no_intercept_dummy_design(airline, airline_frame):
     keep = ~np.isnan(airline_frame["ArrDelay"])
     X = np.column_stack(dummies(airline_frame["DayOfWeek"][keep], 7, False))

@@ -91,13 +91,20 @@ def test_a_killed_worker_daemon_loses_no_result(fresh_cluster):
     assert (info.tasks_done, info.tasks_failed) == (20, 0)
 
 
-def test_a_shared_argument_crosses_the_wire_once_per_worker(fresh_cluster):
+def test_a_shared_argument_crosses_the_wire_once_per_worker(fresh_cluster, monkeypatch):
+    # Streamed, as between hosts: on one host a worker would link the head's file and
+    # nothing would be counted, however often it was fetched.
+    monkeypatch.setenv("RXGRID_LOCAL_BLOBS", "0")
     cluster = fresh_cluster(workers=2)
     matrix = np.random.default_rng(0).random((512, 512))  # 2 MB
+    n = matrix.nbytes
     results = cluster.exec(fixtures.array_sum, matrix, each(range(400)), chunk_size=1)
     assert results == [matrix.sum() + i for i in range(400)]
-    for worker in cluster.workers():
-        assert worker.blob_bytes_sent < 2 * matrix.nbytes, worker
+    workers = cluster.workers()
+    assert len(workers) == 2
+    for worker in workers:
+        assert worker.chunks_done >= 3, worker  # enough chunks that a re-fetch would show
+        assert n <= worker.blob_bytes_sent < 2 * n, worker
 
 
 def test_an_argument_larger_than_a_grpc_message_is_streamed(cluster2):

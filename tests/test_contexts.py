@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 import rxgrid
@@ -211,9 +212,15 @@ def test_module_analytics_forward_to_the_current_context(restore_context, tmp_pa
         fit = rxcontext.logit("Late ~ DayOfWeek", data=tmp_path / "air")
         assert ctx.last_job is not None and ctx.jobs(state="finished")
         centres = rxcontext.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
-    reference = rxgrid.local_sequential().logit("Late ~ DayOfWeek", data=tmp_path / "air")
+    sequential = rxgrid.local_sequential()
+    reference = sequential.logit("Late ~ DayOfWeek", data=tmp_path / "air")
     assert list(fit.params) == pytest.approx(list(reference.params), rel=1e-10)
-    assert centres is not None
+    assert fit.n_used == reference.n_used and fit.iterations == reference.iterations
+    expected = sequential.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
+    assert centres.centers.shape == (2, 2)
+    np.testing.assert_allclose(centres.centers, expected.centers, rtol=1e-12)
+    assert list(centres.sizes) == list(expected.sizes) and sum(centres.sizes) == centres.n_used
+    assert centres.inertia == pytest.approx(expected.inertia, rel=1e-12)
 
 
 def test_executor_context_is_exported_for_isinstance_checks(threads_ctx):

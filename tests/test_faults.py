@@ -13,14 +13,17 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.request
 
 import numpy as np
 import pytest
 
 import rxgrid
 from rxgrid import each
+from rxgrid.client.local import free_port
 from tests import fixtures
 from tests.test_cluster import _wait_until
+from tests.test_metrics import parse_prometheus, value
 
 
 def _segfault(x):
@@ -48,21 +51,35 @@ def test_a_task_that_kills_its_executor_fails_and_its_chunk_mates_run(cluster1, 
     assert list(job.errors()) == [5]
 
 
-def test_a_paused_worker_counts_no_result_twice(fresh_cluster):
-    cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25)
-    job = cluster.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=2, wait=False)
-    _wait_until(lambda: job.progress().done >= 2, 30)
+def test_a_paused_worker_counts_no_result_twice(fresh_cluster, tmp_path):
+    port = free_port()
+    cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25,
+                            dashboard=f"127.0.0.1:{port}")
+    metrics = f"http://127.0.0.1:{port}/metrics"
+    starts = tmp_path / "starts.txt"
+    job = cluster.exec(fixtures.log_worker_then_sleep, str(starts), each(range(12)), seconds=1.0,
+                       chunk_size=1, wait=False)
+    # pause local-1 just after one of its 1-second tasks has started, so it holds a lease
+    _wait_until(lambda: starts.exists() and "local-1 " in starts.read_text(), 30)
     cluster.kill("local-1", signal.SIGSTOP)
     try:
+        assert [w.busy for w in cluster.workers() if w.name == "local-1"] == [1]
         assert job.result(timeout=60) == list(range(12))
+        assert _metric(metrics, "rxgrid_chunks_rerun_total") >= 1
+        assert _metric(metrics, "rxgrid_late_results_ignored_total") == 0
     finally:
         cluster.kill("local-1", signal.SIGCONT)
-    _wait_until(lambda: sum(w.state == "connected" for w in cluster.workers()) == 2, 30)
-    time.sleep(1.0)  # let the woken worker deliver its late results
+    # the woken worker finishes its chunk and delivers the result: the head ignores it
+    _wait_until(lambda: _metric(metrics, "rxgrid_late_results_ignored_total") >= 1, 60)
     info = job.info()
-    assert (info.tasks_done, info.tasks_failed, info.chunks_done) == (12, 0, 6)
+    assert (info.tasks_done, info.tasks_failed, info.chunks_done) == (12, 0, 12)
     assert job.result() == list(range(12))
     assert cluster.exec(fixtures.square, each(range(4))) == [0, 1, 4, 9]
+
+
+def _metric(url: str, name: str) -> float:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return value(parse_prometheus(r.read().decode())[1], name)
 
 
 def test_a_non_blocking_job_resumes_after_a_head_kill_and_keeps_finished_results(fresh_cluster):

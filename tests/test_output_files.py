@@ -37,10 +37,17 @@ def test_bad_practice_same_name_is_kept_apart_per_task(ctx, tmp_path):
     assert not list(tmp_path.rglob("ignored.log"))
 
 
-def test_tasks_run_in_their_own_directory_and_leave_none_behind(cluster2):
-    before = set(os.listdir("/tmp"))
-    cluster2.exec(fixtures.write_files, each(range(2)), output_files=["*.txt"])
-    assert not [d for d in set(os.listdir("/tmp")) - before if d.startswith("rxgrid-task")]
+def test_tasks_run_in_their_own_directory_and_leave_none_behind(ctx):
+    here = os.getcwd()
+    job = ctx.exec(fixtures.task_directory, each(range(4)), output_files=["*.txt"], wait=False)
+    places = job.result(timeout=60)
+    # each task ran in a directory of its own, made for it, and removed afterwards
+    assert len(set(places)) == 4
+    for i, place in enumerate(places):
+        assert os.path.basename(place).startswith(f"rxgrid-task{i}-"), place
+        assert not os.path.exists(place), f"task {i}'s directory {place} was left behind"
+    assert job.files() == {i: [f"test-{i}.txt"] for i in range(4)}
+    assert os.getcwd() == here
 
 
 def test_files_are_fetched_from_a_new_process(cluster2, tmp_path):

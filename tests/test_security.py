@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import secrets
+import signal
 import subprocess
 import sys
 
@@ -21,6 +23,7 @@ from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
 from rxgrid.client.local import free_port
 from tests import fixtures
 from tests.grpcurl_client import run_grpcurl
+from tests.test_cluster import _wait_until
 
 TOKEN, WORKER_TOKEN = secrets.token_hex(24), secrets.token_hex(24)
 
@@ -82,6 +85,63 @@ def test_no_secret_in_logs_or_listings(secure_cluster):
     logs = "".join(open(p).read() for p in glob.glob(os.path.join(secure_cluster.log_dir, "*.log")))
     for secret in (TOKEN, WORKER_TOKEN):
         assert secret not in listing and secret not in logs
+
+
+def test_no_token_right_or_wrong_appears_in_any_log_or_error(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    token, worker_token = secrets.token_hex(24), secrets.token_hex(24)
+    wrong, wrong_worker = secrets.token_hex(24), secrets.token_hex(24)
+    errors = []
+    with rxgrid.local(workers=1, cores_per_worker=1, token=token, worker_token=worker_token,
+                      log_level="DEBUG", state_dir=str(tmp_path / "state")) as cluster:
+        assert cluster.exec(fixtures.square, rxgrid.each([3])) == [9]
+        for bad in (wrong, worker_token, None):  # made up, the worker's, none
+            with pytest.raises(rxgrid.AuthenticationError) as info:
+                rxgrid.connect(cluster.address, token=bad, retry_deadline=1)
+            errors.append(_all_text(info.value))
+        with grpc.insecure_channel(cluster.address) as channel:
+            with pytest.raises(grpc.RpcError) as info:
+                pb_grpc.ClusterStub(channel).ListJobs(pb.ListJobsRequest(),
+                                                     metadata=(("authorization", f"Bearer {wrong}"),))
+            errors.append(_all_text(info.value))
+        for name, bad in (("wrong-worker", wrong_worker), ("client-worker", token)):
+            _run_refused_worker(cluster.address, name, bad, tmp_path)
+        paths = glob.glob(os.path.join(cluster.log_dir, "*.log")) + glob.glob(str(tmp_path / "*.log"))
+        logs = {os.path.basename(p): open(p, errors="replace").read() for p in paths}
+    assert {"head.log", "local-0.log", "wrong-worker.log", "client-worker.log"} <= set(logs), set(logs)
+    assert " queued: 1 tasks" in logs["head.log"]  # a DEBUG line: the chattiest level
+    assert logs["head.log"].count("wrong token") >= 3  # the refusals were logged, tokens not
+    everything = [*logs.values(), caplog.text, *errors]
+    for secret in (token, worker_token, wrong, wrong_worker):
+        assert not [text[:200] for text in everything if secret in text]
+
+
+def _all_text(exc: BaseException) -> str:
+    """An exception's str and repr, and those of every exception chained to it."""
+    parts = []
+    while exc is not None:
+        parts += [str(exc), repr(exc)]
+        exc = exc.__cause__ or exc.__context__
+    return "\n".join(parts)
+
+
+def _run_refused_worker(address: str, name: str, token: str, tmp_path) -> None:
+    """A worker daemon at DEBUG with a token the head refuses: run it until it says so."""
+    token_file = tmp_path / f"{name}.token"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    log_path = tmp_path / f"{name}.log"
+    with open(log_path, "wb") as log_file:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "rxgrid", "worker", "--head", address, "--name", name,
+             "--cores", "1", "--no-warm-kernels", "--token-file", str(token_file),
+             "--log-level", "DEBUG", "--parent-pid", str(os.getpid())],
+            stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_until(lambda: "refused worker" in log_path.read_text(errors="replace"), 60)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
 
 
 def test_grpcurl_with_a_token_header_over_tls(secure_cluster, certs):

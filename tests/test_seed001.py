@@ -45,10 +45,25 @@ def test_dice_win_rate_is_within_4_sigma_of_244_over_495(dice_runs):
     assert abs(wins - GAMES * P_WIN) < 4 * sigma, wins
 
 
-def test_dice_matches_the_sequential_context():
-    seq = rxgrid.local_sequential().exec(fixtures.play_dice, times=500, seed=777, chunk_size=2000)
-    seq2 = rxgrid.local_sequential().exec(fixtures.play_dice, times=500, seed=777, chunk_size=7)
-    assert seq == seq2
+def test_dice_matches_the_sequential_context_and_the_documented_streams(dice_runs):
+    seq = rxgrid.local_sequential().exec(fixtures.play_dice, times=500, seed=777, chunk_size=7)
+    # task i depends on (777, i) only: the clusters' first 500 games are these
+    assert seq == dice_runs[("2 workers", 7)][:500] == dice_runs[("1 worker", 2000)][:500]
+    assert seq == [_game_by_hand(777, i) for i in range(500)]
+
+
+def _game_by_hand(seed: int, task: int) -> str:
+    """Task ``task``'s game, seeding ``random`` as the docs say: words of SeedSequence(seed, (task, 1))."""
+    import random
+
+    import numpy as np
+    words = np.random.SeedSequence(seed, spawn_key=(task, 1)).generate_state(4)
+    state = random.getstate()
+    random.seed(int.from_bytes(words.tobytes(), "little"))
+    try:
+        return fixtures.play_dice()
+    finally:
+        random.setstate(state)
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 20])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
-import time
 
 import numpy as np
+import psutil
 import pytest
 
 import rxgrid
@@ -44,15 +45,8 @@ def test_seed_002_batch_workflow(service_cluster, tmp_path):
     records[5]["x"] = -1.0  # one record fails; the rest go on
     batch = svc.batch(records, parallel_count=5).start()
     assert batch.id in svc.batch_executions()
-    seen_partial = False
-    while True:
-        res = batch.results()
-        assert res.total_item_count == 32
-        if 0 < res.completed_item_count < 32:
-            seen_partial = True
-        if res.status in (batch.STATUS.complete, batch.STATUS.failed):
-            break
-        time.sleep(0.05)
+    res = batch.results(partial=False, timeout=120)
+    assert res.total_item_count == 32
     assert res.status == batch.STATUS.complete
     assert (res.completed_item_count, res.failed_item_count) == (32, 1)
     assert res.execution(7).outputs == {"answer": 14.0, "total": 9.0}
@@ -64,31 +58,74 @@ def test_seed_002_batch_workflow(service_cluster, tmp_path):
     assert [p.split("/")[-1] for p in one] == ["plot.png"]
     every = batch.download(8, dest=str(tmp_path / "all"))
     assert sorted(p.split("/")[-1] for p in every) == ["plot.png", "summary.csv"]
-    assert seen_partial or res.completed_item_count == 32
 
 
-def test_parallel_count_caps_records_running_at_once(service_cluster):
-    svc = service_cluster.publish_service("slow", "1.0", fixtures.slow_score)
-    batch = svc.batch([{"x": float(i), "y": 1.0} for i in range(6)], parallel_count=1).start()
-    peak = 0
-    while batch.results().status not in (batch.STATUS.complete, batch.STATUS.failed):
-        peak = max(peak, sum(w.busy for w in service_cluster.workers()))
-        time.sleep(0.05)
-    assert peak == 1
+def test_partial_results_are_visible_while_the_batch_runs(service_cluster, tmp_path):
+    # Records 0-3 run (two at a time); 4-7 wait for a file only the test writes, so while they
+    # wait the batch is running with exactly four results.
+    gate = tmp_path / "go"
+    svc = service_cluster.publish_service("gated", "1.0", fixtures.gated_record)
+    records = [{"x": float(i), "gate": str(gate) if i >= 4 else ""} for i in range(8)]
+    batch = svc.batch(records, parallel_count=2).start()
+    _wait_until(lambda: batch.results().completed_item_count == 4, 60)
+    res = batch.results()
+    assert res.status == batch.STATUS.running
+    assert (res.total_item_count, res.completed_item_count, res.failed_item_count) == (8, 4, 0)
+    expected = [{"answer": float(i)} for i in range(4)] + [None] * 4
+    assert [res.execution(i).outputs for i in range(8)] == expected
+    gate.touch()
+    res = batch.results(partial=False, timeout=60)
+    assert (res.status, res.completed_item_count) == (batch.STATUS.complete, 8)
+    assert [res.execution(i).outputs["answer"] for i in range(8)] == [float(i) for i in range(8)]
 
 
-def test_cancel_mid_batch_keeps_finished_records(service_cluster):
-    svc = service_cluster.publish_service("slow", "2.0", fixtures.slow_score)
-    batch = svc.batch([{"x": float(i), "y": 1.0} for i in range(20)], parallel_count=2).start()
-    _wait_until(lambda: batch.results().completed_item_count >= 2, 30)
+def test_parallel_count_caps_records_running_at_once(fresh_cluster, tmp_path):
+    cluster = fresh_cluster(workers=2, cores=2)  # 4 slots, a cap of 2
+    svc = cluster.publish_service("timed", "1.0", fixtures.timed_record)
+    batch = svc.batch([{"x": float(i), "log_dir": str(tmp_path)} for i in range(6)],
+                      parallel_count=2).start()
+    assert batch.results(partial=False, timeout=120).completed_item_count == 6
+    spans = [tuple(int(t) for t in p.read_text().split()) for p in tmp_path.glob("*.log")]
+    assert len(spans) == 6 and all(len(span) == 2 for span in spans), spans
+    assert _max_overlap(spans) == 2
+
+
+def _max_overlap(spans) -> int:
+    """Most intervals open at one instant (an end before a start at the same instant)."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_cancel_mid_batch_kills_running_records_and_keeps_finished_ones(service_cluster, tmp_path):
+    svc = service_cluster.publish_service("sleepy", "1.0", fixtures.pid_then_sleep)
+    records = [{"x": float(i), "seconds": 0.0 if i < 2 else 600.0, "log_dir": str(tmp_path)}
+               for i in range(6)]
+    batch = svc.batch(records, parallel_count=2).start()
+    pid_files = [tmp_path / "pid-2.0", tmp_path / "pid-3.0"]
+    _wait_until(lambda: all(p.exists() and p.read_text().endswith("\n") for p in pid_files), 60)
+    running = [psutil.Process(int(p.read_text().split("\n")[0])) for p in pid_files]
+    places = [p.read_text().split("\n")[1] for p in pid_files]
+    assert all(os.path.isdir(place) for place in places)
+    assert batch.results().completed_item_count == 2
     assert batch.cancel()
+    # The executors running records 2 and 3 are killed (and reaped), not left to sleep.
+    _wait_until(lambda: not any(p.is_running() for p in running), 30)  # a zombie still runs
+    # and the directories those records ran in go with them
+    _wait_until(lambda: not any(os.path.exists(place) for place in places), 30)
+    # Dead processes write nothing: their markers can never appear.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["done-0.0", "done-1.0", "pid-0.0",
+                                                          "pid-1.0", "pid-2.0", "pid-3.0"]
     res = batch.results()
     assert res.status == batch.STATUS.cancelled
-    done = [i for i in range(20) if res.execution(i).outputs is not None]
-    assert 2 <= len(done) < 20
-    for i in done:
-        assert res.execution(i).outputs == {"answer": float(i)}
+    assert [res.execution(i).outputs for i in range(6)] == [{"answer": 0.0}, {"answer": 1.0}] + [None] * 4
+    for i in (0, 1):
         assert batch.file_content(i, "out.txt") == str(float(i)).encode()
+    (tmp_path / "after").mkdir()
+    assert svc(x=9.0, seconds=0.0, log_dir=str(tmp_path / "after")) == {"answer": 9.0}
 
 
 def test_records_from_a_csv_a_structured_array_and_another_process(service_cluster, tmp_path):

@@ -6,6 +6,7 @@ that knows the head only through reflection (``tests/grpcurl_client.py`` says wh
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import grpc
@@ -13,6 +14,7 @@ import pytest
 
 from rxgrid._proto import rxgrid_pb2 as pb
 from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+from rxgrid._version import PROTOCOL_VERSION, __version__
 from tests.grpcurl_client import GrpcurlResult, run_grpcurl
 
 
@@ -77,7 +79,11 @@ def test_a_client_of_another_protocol_version_is_refused_with_both_versions(clus
         with pytest.raises(grpc.RpcError) as info:
             stub.Connect(pb.ConnectRequest(protocol_version=99))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "99" in info.value.details() and "1" in info.value.details()
+    details = info.value.details()
+    # which side speaks which version, and the head's release to install
+    client, head = re.search(r"client speaks protocol (\d+), this head speaks (\d+)", details).groups()
+    assert (int(client), int(head)) == (99, PROTOCOL_VERSION), details
+    assert f"use the same rxgrid version as the head ({__version__})" in details, details
 
 
 def test_a_worker_of_another_protocol_version_is_refused(cluster2):
@@ -86,7 +92,10 @@ def test_a_worker_of_another_protocol_version_is_refused(cluster2):
         with pytest.raises(grpc.RpcError) as info:
             stub.Register(pb.RegisterRequest(protocol_version=7, name="old", cores=1))
     assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert "7" in info.value.details()
+    details = info.value.details()
+    worker, head = re.search(r"worker speaks protocol (\d+), this head speaks (\d+)", details).groups()
+    assert (int(worker), int(head)) == (7, PROTOCOL_VERSION), details
+    assert "old" not in [w.name for w in cluster2.workers()]
 
 
 def test_a_submit_naming_a_missing_blob_is_refused(cluster2):

@@ -42,3 +42,13 @@ def test_large_arguments_and_results_round_trip_through_a_cluster(cluster2):
     assert cluster2.exec(fixtures.array_sum, big, each([0, 1, 2])) == [big.sum() + i for i in range(3)]
     doubled = cluster2.exec(np.multiply, big, 2.0)[0]
     np.testing.assert_array_equal(doubled, big * 2)
+
+
+def test_a_task_sees_a_large_argument_as_a_read_only_view(cluster2):
+    big = np.random.default_rng(2).random(2_000_000)  # 16 MB: a file the executors map
+    outcomes = cluster2.exec(fixtures.try_to_write, big, times=4, chunk_size=1)
+    for writeable, owndata, error in outcomes:
+        assert (writeable, owndata) == (False, False)
+        assert error.startswith("ValueError") and "read-only" in error, error
+    # and no write reached the blob the next tasks read
+    assert cluster2.exec(fixtures.array_sum, big, each([0])) == [big.sum()]

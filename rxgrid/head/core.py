@@ -716,6 +716,7 @@ class Head:
             self._send_cancel(other)
             self._lease_started.pop(other.lease, None)
         if not accepted or job is None:
+            self.metrics.late_results_ignored += 1
             log.debug("ignored a late result for %s chunk %d", result.job_id, result.chunk)
             self._dispatch()
             return

@@ -38,6 +38,7 @@ class HeadMetrics:
     tasks_failed: int = 0
     chunks_assigned: int = 0
     chunks_rerun: int = 0
+    late_results_ignored: int = 0  # results of chunks that meanwhile ran elsewhere, or of ended jobs
     jobs_submitted: int = 0
     # By user name: one series per user of the users file ("" without tokens).
     jobs_submitted_by_owner: collections.Counter = field(default_factory=collections.Counter)
@@ -74,6 +75,9 @@ def render(head) -> str:
         _one("rxgrid_chunks_assigned_total", "counter", "Chunk leases given out", m.chunks_assigned),
         _one("rxgrid_chunks_rerun_total", "counter", "Chunks put back after a worker was lost",
              m.chunks_rerun),
+        _one("rxgrid_late_results_ignored_total", "counter",
+             "Chunk results ignored: the chunk had run elsewhere or its job had ended",
+             m.late_results_ignored),
         "# HELP rxgrid_blob_bytes_received_total Bytes of large blobs received, by way",
         "# TYPE rxgrid_blob_bytes_received_total counter",
         *(f'rxgrid_blob_bytes_received_total{{via="{via}"}} {n}' for via, n in m.blob_bytes_in.items()),

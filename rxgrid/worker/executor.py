@@ -157,7 +157,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
                                request.get("seed"), request.get("stop_on_failure", False),
                                request.get("rng_kind") or "pcg64", request.get("console_output", False),
-                               tuple(request.get("output_files", ())))
+                               tuple(request.get("output_files", ())), workdir=request.get("workdir"))
 
 
 def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:

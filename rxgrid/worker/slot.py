@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import pickle
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,6 +79,9 @@ class Slot:
         self._inbox: asyncio.Queue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.broken = False  # the executor was killed or died: replace it before reuse
+        # The executor's tasks make their directories in here, so what a killed executor
+        # leaves behind goes with it.
+        self.scratch: str | None = None
 
     # ---------------------------------------------------------------- process
     def _spawn(self):
@@ -94,6 +100,7 @@ class Slot:
     async def start(self) -> None:
         """Start the executor (in a thread: spawning blocks) and watch its pipe."""
         self._loop = asyncio.get_running_loop()
+        self.scratch = tempfile.mkdtemp(prefix=f"rxgrid-executor-{os.getpid()}-{self.index}-")
         self.process, self.conn = await asyncio.to_thread(self._spawn)
         self.known, self._inbox = executor.ObjectCache(), asyncio.Queue()
         self.broken = False
@@ -121,6 +128,9 @@ class Slot:
             self.process.join(5)
             self.conn.close()
             self.process = None
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def cancel(self, lease: int) -> bool:
         """Stop the chunk of ``lease`` if this slot runs it (kills the executor)."""
@@ -193,7 +203,7 @@ class Slot:
                 "packages": work.packages, "kernel": work.kernel,
                 "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
                 "rng_kind": work.rng_kind, "console_output": work.console_output,
-                "output_files": work.output_files}
+                "output_files": work.output_files, "workdir": self.scratch}
 
     async def _collect(self, work: ChunkWork, pieces: list, failures: dict, side: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.
