@@ -233,3 +233,14 @@ def _address_space_bytes() -> int:
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmSize in /proc/self/status")
+
+
+class DiesWhenLoaded:
+    """An argument whose unpickling calls ``os._exit(code)``: it kills the executor that
+    loads it, before any task of its chunk starts."""
+
+    def __init__(self, code: int = 5):
+        self.code = code
+
+    def __reduce__(self):
+        return (os._exit, (self.code,))

@@ -48,6 +48,21 @@ def test_a_task_that_kills_its_executor_fails_and_its_chunk_mates_run(cluster1, 
     assert list(job.errors()) == [5]
 
 
+def test_an_argument_that_kills_its_executor_when_loaded_fails_each_task_instead_of_hanging(
+        cluster1):
+    # Found reading Slot._run for issue 14: an executor that died before its first
+    # task started was replaced and sent the chunk again, forever; the job never ended.
+    job = cluster1.exec(fixtures.add, each(range(3)), fixtures.DiesWhenLoaded(5), chunk_size=3,
+                        wait=False)
+    results = job.result(timeout=90)
+    for task, failure in enumerate(results):
+        assert isinstance(failure, rxgrid.TaskFailure) and failure.type == "ExecutorDiedError"
+        assert f"before task {task} started" in failure.message
+        assert "exit code 5" in failure.message and "tried 3 time(s)" in failure.message
+    assert job.progress() == (0, 3, 3)
+    assert cluster1.exec(fixtures.square, each(range(3)), chunk_size=3) == [0, 1, 4]
+
+
 def test_a_paused_worker_counts_no_result_twice(fresh_cluster):
     cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25)
     job = cluster.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=2, wait=False)

@@ -152,7 +152,7 @@ class Slot:
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
         side: dict = {"outputs": [], "files": [], "json": []}
-        start, per_task = 0, work.timeout > 0
+        start, per_task, loads = 0, work.timeout > 0, 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
             status, payload = await self._collect(work, pieces, failures, side)
@@ -166,8 +166,16 @@ class Slot:
             # The executor died or overran: replace it and go on task by task.
             task, code = payload, self._reap()
             await self.restart()
-            if task is None:  # died in batch mode: rerun the chunk one task at a time
+            if task is None and not per_task:  # died in batch mode: rerun one task at a time
                 per_task = True
+                continue
+            if task is None:  # died with no task running: between two tasks, or loading
+                unended = _first_unended(work, pieces, failures, start)
+                loads = 0 if unended > start else loads + 1
+                start = unended
+                if loads >= self.max_attempts:  # loading the chunk kills every executor
+                    failures.update(self._lost_before_start(work, start, loads, code))
+                    break
                 continue
             attempts[task] = attempts.get(task, 0) + 1
             # ``task`` is the job's task index; ``start`` is an offset in this chunk.
@@ -253,6 +261,19 @@ class Slot:
                 f"executor died while running task {task} ({how}); tried {attempts} time(s)", "")
 
 
+    def _lost_before_start(self, work: ChunkWork, start: int, attempts: int,
+                           code: int | None) -> dict[int, tuple]:
+        """Failures for the tasks from offset ``start`` on, which never started because
+        their executor died each time it loaded the chunk (function, arguments, packages)."""
+        how = _describe_exit(code)
+        log.warning("job %s chunk at task %d: executor died loading it (%s), %d time(s)",
+                    work.job_id, work.first, how, attempts)
+        return {task: (task, "ExecutorDiedError",
+                       f"executor died before task {task} started, while loading the job's "
+                       f"function, arguments or packages ({how}); tried {attempts} time(s)", "")
+                for task in range(work.first + start, work.first + work.count)}
+
+
 class SimulatedSlot:
     """A slot with no executor: every task "runs" for ``task_delay`` seconds and returns
     None. For measuring how far one head scales (hundreds of workers on one machine)."""
@@ -286,6 +307,14 @@ def _check_every_task_ended(work: ChunkWork, pieces: list, failures: dict) -> No
     if missing:
         raise RuntimeError(f"tasks {missing} of job {work.job_id} ended with neither a value "
                            f"nor a failure")
+
+
+def _first_unended(work: ChunkWork, pieces: list, failures: dict, start: int) -> int:
+    """The offset of the first task from ``start`` on with neither a value nor a failure."""
+    offset = start
+    while offset < work.count and (pieces[offset] is not None or work.first + offset in failures):
+        offset += 1
+    return offset
 
 
 def _merge(side: dict, more: dict) -> None:
