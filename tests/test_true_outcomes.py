@@ -157,3 +157,21 @@ def test_every_task_ends_once_with_its_value_or_why_it_failed(crash_cluster, job
         submitted = crash_cluster.exec(crash_as_planned, each(range(tasks)), plan, marker_dir,
                                        chunk_size=chunk_size, wait=False)
         assert_true_outcomes(submitted, tasks, plan)
+
+
+def test_a_job_that_stops_at_its_first_failure_names_it_and_counts_only_what_ran(crash_cluster):
+    # Found while writing this file: a stopped chunk's tasks after the culprit never ran, yet
+    # progress() counted them as done (11 done of 12, with tasks 6 and 7 None).
+    crash_cluster.wait_for_workers(2, 120)
+    with tempfile.TemporaryDirectory(prefix="rxgrid-crash-") as marker_dir:
+        job = crash_cluster.exec(crash_as_planned, each(range(12)), {5: "exit:3"}, marker_dir,
+                                 chunk_size=4, continue_on_failure=False, wait=False)
+        with pytest.raises(rxgrid.JobFailedError, match="task 5 ") as failed:
+            job.result(timeout=180)
+    assert sorted(failed.value.errors) == [5]
+    assert_failure(failed.value.errors[5], 5, *expected_failure(5, "exit:3"))
+    assert job.status() == "failed"
+    values = job.result(partial=True)
+    assert values[4] == planned_value(4) and values[6:8] == [None, None]  # 6, 7 never ran
+    with_values = [x for x, value in enumerate(values) if value == planned_value(x)]
+    assert job.progress() == (len(with_values), 1, 12)
