@@ -17,7 +17,7 @@ import tempfile
 import threading
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import rxgrid
@@ -142,15 +142,27 @@ def crash_jobs(draw):
     """(tasks, chunk_size, plan): plan maps a few task indices to a kind of crash."""
     tasks = draw(st.integers(1, 12))
     chunk_size = draw(st.one_of(st.none(), st.integers(1, tasks)))
-    plan = draw(st.dictionaries(st.integers(0, tasks - 1), st.sampled_from(KINDS), max_size=2))
+    plan = draw(st.dictionaries(st.integers(0, tasks - 1), st.sampled_from(KINDS),
+                                min_size=1, max_size=2))
     return tasks, chunk_size, plan
 
 
-@settings(max_examples=20, deadline=None, derandomize=True, database=None,
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(job=crash_jobs())
+# Every kind at least once, whatever hypothesis draws: the issue's own jobs first.
+@example(job=(12, 1, {5: "exit:3"}))
+@example(job=(12, 4, {5: "exit:3", 6: "sigkill-once"}))
+@example(job=(6, None, {1: "segv", 4: "worker-once"}))
+@example(job=(8, 3, {2: "sigkill", 3: "raise"}))
+@example(job=(5, 5, {0: "oom", 4: "segv-once"}))
+@example(job=(7, 2, {1: "exit:3-once", 6: "exit:0"}))
+@example(job=(9, 2, {3: "worker-once", 4: "exit:0"}))
 def test_every_task_ends_once_with_its_value_or_why_it_failed(crash_cluster, job):
     tasks, chunk_size, plan = job
+    event(f"chunk_size={'auto' if chunk_size is None else 'explicit'}")
+    for kind in plan.values():
+        event(f"crash {kind}")
     crash_cluster.wait_for_workers(2, 120)  # a worker killed by the last example is back
     with tempfile.TemporaryDirectory(prefix="rxgrid-crash-") as marker_dir, \
             Killer(crash_cluster, marker_dir):
