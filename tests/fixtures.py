@@ -154,6 +154,7 @@ def die_on(x, bad=5, code=3):
 # ---------------------------------------------------------------- crash plans
 # ``crash_as_planned(x, plan, marker_dir)`` runs task ``x`` as ``plan[x]`` says. Kinds:
 #   "exit:N"  os._exit(N)                 "segv"    a segfault (read address 0)
+#   "sysexit:N" sys.exit(N) (SystemExit is no Exception: it ends the executor)
 #   "sigkill" SIGKILLed from outside: the task creates ``kill-<pid>`` in ``marker_dir``
 #             and waits for the test to kill it
 #   "oom"     allocates 4 GB under an address-space limit (RLIMIT_AS)
@@ -193,6 +194,8 @@ def _crash(kind: str, marker_dir: str) -> None:
     import ctypes
     if kind.startswith("exit:"):
         os._exit(int(kind.split(":")[1]))
+    elif kind.startswith("sysexit:"):
+        raise SystemExit(int(kind.split(":")[1]))
     elif kind == "segv":
         ctypes.string_at(0)
     elif kind == "sigkill":

@@ -63,6 +63,15 @@ def test_an_argument_that_kills_its_executor_when_loaded_fails_each_task_instead
     assert cluster1.exec(fixtures.square, each(range(3)), chunk_size=3) == [0, 1, 4]
 
 
+def test_a_task_that_calls_sys_exit_fails_with_its_exit_code_not_our_sigkill(cluster1, tmp_path):
+    # Found by tests/test_true_outcomes.py: the executor's pipe closes before it has
+    # exited, and the slot killed it then, so sys.exit(4) was reported as SIGKILL.
+    results = cluster1.exec(fixtures.crash_as_planned, each(range(3)), {1: "sysexit:4"},
+                            str(tmp_path), chunk_size=3)
+    assert results[0] == fixtures.planned_value(0) and results[2] == fixtures.planned_value(2)
+    assert results[1].type == "ExecutorDiedError" and "(exit code 4)" in results[1].message
+
+
 def test_a_paused_worker_counts_no_result_twice(fresh_cluster):
     cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25)
     job = cluster.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=2, wait=False)

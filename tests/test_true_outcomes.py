@@ -27,8 +27,8 @@ from tests.fixtures import crash_as_planned, planned_value
 MAX_ATTEMPTS = 2  # fewer executor restarts per crash than the default 3: a faster test
 
 # Kinds of crash (see tests/fixtures.py). "-once": only the task's first run crashes.
-KINDS = ("exit:0", "exit:3", "exit:3-once", "segv", "segv-once", "sigkill", "sigkill-once",
-         "oom", "raise", "worker-once")
+KINDS = ("exit:0", "exit:3", "exit:3-once", "sysexit:4", "segv", "segv-once", "sigkill",
+         "sigkill-once", "oom", "raise", "worker-once")
 
 # The failure each deterministic kind must end in: (TaskFailure.type, words in its message).
 FAILURES = {
@@ -102,7 +102,7 @@ def expected_failure(x: int, kind: str) -> tuple[str, list[str]] | None:
     must end with its value (no crash, or a crash on its first run only)."""
     if not kind or kind.endswith("-once"):
         return None
-    if kind.startswith("exit:"):
+    if kind.startswith(("exit:", "sysexit:")):
         failure_type, words = "ExecutorDiedError", f"exit code {kind.split(':')[1]}"
     else:
         failure_type, words = FAILURES[kind]
@@ -122,7 +122,8 @@ def assert_true_outcomes(job, tasks: int, plan: dict) -> None:
             continue
         failing[x] = expected
         assert_failure(results[x], x, *expected)
-    assert job.status() == "finished"
+    info = job.info()
+    assert (info.state, info.chunks_done) == ("finished", info.chunks_total)
     assert job.progress() == (tasks - len(failing), len(failing), tasks)
     errors = job.errors()
     assert sorted(errors) == sorted(failing)
@@ -158,6 +159,7 @@ def crash_jobs(draw):
 @example(job=(5, 5, {0: "oom", 4: "segv-once"}))
 @example(job=(7, 2, {1: "exit:3-once", 6: "exit:0"}))
 @example(job=(9, 2, {3: "worker-once", 4: "exit:0"}))
+@example(job=(3, None, {2: "sysexit:4"}))
 def test_every_task_ends_once_with_its_value_or_why_it_failed(crash_cluster, job):
     tasks, chunk_size, plan = job
     event(f"chunk_size={'auto' if chunk_size is None else 'explicit'}")
