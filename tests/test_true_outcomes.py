@@ -112,8 +112,10 @@ def expected_failure(x: int, kind: str) -> tuple[str, list[str]] | None:
 
 
 def assert_true_outcomes(job, tasks: int, plan: dict) -> None:
-    """Each task has its own value or the failure its plan implies; the counts agree."""
-    results = job.result(timeout=180)
+    """Each task has its own value or the failure its plan implies; the counts agree,
+    and while the job ran they only grew towards them."""
+    seen = [(info.tasks_done, info.tasks_failed) for info in job.watch(timeout=180)]
+    results = job.result()
     failing = {}
     for x in range(tasks):
         expected = expected_failure(x, plan.get(x, ""))
@@ -125,6 +127,8 @@ def assert_true_outcomes(job, tasks: int, plan: dict) -> None:
     info = job.info()
     assert (info.state, info.chunks_done) == ("finished", info.chunks_total)
     assert job.progress() == (tasks - len(failing), len(failing), tasks)
+    assert seen == sorted(seen) and seen[-1] == (tasks - len(failing), len(failing))
+    assert all(done <= seen[-1][0] and failed <= seen[-1][1] for done, failed in seen)
     errors = job.errors()
     assert sorted(errors) == sorted(failing)
     for x, failure in errors.items():
