@@ -274,3 +274,101 @@ def log_worker_then_sleep(path: str, i: int, seconds: float):
         f.write(f"{os.environ.get('RXGRID_WORKER', '?')} {i}\n")
     time.sleep(seconds)
     return i
+
+
+# ---------------------------------------------------------------- crash plans
+# ``crash_as_planned(x, plan, marker_dir)`` runs task ``x`` as ``plan[x]`` says. Kinds:
+#   "exit:N"  os._exit(N)                 "segv"    a segfault (read address 0)
+#   "sysexit:N" sys.exit(N) (SystemExit is no Exception: it ends the executor)
+#   "sigkill" SIGKILLed from outside: the task creates ``kill-<pid>`` in ``marker_dir``
+#             and waits for the test to kill it
+#   "oom"     allocates 4 GB under an address-space limit (RLIMIT_AS)
+#   "raise"   raises ValueError
+#   "worker"  its worker daemon is SIGKILLed from outside: the task creates
+#             ``worker-<name>-<pid>`` and waits
+# A kind ending in "-once" crashes only on the task's first attempt (a marker file in
+# ``marker_dir`` remembers it), so the retry returns the task's value.
+
+WAIT_TO_BE_KILLED = 120.0
+
+
+def planned_value(x: int) -> int:
+    """The value task ``x`` returns when it does not crash (never None, never ``x``)."""
+    return 10 * x + 1
+
+
+def crash_as_planned(x: int, plan: dict, marker_dir: str) -> int:
+    """Task ``x``: crash as ``plan`` says (see above), else return ``planned_value(x)``."""
+    kind = plan.get(x, "")
+    if kind.endswith("-once"):
+        kind = kind[:-len("-once")] if _first_attempt(marker_dir, x) else ""
+    if kind:
+        _crash(kind, marker_dir)
+    return planned_value(x)
+
+
+def _first_attempt(marker_dir: str, x: int) -> bool:
+    try:  # O_EXCL: exactly one attempt of the task creates the marker
+        os.close(os.open(os.path.join(marker_dir, f"tried-{x}"), os.O_CREAT | os.O_EXCL))
+        return True
+    except FileExistsError:
+        return False
+
+
+def _crash(kind: str, marker_dir: str) -> None:
+    import ctypes
+    if kind.startswith("exit:"):
+        os._exit(int(kind.split(":")[1]))
+    elif kind.startswith("sysexit:"):
+        raise SystemExit(int(kind.split(":")[1]))
+    elif kind == "segv":
+        ctypes.string_at(0)
+    elif kind == "sigkill":
+        _wait_to_be_killed(marker_dir, f"kill-{os.getpid()}")
+    elif kind == "worker":
+        _wait_to_be_killed(marker_dir, f"worker-{os.environ['RXGRID_WORKER']}-{os.getpid()}")
+    elif kind == "oom":
+        _allocate_under_limit(4 << 30)
+    elif kind == "raise":
+        raise ValueError("planned failure")
+    else:
+        raise AssertionError(f"unknown crash kind {kind!r}")
+
+
+def _wait_to_be_killed(marker_dir: str, name: str) -> None:
+    open(os.path.join(marker_dir, name), "w").close()
+    time.sleep(WAIT_TO_BE_KILLED)
+    raise AssertionError(f"{name}: nobody killed this task within {WAIT_TO_BE_KILLED} s")
+
+
+def _allocate_under_limit(size: int) -> None:
+    """Allocate ``size`` bytes with the address space limited to 256 MB more than now.
+
+    The soft limit is put back afterwards, so the executor's next tasks run as before.
+    """
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (_address_space_bytes() + (256 << 20), hard))
+    try:
+        bytearray(size)
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _address_space_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize in /proc/self/status")
+
+
+class DiesWhenLoaded:
+    """An argument whose unpickling calls ``os._exit(code)``: it kills the executor that
+    loads it, before any task of its chunk starts."""
+
+    def __init__(self, code: int = 5):
+        self.code = code
+
+    def __reduce__(self):
+        return (os._exit, (self.code,))

@@ -51,6 +51,30 @@ def test_a_task_that_kills_its_executor_fails_and_its_chunk_mates_run(cluster1, 
     assert list(job.errors()) == [5]
 
 
+def test_an_argument_that_kills_its_executor_when_loaded_fails_each_task_instead_of_hanging(
+        cluster1):
+    # Found reading Slot._run for issue 14: an executor that died before its first
+    # task started was replaced and sent the chunk again, forever; the job never ended.
+    job = cluster1.exec(fixtures.add, each(range(3)), fixtures.DiesWhenLoaded(5), chunk_size=3,
+                        wait=False)
+    results = job.result(timeout=90)
+    for task, failure in enumerate(results):
+        assert isinstance(failure, rxgrid.TaskFailure) and failure.type == "ExecutorDiedError"
+        assert f"before task {task} started" in failure.message
+        assert "exit code 5" in failure.message and "tried 3 time(s)" in failure.message
+    assert job.progress() == (0, 3, 3)
+    assert cluster1.exec(fixtures.square, each(range(3)), chunk_size=3) == [0, 1, 4]
+
+
+def test_a_task_that_calls_sys_exit_fails_with_its_exit_code_not_our_sigkill(cluster1, tmp_path):
+    # Found by tests/test_true_outcomes.py: the executor's pipe closes before it has
+    # exited, and the slot killed it then, so sys.exit(4) was reported as SIGKILL.
+    results = cluster1.exec(fixtures.crash_as_planned, each(range(3)), {1: "sysexit:4"},
+                            str(tmp_path), chunk_size=3)
+    assert results[0] == fixtures.planned_value(0) and results[2] == fixtures.planned_value(2)
+    assert results[1].type == "ExecutorDiedError" and "(exit code 4)" in results[1].message
+
+
 def test_a_paused_worker_counts_no_result_twice(fresh_cluster, tmp_path):
     port = free_port()
     cluster = fresh_cluster(workers=2, lease_timeout=2.0, heartbeat=0.25,

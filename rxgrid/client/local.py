@@ -40,7 +40,7 @@ class LocalCluster(Cluster):
                  heartbeat: float = 1.0, token: str | None = None,
                  worker_token: str | None = None, tls_dir: str | None = None,
                  host: str = "127.0.0.1", dashboard: str | None = None,
-                 users_file: str | None = None):
+                 users_file: str | None = None, max_attempts: int = 3):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_workers = workers
@@ -52,7 +52,8 @@ class LocalCluster(Cluster):
         self.log_level = log_level
         self.warm_kernels = warm_kernels
         self.head_options = ["--lease-timeout", str(lease_timeout), "--heartbeat", str(heartbeat)]
-        self.worker_options: list[str] = []
+        # How often a worker runs a task whose executor died before recording its death.
+        self.worker_options: list[str] = ["--max-attempts", str(max_attempts)]
         if dashboard:
             self.head_options += ["--dashboard", dashboard]
         settings = self._secure(token, worker_token, tls_dir, users_file)

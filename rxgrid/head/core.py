@@ -724,14 +724,15 @@ class Head:
             session.chunks_done += 1
         if started is not None:
             self.metrics.chunk_seconds.observe(time.monotonic() - started)
+        with_values = _tasks_with_values(job.spec, result)
         self.metrics.tasks_failed += len(result.errors)
-        self.metrics.tasks_finished += result.num_tasks - len(result.errors)
+        self.metrics.tasks_finished += with_values
         info = job.info
         before = pb.JobInfo()
         before.CopyFrom(info)
         info.chunks_done += 1
         info.tasks_failed += len(result.errors)
-        info.tasks_done += result.num_tasks - len(result.errors)
+        info.tasks_done += with_values
         info.result_bytes += len(result.results)
         state = self._state_after(job, result)
         if state in TERMINAL:
@@ -887,6 +888,15 @@ def _no_job(job_id: str) -> HeadError:
 def _notify(job: ActiveJob, event: tuple) -> None:
     for queue in job.watchers:
         queue.put_nowait(event)
+
+
+def _tasks_with_values(spec: pb.JobSpec, result: pb.ChunkResult) -> int:
+    """How many tasks of a chunk ended with a value. A job that stops at its first failure
+    (continue_on_failure=False) stops that chunk there too: the tasks after it never ran,
+    and must not be counted as done."""
+    if result.errors and not spec.continue_on_failure:
+        return min(e.task for e in result.errors) - result.first_task
+    return result.num_tasks - len(result.errors)
 
 
 def _first_error(result: pb.ChunkResult) -> str:

@@ -29,6 +29,7 @@ from . import executor
 log = logging.getLogger("rxgrid.worker")
 
 _SPAWN = multiprocessing.get_context("spawn")
+EXIT_GRACE = 5.0  # seconds a dying executor has to exit by itself before it is killed
 
 
 @dataclass
@@ -162,7 +163,7 @@ class Slot:
         failures: dict[int, tuple] = {}
         attempts: dict[int, int] = {}
         side: dict = {"outputs": [], "files": [], "json": []}
-        start, per_task = 0, work.timeout > 0
+        start, per_task, loads = 0, work.timeout > 0, 0
         while start < work.count:
             self.conn.send(("run", self._request(work, start, per_task)))
             status, payload = await self._collect(work, pieces, failures, side)
@@ -174,15 +175,23 @@ class Slot:
                                         side["outputs"], side["files"], "".join(side["json"]))
                 break
             # The executor died or overran: replace it and go on task by task.
-            task, code = payload, self._reap()
+            task, how = payload, await self._reap(status)
             await self.restart()
-            if task is None:  # died in batch mode: rerun the chunk one task at a time
+            if task is None and not per_task:  # died in batch mode: rerun one task at a time
                 per_task = True
+                continue
+            if task is None:  # died with no task running: between two tasks, or loading
+                unended = _first_unended(work, pieces, failures, start)
+                loads = 0 if unended > start else loads + 1
+                start = unended
+                if loads >= self.max_attempts:  # loading the chunk kills every executor
+                    failures.update(self._lost_before_start(work, start, loads, how))
+                    break
                 continue
             attempts[task] = attempts.get(task, 0) + 1
             # ``task`` is the job's task index; ``start`` is an offset in this chunk.
             if status == "timeout" or attempts[task] >= self.max_attempts:
-                failures[task] = self._lost_task(work, task, status, attempts[task], code)
+                failures[task] = self._lost_task(work, task, status, attempts[task], how)
                 if work.stop_on_failure:
                     break
                 start = task - work.first + 1
@@ -242,26 +251,47 @@ class Slot:
                     failures[failure[0]] = failure
                 return "done", data
 
-    def _reap(self) -> int | None:
-        """Make sure the executor is dead and return its exit code."""
-        if self.process is None:
-            return None
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(5)
-        return self.process.exitcode
+    async def _reap(self, status: str) -> str:
+        """Make sure the executor is dead; say how it ended.
+
+        One that died gets ``EXIT_GRACE`` seconds to finish exiting: its pipe closes a
+        moment before its exit status exists (at once for ``os._exit``, later for
+        ``sys.exit``), and killing it then would report our SIGKILL, not its own end.
+        """
+        process = self.process
+        if process is None:
+            return "exit status unknown"
+        if status == "died":
+            await asyncio.to_thread(process.join, EXIT_GRACE)
+        if process.exitcode is not None:
+            return _describe_exit(process.exitcode)
+        process.kill()
+        await asyncio.to_thread(process.join, 5)
+        if status == "died":
+            return f"it closed its pipe but had not exited after {EXIT_GRACE:g} s, so it was killed"
+        return _describe_exit(process.exitcode)
 
     def _lost_task(self, work: ChunkWork, task: int, status: str, attempts: int,
-                   code: int | None) -> tuple:
+                   how: str) -> tuple:
         if status == "timeout":
             message = (f"task {task} ran longer than timeout={work.timeout:g} s; its executor "
                        f"was stopped and the slot freed")
             return (task, "TimeoutError", message, "", b"")
-        how = _describe_exit(code)
         log.warning("job %s task %d: executor died (%s), attempt %d", work.job_id, task, how, attempts)
         return (task, "ExecutorDiedError",
                 f"executor died while running task {task} ({how}); tried {attempts} time(s)", "",
                 b"")
+
+    def _lost_before_start(self, work: ChunkWork, start: int, attempts: int,
+                           how: str) -> dict[int, tuple]:
+        """Failures for the tasks from offset ``start`` on, which never started because
+        their executor died each time it loaded the chunk (function, arguments, packages)."""
+        log.warning("job %s chunk at task %d: executor died loading it (%s), %d time(s)",
+                    work.job_id, work.first, how, attempts)
+        return {task: (task, "ExecutorDiedError",
+                       f"executor died before task {task} started, while loading the job's "
+                       f"function, arguments or packages ({how}); tried {attempts} time(s)", "", b"")
+                for task in range(work.first + start, work.first + work.count)}
 
 
 class SimulatedSlot:
@@ -297,6 +327,14 @@ def _check_every_task_ended(work: ChunkWork, pieces: list, failures: dict) -> No
     if missing:
         raise RuntimeError(f"tasks {missing} of job {work.job_id} ended with neither a value "
                            f"nor a failure")
+
+
+def _first_unended(work: ChunkWork, pieces: list, failures: dict, start: int) -> int:
+    """The offset of the first task from ``start`` on with neither a value nor a failure."""
+    offset = start
+    while offset < work.count and (pieces[offset] is not None or work.first + offset in failures):
+        offset += 1
+    return offset
 
 
 def _merge(side: dict, more: dict) -> None:
