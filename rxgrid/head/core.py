@@ -676,6 +676,9 @@ class Head:
         job = self.jobs.get(result.job_id)
         held = job.leases.get(lease) if job is not None else None
         if held is None or held[0] is not session or held[1] != result.chunk:
+            # A lease given up (the worker was lost and its chunk ran elsewhere, or the job
+            # ended) or never given: a late result, or a lie. Either way it counts for nothing.
+            self.metrics.late_results_ignored += 1
             if job is not None:
                 log.warning("worker %s reported on %s chunk %d without holding lease %d: "
                             "ignored", session.name, result.job_id, result.chunk, lease)
