@@ -31,12 +31,20 @@ from dataclasses import dataclass, field
 from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from .._version import PROTOCOL_VERSION
+from ..defaults import (
+    HEARTBEAT_INTERVAL,
+    INLINE_BLOB_CACHE_ENTRIES,
+    INLINE_BLOB_LIMIT,
+    LAZY_COMMIT_SECONDS,
+    LEASE_TIMEOUT,
+    RESULT_PAGE_ROWS,
+)
 from ..errors import MISSING_BLOB
 from . import validate
 from .errors import HeadError
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError, file_hash
+from .store import JOB_PROGRESS_SQL, Store, StoreError, file_hash
 from .users import User
 
 log = logging.getLogger("rxgrid.head")
@@ -44,7 +52,6 @@ log = logging.getLogger("rxgrid.head")
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 INBOX_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")  # no path, no leading dot
 TERMINAL = ("finished", "failed", "cancelled")
-INLINE_BLOB_LIMIT = 1 << 20  # blobs up to this size ride along with an assignment
 KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
 
 
@@ -80,7 +87,8 @@ class WorkerSession:
 class Head:
     """Jobs, workers and results of one cluster; call from the event loop only."""
 
-    def __init__(self, store: Store, heartbeat_interval: float = 1.0, lease_timeout: float = 10.0):
+    def __init__(self, store: Store, heartbeat_interval: float = HEARTBEAT_INTERVAL,
+                 lease_timeout: float = LEASE_TIMEOUT):
         self.store = store
         self.heartbeat_interval = heartbeat_interval
         self.lease_timeout = lease_timeout
@@ -426,7 +434,7 @@ class Head:
                                  results_blob=r["results_blob"] or "", errors=chunk_errors,
                                  worker=r["worker"] or "", results_json=r["results_json"] or "")
 
-    def _done_chunks(self, job_id: str, page: int = 256):
+    def _done_chunks(self, job_id: str, page: int = RESULT_PAGE_ROWS):
         """Stored chunk rows in pages, each read whole.
 
         No statement may stay open across a yield: SQLite keeps a connection's read
@@ -831,7 +839,7 @@ class Head:
                 return None
             data = self.store.blobs.read(digest)
             self._blob_cache[digest] = data
-            if len(self._blob_cache) > 256:
+            if len(self._blob_cache) > INLINE_BLOB_CACHE_ENTRIES:
                 self._blob_cache.popitem(last=False)
         return data
 

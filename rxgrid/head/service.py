@@ -16,15 +16,15 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
+from ..defaults import BLOB_PIECE_BYTES, MAX_MESSAGE_BYTES
 from . import validate
 from .auth import caller
-from .core import Head, HeadError
+from .core import Head
+from .errors import HeadError
 from .users import User, Users
 
 log = logging.getLogger("rxgrid.head.service")
 
-MAX_MESSAGE_BYTES = 64 << 20
-PIECE_BYTES = 4 << 20
 
 _CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
@@ -93,7 +93,7 @@ def _send_blob(store, request: pb.BlobRef):
         raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
     first = True
     try:
-        for data in store.blobs.pieces(request.hash, PIECE_BYTES):
+        for data in store.blobs.pieces(request.hash, BLOB_PIECE_BYTES):
             yield pb.BlobPiece(hash=request.hash if first else "", data=data,
                                total_size=store.blobs.size(request.hash) if first else 0)
             first = False

@@ -13,6 +13,7 @@ import re
 import time
 
 from .._proto import rxgrid_pb2 as pb
+from .errors import HeadError
 from .users import NOBODY, User
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -26,7 +27,6 @@ class ServiceRegistry:
         self.store = head.store
 
     async def publish(self, spec: pb.ServiceSpec, owner: str = "") -> pb.ServiceInfo:
-        from .core import HeadError
         for what, value in (("name", spec.name), ("version", spec.version)):
             if not NAME_RE.match(value):
                 raise HeadError("invalid", f"service {what} {value!r} is not valid: use 1 to 64 "
@@ -56,7 +56,6 @@ class ServiceRegistry:
         return info
 
     def get(self, name: str, version: str) -> pb.ServiceInfo:
-        from .core import HeadError
         row = self._row(name, version)
         if row is None:
             raise HeadError("not_found", f"no service {name} version {version} (list them with "
@@ -68,7 +67,6 @@ class ServiceRegistry:
                 self.store.query("SELECT spec, owner FROM services ORDER BY name, created_at")]
 
     async def delete(self, name: str, version: str, user: User = NOBODY) -> pb.ServiceInfo:
-        from .core import HeadError
         info = self.get(name, version)
         if not user.may_see(info.owner):
             # A service is public (everyone may call it), so saying it exists hides nothing.

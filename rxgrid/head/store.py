@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterator
 
 from .._paths import is_blob_hash
 from .._serialize import blob_hash
+from ..defaults import LAZY_COMMIT_SECONDS, SMALL_BLOB_BYTES, SMALL_BLOB_CACHE_ENTRIES
 
 log = logging.getLogger("rxgrid.head.store")
-
-LAZY_COMMIT_SECONDS = 0.005  # how long a write nobody waits on may wait for company
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -92,9 +91,6 @@ class BlobNameError(ValueError):
     The service edge (``validate.py``) refuses such names first; this is the store's
     own last line, so no name ever becomes a path outside the store.
     """
-
-
-SMALL_BLOB_BYTES = 64 << 10
 
 
 class BlobStore:
@@ -187,7 +183,7 @@ class BlobStore:
 
     def _remember(self, digest: str, data: bytes) -> None:
         self._small[digest] = data
-        if len(self._small) > 4096:
+        if len(self._small) > SMALL_BLOB_CACHE_ENTRIES:
             self._small.popitem(last=False)
 
     def read(self, digest: str) -> bytes:
