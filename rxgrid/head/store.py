@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS workers (
 # Columns added since a state dir may have been made: (table, column, definition). An
 # older state dir gets them on open; its rows get the default ('' owner: admins only).
 ADDED_COLUMNS = (("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
-                 ("services", "owner", "TEXT NOT NULL DEFAULT ''"))
+                 ("services", "owner", "TEXT NOT NULL DEFAULT ''"),
+                 ("task_errors", "exception", "BLOB"))
 INDEXES_ON_ADDED = "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
 
 Op = tuple[str, tuple | list]
@@ -246,17 +247,6 @@ class BlobWriter:
         pathlib.Path(self.tmp).unlink(missing_ok=True)
 
 
-# Columns added after a state dir may have been made: (table, column, type).
-ADDED_COLUMNS = [("task_errors", "exception", "BLOB")]
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Bring the tables of an older state dir up to this schema."""
-    for table, column, kind in ADDED_COLUMNS:
-        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-
-
 class _Writer:
     """Writes to SQLite from the event loop, committing everything queued in one go.
 
@@ -406,6 +396,7 @@ class Store:
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring the tables of an older state dir up to this schema."""
     for table, column, definition in ADDED_COLUMNS:
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in have:
