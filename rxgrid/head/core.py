@@ -17,40 +17,36 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
 import itertools
 import logging
-import os
 import re
 import secrets
-import stat
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
-from .._version import PROTOCOL_VERSION
 from ..defaults import (
     HEARTBEAT_INTERVAL,
-    INLINE_BLOB_CACHE_ENTRIES,
-    INLINE_BLOB_LIMIT,
     LAZY_COMMIT_SECONDS,
     LEASE_TIMEOUT,
     RESULT_PAGE_ROWS,
 )
 from ..errors import MISSING_BLOB
 from . import validate
+from .blobs import Blobs
 from .errors import HeadError
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import JOB_PROGRESS_SQL, Store, StoreError, file_hash
+from .services import ServiceRegistry
+from .store import JOB_PROGRESS_SQL, Store, StoreError
 from .users import User
+from .workers import WorkerRegistry, WorkerSession, WorkerStatus
 
 log = logging.getLogger("rxgrid.head")
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-INBOX_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")  # no path, no leading dot
 TERMINAL = ("finished", "failed", "cancelled")
 KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
 
@@ -68,22 +64,6 @@ class ActiveJob:
     leases: dict = field(default_factory=dict)
 
 
-@dataclass(eq=False)
-class WorkerSession:
-    name: str
-    host: str
-    cores: int
-    pid: int
-    token: str
-    registered_at: float
-    last_heartbeat: float = 0.0
-    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
-    sent_blobs: set = field(default_factory=set)
-    chunks_done: int = 0
-    blob_bytes_sent: int = 0
-    open: bool = False
-
-
 class Head:
     """Jobs, workers and results of one cluster; call from the event loop only."""
 
@@ -92,17 +72,15 @@ class Head:
         self.store = store
         self.heartbeat_interval = heartbeat_interval
         self.lease_timeout = lease_timeout
+        self.workers = WorkerRegistry(heartbeat_interval, lease_timeout)
         self.scheduler = Scheduler(first_lease=time.time_ns() // 1000)
         self.jobs: dict[str, ActiveJob] = {}
-        self.sessions: dict[str, WorkerSession] = {}
         self._seq = 0
-        self._blob_cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
         self._monitor: asyncio.Task | None = None
         self.metrics = HeadMetrics()
-        from .services import ServiceRegistry
-        self.services = ServiceRegistry(self)
+        self.blobs = Blobs(store, self.metrics)
+        self.services = ServiceRegistry(store, self.blobs)
         self._lease_started: dict[int, float] = {}
-        self._absent_since: dict[str, float] = {}  # worker name -> first seen away
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -117,8 +95,7 @@ class Head:
     async def stop(self) -> None:
         if self._monitor:
             self._monitor.cancel()
-        for session in list(self.sessions.values()):
-            session.outbox.put_nowait(None)
+        self.workers.close_all()
 
     def _resume(self, row) -> None:
         spec = pb.JobSpec.FromString(row["spec"])
@@ -178,7 +155,7 @@ class Head:
         self._check_blobs(spec)
         # Only a job that passed every check stores anything: a refused one leaves no trace.
         for blob in spec.inline_blobs:
-            self.put_blob(blob.data, blob.hash)
+            self.blobs.put(blob.data, blob.hash)
         spec.job_id = job_id
         del spec.inline_blobs[:]
         self._seq += 1
@@ -237,66 +214,6 @@ class Head:
         return (not self.store.query(owners + " LIMIT 1", (digest,))
                 or bool(self.store.query(owners + " AND j.owner=? LIMIT 1", (digest, user.name))))
 
-    def inbox_path(self) -> str:
-        """The blob inbox for processes on this host ("" if there is none)."""
-        return str(self.store.inbox or "")
-
-    def locate_blob(self, digest: str) -> pb.BlobLocation:
-        """Where a blob's file is on this host (empty for a small blob: a database row)."""
-        blobs = self.store.blobs
-        validate.blob_name(digest)
-        if not blobs.has(digest):
-            raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
-        path = blobs.path(digest)
-        try:
-            where = pb.BlobLocation(path=str(path.resolve()), size=path.stat().st_size)
-        except OSError:
-            return pb.BlobLocation()
-        self.metrics.blobs_located += 1
-        return where
-
-    async def adopt_blob_file(self, name: str, digest: str) -> pb.BlobRef:
-        """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
-        if not INBOX_NAME_RE.match(name):
-            raise HeadError("invalid", f"{name[:80]!r} is not a file name of the blob inbox: "
-                                       f"use up to 128 of A-Z a-z 0-9 . _ -, not starting with '.'")
-        if self.store.inbox is None:
-            raise HeadError("not_found", "this head has no blob inbox: stream blobs with PutBlob")
-        path = self.store.inbox / name
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            raise HeadError("not_found", f"no file {name} in the head's blob inbox "
-                                         f"{self.store.inbox}: a client on another host streams "
-                                         f"its blobs with PutBlob") from None
-        try:
-            validate.blob_name(digest)
-            if not stat.S_ISREG(mode):
-                raise HeadError("invalid", f"{name} in the blob inbox is not a regular file")
-            actual, size = await asyncio.to_thread(file_hash, path)
-            if actual != digest:
-                raise HeadError("invalid", f"the file {name} hashes to {actual[:12]}..., not the "
-                                           f"{digest[:12]}... it was handed over as")
-            self.store.blobs.adopt(path, digest)
-            self.metrics.blob_bytes_in["file"] += size
-        except OSError as exc:
-            raise HeadError("storage", f"the head cannot store a blob in its state dir "
-                                       f"{self.store.dir}: {exc.strerror or exc}. Free disk space "
-                                       f"there; stored jobs and results are kept") from exc
-        finally:
-            path.unlink(missing_ok=True)
-        return pb.BlobRef(hash=digest, size=size)
-
-    def put_blob(self, data: bytes, digest: str | None = None) -> str:
-        """Store a blob; a full or read-only state dir is a clear refusal, not a crash."""
-        try:
-            return self.store.blobs.put(data, digest)
-        except OSError as exc:
-            raise HeadError("storage", f"the head cannot store {len(data):,} bytes in its "
-                                           f"state dir {self.store.dir}: {exc.strerror or exc}. "
-                                           f"Free disk space there; stored jobs and results are "
-                                           f"kept") from exc
-
     def _refuse_if_store_failed(self) -> None:
         if self.store.write_failure:
             # Retry once with a probe: a transient failure should not block forever.
@@ -322,7 +239,7 @@ class Head:
     def _layout(self, spec: pb.JobSpec) -> list[tuple[int, int, str | None]]:
         """The chunks of a job as (first task, task count, pinned worker)."""
         if spec.per_node:
-            names = sorted(s.name for s in self.sessions.values() if s.open)
+            names = [s.name for s in self.workers.connected()]
             if not names:
                 raise HeadError("precondition", "a per-node job needs connected workers, and "
                                                 "none is connected: start one with `rxgrid worker`")
@@ -359,7 +276,7 @@ class Head:
                                            f"with PutBlob (or inline it) before submitting")
 
     def total_slots(self) -> int:
-        return sum(s.cores for s in self.sessions.values() if s.open)
+        return self.workers.total_slots()
 
     def job_info(self, job_id: str) -> pb.JobInfo:
         job = self.jobs.get(job_id)
@@ -564,8 +481,7 @@ class Head:
         await self.store.write(ops)
         for digest in hashes:
             if not self.store.query("SELECT 1 FROM job_blobs WHERE hash=? LIMIT 1", (digest,)):
-                self.store.blobs.delete(digest)
-                self._blob_cache.pop(digest, None)
+                self.blobs.delete(digest)
         log.info("cleaned up %d job(s): %s", len(job_ids), ", ".join(job_ids[:10]))
 
     def usage(self) -> pb.UsageReply:
@@ -580,50 +496,15 @@ class Head:
                              blobs=len(blobs) + small[0],
                              jobs_by_state=states, result_bytes=inline)
 
-    def list_workers(self) -> list[pb.WorkerInfo]:
-        busy = self.scheduler.workers()
-        out = []
-        for s in sorted(self.sessions.values(), key=lambda s: s.name):
-            out.append(pb.WorkerInfo(
-                name=s.name, host=s.host, cores=s.cores, busy=busy.get(s.name, (0, 0))[1],
-                state="connected" if s.open else "registering", last_heartbeat=s.last_heartbeat,
-                registered_at=s.registered_at, pid=s.pid, chunks_done=s.chunks_done,
-                blob_bytes_sent=s.blob_bytes_sent))
-        return out
+    def list_workers(self) -> list[WorkerStatus]:
+        """Every registered worker, with the chunks it is running."""
+        return self.workers.statuses({name: busy for name, (_, busy)
+                                      in self.scheduler.workers().items()})
 
     # ================================================================ workers
-    def register(self, req: pb.RegisterRequest) -> pb.RegisterReply:
-        if req.protocol_version != PROTOCOL_VERSION:
-            raise HeadError("precondition", f"worker speaks protocol {req.protocol_version}, "
-                                            f"this head speaks {PROTOCOL_VERSION}: install the "
-                                            f"same rxgrid version on head and workers")
-        validate.registration(req)
-        name = req.name or f"{req.host}-{req.pid}"
-        if not JOB_ID_RE.match(name):
-            raise HeadError("invalid", f"worker name {name!r} is not valid: use A-Z a-z 0-9 . _ -")
-        old = self.sessions.get(name)
-        if old is not None and old.open:
-            # Fenced: a second registration must not drop a live worker (nor take over its
-            # leases). A daemon that reconnects gets in once its old stream has ended.
-            raise HeadError("exists", f"worker {name!r} is connected already: give this worker "
-                                      f"another --name, or retry once the other has gone")
-        if old is not None:
-            self._close_session(old)
-        session = WorkerSession(name, req.host, req.cores, req.pid, secrets.token_hex(16), time.time())
-        self.sessions[name] = session
-        return pb.RegisterReply(name=name, heartbeat_interval=self.heartbeat_interval,
-                                lease_timeout=self.lease_timeout, session=session.token,
-                                blob_inbox=self.inbox_path())
-
     def open_session(self, name: str, token: str) -> WorkerSession:
-        session = self.sessions.get(name)
-        if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
-            raise HeadError("precondition", f"worker {name[:80]!r} has no current registration: "
-                                            f"call Register first")
-        if session.open:
-            raise HeadError("precondition", f"worker {name!r} has its session open already: "
-                                            f"one stream per registration")
-        session.open, session.last_heartbeat = True, time.time()
+        """A registered worker's stream opened: it takes chunks from now on."""
+        session = self.workers.open(name, token)
         self.scheduler.add_worker(name, session.cores)
         log.info("worker %s connected from %s with %d cores", name, session.host, session.cores)
         self.store.write_nowait([(
@@ -634,22 +515,20 @@ class Head:
         return session
 
     def close_session(self, session: WorkerSession) -> None:
-        if self.sessions.get(session.name) is session:
-            self._close_session(session)
-            self._dispatch()
-
-    def _close_session(self, session: WorkerSession) -> None:
-        self.sessions.pop(session.name, None)
-        session.outbox.put_nowait(None)
-        if not session.open:
+        """A worker's stream ended or went silent: its running chunks go back to the queue."""
+        if not self.workers.is_current(session):
             return
-        session.open = False
-        running = [lease for lease in self.scheduler.leased() if lease.worker == session.name]
-        orphans = self.scheduler.remove_worker(session.name)
+        if self.workers.drop(session):
+            self._requeue_chunks_of(session.name)
+        self._dispatch()
+
+    def _requeue_chunks_of(self, worker: str) -> None:
+        running = [lease for lease in self.scheduler.leased() if lease.worker == worker]
+        orphans = self.scheduler.remove_worker(worker)
         self.metrics.chunks_rerun += len(running) - len(orphans)
         for lease in running:
             self._lease_started.pop(lease.lease, None)
-        log.warning("worker %s is gone; %d running chunk(s) go back to the queue", session.name,
+        log.warning("worker %s is gone; %d running chunk(s) go back to the queue", worker,
                     len(running) - len(orphans))
         for chunk in orphans:
             asyncio.create_task(self._fail_orphan(chunk))
@@ -663,7 +542,7 @@ class Head:
         await self.chunk_done(None, None, result)
 
     async def worker_message(self, session: WorkerSession, msg: pb.WorkerMessage) -> None:
-        session.last_heartbeat = time.time()
+        self.workers.heard_from(session)
         kind = msg.WhichOneof("msg")
         if kind == "done":
             result = self._checked_report(session, msg.done.lease, msg.done.result)
@@ -801,7 +680,7 @@ class Head:
     def _dispatch(self) -> None:
         for lease in self.scheduler.assign():
             job = self.jobs[lease.job_id]
-            session = self.sessions[lease.worker]
+            session = self.workers.sessions[lease.worker]
             self.metrics.chunks_assigned += 1
             self.metrics.tasks_started += lease.count
             self._lease_started[lease.lease] = time.monotonic()
@@ -825,38 +704,23 @@ class Head:
             console_output=spec.console_output, output_files=spec.output_files)
         for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
             if digest and digest not in session.sent_blobs:
-                data = self._small_blob(digest)
+                data = self.blobs.inline(digest)
                 if data is not None:
                     msg.blobs.add(hash=digest, data=data)
                     session.sent_blobs.add(digest)
                     session.blob_bytes_sent += len(data)
         return msg
 
-    def _small_blob(self, digest: str) -> bytes | None:
-        data = self._blob_cache.get(digest)
-        if data is None:
-            if self.store.blobs.size(digest) > INLINE_BLOB_LIMIT:
-                return None
-            data = self.store.blobs.read(digest)
-            self._blob_cache[digest] = data
-            if len(self._blob_cache) > INLINE_BLOB_CACHE_ENTRIES:
-                self._blob_cache.popitem(last=False)
-        return data
-
     def _send_cancel(self, lease: ChunkLease) -> None:
-        session = self.sessions.get(lease.worker)
-        if session is not None:
-            session.outbox.put_nowait(pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
+        self.workers.send(lease.worker, pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
 
     async def _watch_heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            deadline = time.time() - self.lease_timeout
-            for session in list(self.sessions.values()):
-                if session.open and session.last_heartbeat < deadline:
-                    log.warning("worker %s sent nothing for %.0f s: treating it as lost",
-                                session.name, time.time() - session.last_heartbeat)
-                    self.close_session(session)
+            for session in self.workers.silent():
+                log.warning("worker %s sent nothing for %.0f s: treating it as lost",
+                            session.name, time.time() - session.last_heartbeat)
+                self.close_session(session)
             self._fail_pinned_to_absent_workers()
 
     def _fail_pinned_to_absent_workers(self) -> None:
@@ -864,23 +728,11 @@ class Head:
         while its chunk was queued, or gone when the head restarted) for
         ``lease_timeout``, the chunk fails with WorkerLostError instead of holding its job
         forever."""
-        now = time.time()
         waiting = self.scheduler.pinned_waiting()
-        for name in list(self._absent_since):
-            if name not in waiting:
-                del self._absent_since[name]
-        for name, chunks in waiting.items():
-            session = self.sessions.get(name)
-            if session is not None and session.open:
-                self._absent_since.pop(name, None)
-                continue
-            since = self._absent_since.setdefault(name, now)
-            if now - since < self.lease_timeout:
-                continue
-            del self._absent_since[name]
+        for name, away in self.workers.away_too_long(waiting):
             log.warning("worker %s has been away for %.0f s: failing the %d per-node chunk(s) "
-                        "waiting for it", name, now - since, len(chunks))
-            for chunk in chunks:
+                        "waiting for it", name, away, len(waiting[name]))
+            for chunk in waiting[name]:
                 asyncio.create_task(self._fail_orphan(
                     chunk, f"did not come back within {self.lease_timeout:g} s to run its "
                            f"per-node task"))

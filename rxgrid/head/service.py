@@ -16,7 +16,7 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
-from ..defaults import BLOB_PIECE_BYTES, MAX_MESSAGE_BYTES
+from ..defaults import MAX_MESSAGE_BYTES
 from . import validate
 from .auth import caller
 from .core import Head
@@ -60,51 +60,49 @@ def _translate_errors(method):
     return unary
 
 
-async def _receive_blob(head, request_iterator) -> pb.BlobRef:
-    """Stream an uploaded blob to disk, hashing it on the way; refuse it if damaged."""
-    expected = ""
-    try:
-        writer = head.store.blobs.writer()
-        try:
-            async for piece in request_iterator:
-                if piece.hash and not expected:
-                    expected = validate.blob_name(piece.hash)
-                writer.write(piece.data)
-        except BaseException:
-            writer.abort()
-            raise
-        if expected and expected != writer.hash.hexdigest():
-            writer.abort()
-            raise HeadError("invalid", f"blob content hashes to {writer.hash.hexdigest()[:12]}..., "
-                                       f"not the {expected[:12]}... it was sent as: it was "
-                                       f"damaged in transit")
-        digest = writer.finish()
-        head.metrics.blob_bytes_in["stream"] += writer.size
-    except OSError as exc:
-        raise HeadError("storage", f"the head cannot store a blob in its state dir "
-                                   f"{head.store.dir}: {exc.strerror or exc}. Free disk space "
-                                   f"there; stored jobs and results are kept") from exc
-    return pb.BlobRef(hash=digest, size=writer.size)
+class _BlobMethods:
+    """PutBlob, PutBlobFile, LocateBlob and GetBlob, the same for both services.
 
+    A service says who may read a blob (``_check_readable``) and counts what it sends
+    (``_count_sent``); everything else is :class:`~rxgrid.head.blobs.Blobs`.
+    """
 
-def _send_blob(store, request: pb.BlobRef):
-    validate.blob_name(request.hash)
-    if not store.blobs.has(request.hash):
-        raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
-    first = True
-    try:
-        for data in store.blobs.pieces(request.hash, BLOB_PIECE_BYTES):
+    head: Head
+
+    def _check_readable(self, digest: str, context) -> None:
+        """Raise HeadError("not_found") if the caller may not read this blob."""
+
+    def _count_sent(self, size: int, context) -> None:
+        """Account ``size`` bytes of a blob streamed to the caller."""
+
+    @_translate_errors
+    async def PutBlob(self, request_iterator, context):
+        stored = await self.head.blobs.receive((p.hash, p.data) async for p in request_iterator)
+        return pb.BlobRef(hash=stored.hash, size=stored.size)
+
+    @_translate_errors
+    async def PutBlobFile(self, request, context):
+        stored = await self.head.blobs.adopt(request.name, request.hash)
+        return pb.BlobRef(hash=stored.hash, size=stored.size)
+
+    @_translate_errors
+    async def LocateBlob(self, request, context):
+        self._check_readable(request.hash, context)
+        where = self.head.blobs.locate(request.hash)
+        return pb.BlobLocation(path=where.path, size=where.size)
+
+    @_translate_errors
+    async def GetBlob(self, request, context):
+        self._check_readable(request.hash, context)
+        first = True
+        for data, total in self.head.blobs.pieces(request.hash):
+            self._count_sent(len(data), context)
             yield pb.BlobPiece(hash=request.hash if first else "", data=data,
-                               total_size=store.blobs.size(request.hash) if first else 0)
+                               total_size=total if first else 0)
             first = False
-    except OSError as exc:  # removed by a cleanup meanwhile, or not a regular file
-        raise HeadError("not_found", f"blob {request.hash[:12]}... cannot be read on the head "
-                                     f"({exc.strerror or exc})") from exc
-    if first:
-        yield pb.BlobPiece(hash=request.hash, data=b"", total_size=0)
 
 
-class ClusterService(pb_grpc.ClusterServicer):
+class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
     """What clients call."""
 
     def __init__(self, head: Head, users: Users | None = None):
@@ -126,9 +124,9 @@ class ClusterService(pb_grpc.ClusterServicer):
                                             f"rxgrid version as the head ({__version__})")
         return pb.ConnectReply(protocol_version=PROTOCOL_VERSION, head_version=__version__,
                                total_slots=self.head.total_slots(),
-                               workers=sum(s.open for s in self.head.sessions.values()),
+                               workers=len(self.head.workers.connected()),
                                max_message_bytes=MAX_MESSAGE_BYTES,
-                               blob_inbox=self.head.inbox_path())
+                               blob_inbox=self.head.blobs.inbox_path())
 
     @_translate_errors
     async def SubmitJob(self, request, context):
@@ -240,7 +238,8 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def ListWorkers(self, request, context):
-        return pb.ListWorkersReply(workers=self.head.list_workers())
+        return pb.ListWorkersReply(workers=[pb.WorkerInfo(**vars(w))
+                                            for w in self.head.list_workers()])
 
     @_translate_errors
     async def PublishService(self, request, context):
@@ -263,36 +262,17 @@ class ClusterService(pb_grpc.ClusterServicer):
     async def DiskUsage(self, request, context):
         return self.head.usage()
 
-    @_translate_errors
-    async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head, request_iterator)
-
-    @_translate_errors
-    async def PutBlobFile(self, request, context):
-        return await self.head.adopt_blob_file(request.name, request.hash)
-
-    def _check_blob(self, digest: str, context) -> None:
+    def _check_readable(self, digest: str, context) -> None:
         if not self.head.may_read_blob(digest, self._user(context)):
             raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
 
     @_translate_errors
-    async def LocateBlob(self, request, context):
-        self._check_blob(request.hash, context)
-        return self.head.locate_blob(request.hash)
-
-    @_translate_errors
-    async def GetBlob(self, request, context):
-        self._check_blob(request.hash, context)
-        for piece in _send_blob(self.head.store, request):
-            yield piece
-
-    @_translate_errors
     async def MissingBlobs(self, request, context):
         hashes = validate.blob_names(request.hashes)
-        return pb.BlobQueryReply(missing=[h for h in hashes if not self.head.store.blobs.has(h)])
+        return pb.BlobQueryReply(missing=self.head.blobs.missing(hashes))
 
 
-class WorkerLinkService(pb_grpc.WorkerLinkServicer):
+class WorkerLinkService(_BlobMethods, pb_grpc.WorkerLinkServicer):
     """What worker daemons call."""
 
     def __init__(self, head: Head):
@@ -300,7 +280,17 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
     @_translate_errors
     async def Register(self, request, context):
-        return self.head.register(request)
+        if request.protocol_version != PROTOCOL_VERSION:
+            raise HeadError("precondition", f"worker speaks protocol {request.protocol_version}, "
+                                            f"this head speaks {PROTOCOL_VERSION}: install the "
+                                            f"same rxgrid version on head and workers")
+        validate.registration(request)
+        workers = self.head.workers
+        session = workers.register(request.name or f"{request.host}-{request.pid}",
+                                   request.host, request.cores, request.pid)
+        return pb.RegisterReply(name=session.name, heartbeat_interval=workers.heartbeat_interval,
+                                lease_timeout=workers.lease_timeout, session=session.token,
+                                blob_inbox=self.head.blobs.inbox_path())
 
     async def Session(self, request_iterator, context):
         meta = dict(context.invocation_metadata())
@@ -320,25 +310,11 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
             reader.cancel()
             self.head.close_session(session)
 
-    @_translate_errors
-    async def GetBlob(self, request, context):
-        session = self.head.sessions.get(dict(context.invocation_metadata()).get("rxgrid-worker", ""))
-        for piece in _send_blob(self.head.store, request):
-            if session is not None:
-                session.blob_bytes_sent += len(piece.data)
-            yield piece
-
-    @_translate_errors
-    async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head, request_iterator)
-
-    @_translate_errors
-    async def LocateBlob(self, request, context):
-        return self.head.locate_blob(request.hash)
-
-    @_translate_errors
-    async def PutBlobFile(self, request, context):
-        return await self.head.adopt_blob_file(request.name, request.hash)
+    def _count_sent(self, size: int, context) -> None:
+        worker = dict(context.invocation_metadata()).get("rxgrid-worker", "")
+        session = self.head.workers.sessions.get(worker)
+        if session is not None:
+            session.blob_bytes_sent += size
 
 
 def _spawn_reader(head: Head, session, request_iterator):

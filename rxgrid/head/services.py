@@ -13,7 +13,9 @@ import re
 import time
 
 from .._proto import rxgrid_pb2 as pb
+from .blobs import Blobs
 from .errors import HeadError
+from .store import Store
 from .users import NOBODY, User
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -22,9 +24,9 @@ NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class ServiceRegistry:
     """Services in the head's store; called from the event loop, errors as HeadError."""
 
-    def __init__(self, head):
-        self.head = head
-        self.store = head.store
+    def __init__(self, store: Store, blobs: Blobs):
+        self.store = store
+        self.blobs = blobs
 
     async def publish(self, spec: pb.ServiceSpec, owner: str = "") -> pb.ServiceInfo:
         for what, value in (("name", spec.name), ("version", spec.version)):
@@ -38,11 +40,11 @@ class ServiceRegistry:
                                       f"published, and a published version never changes: "
                                       f"publish a new version")
         inline = {blob.hash for blob in spec.inline_blobs}
-        if spec.runner_blob not in inline and not self.store.blobs.has(spec.runner_blob):
+        if spec.runner_blob not in inline and not self.blobs.has(spec.runner_blob):
             raise HeadError("invalid", "the service's function blob is not on the head: upload "
                                        "it with PutBlob (or inline it) before publishing")
         for blob in spec.inline_blobs:
-            self.head.put_blob(blob.data, blob.hash)
+            self.blobs.put(blob.data, blob.hash)
         info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
                               runner_blob=spec.runner_blob, inputs=spec.inputs,
                               outputs=spec.outputs, created_at=time.time(), owner=owner)
