@@ -185,6 +185,11 @@ class Blobs:
                 self._inline.popitem(last=False)
         return data
 
+    def file_usage(self) -> tuple[int, int]:
+        """How many blob files the store holds, and their bytes (rows are not counted)."""
+        files = [p for p in self.store.blobs.root.rglob("*") if p.is_file()]
+        return len(files), sum(p.stat().st_size for p in files)
+
     def delete(self, digest: str) -> None:
         """Remove a blob nothing refers to any more."""
         self.store.blobs.delete(digest)

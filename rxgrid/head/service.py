@@ -1,7 +1,9 @@
 """gRPC servicers of the head: they translate messages into calls on :class:`Head`.
 
 No scheduling or storage logic lives here; a :class:`HeadError` becomes the matching
-gRPC status with the head's message. Each Cluster call acts as the user whose token it
+gRPC status with the head's message, and the head's records (``jobs.py``,
+``workers.py``, ``blobs.py``) become messages in the converters at the end of this
+module. The blob RPCs both services share are written once (``_BlobMethods``). Each Cluster call acts as the user whose token it
 carries (``users.py``): what it creates is theirs, and another user's job is NOT_FOUND.
 """
 
@@ -21,9 +23,10 @@ from . import validate
 from .auth import caller
 from .core import Head
 from .errors import HeadError
+from .jobs import ChunkRecord, JobRecord, TaskErrorRecord
 from .users import User, Users
 
-log = logging.getLogger("rxgrid.head.service")
+log = logging.getLogger("rxgrid.head.servicers")
 
 
 _CODES = {
@@ -112,8 +115,8 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
     def _user(self, context) -> User:
         return caller(self.users, context.invocation_metadata())
 
-    def _job(self, job_id: str, context) -> pb.JobInfo:
-        """The job's info if the caller may see it; else NOT_FOUND, as for a missing job."""
+    def _job(self, job_id: str, context) -> JobRecord:
+        """The job's record if the caller may see it; else NOT_FOUND, as for a missing job."""
         return self.head.job_info_for(job_id, self._user(context))
 
     @_translate_errors
@@ -130,7 +133,7 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def SubmitJob(self, request, context):
-        return await self.head.submit(request, owner=self._user(context).name)
+        return job_info(await self.head.submit(request, owner=self._user(context).name))
 
     @_translate_errors
     async def RunJob(self, request, context):
@@ -156,7 +159,7 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
                 if kind == "error":
                     raise payload
                 if kind == "end":
-                    outcome.info.CopyFrom(payload)
+                    outcome.info.CopyFrom(job_info(payload))
                     break
                 if kind == "chunk" and outcome.complete:
                     size += payload.ByteSize()
@@ -172,20 +175,21 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
                 await self.head.mark_collected(info.job_id, request)
         elif outcome.info.collected:
             # Too big for one reply: not collected until the client has streamed them.
-            await self.head.store.write([("UPDATE jobs SET collected=0 WHERE job_id=?",
-                                          (info.job_id,))])
+            await self.head.repository.set_collected(info.job_id, False)
             outcome.info.collected = False
         return outcome
 
     @_translate_errors
     async def GetJob(self, request, context):
-        return self._job(request.job_id, context)
+        return job_info(self._job(request.job_id, context))
 
     @_translate_errors
     async def WatchJob(self, request, context):
         self._job(request.job_id, context)
-        async for event in self.head.watch(request.job_id, request.results, request.progress):
-            yield event
+        async for kind, payload in self.head.watch(request.job_id, request.results,
+                                                   request.progress):
+            yield (pb.JobEvent(chunk=chunk_result(payload)) if kind == "chunk"
+                   else pb.JobEvent(info=job_info(payload)))
         if request.results and self.head.job_info(request.job_id).state == "finished":
             await self.head.mark_collected(request.job_id)
 
@@ -193,31 +197,33 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
     async def GetResults(self, request, context):
         info = self._job(request.job_id, context)
         for chunk in self.head.stored_results(request.job_id):
-            yield chunk
+            yield chunk_result(chunk)
         if info.state == "finished":
             await self.head.mark_collected(request.job_id)
 
     @_translate_errors
     async def GetErrors(self, request, context):
         self._job(request.job_id, context)
-        return pb.ErrorsReply(errors=self.head.errors(request.job_id))
+        return pb.ErrorsReply(errors=[task_error(e) for e in self.head.errors(request.job_id)])
 
     @_translate_errors
     async def ListFiles(self, request, context):
         self._job(request.job_id, context)
-        return pb.FilesReply(files=self.head.task_files(request.job_id))
+        return pb.FilesReply(files=[pb.TaskFile(**vars(f))
+                                     for f in self.head.task_files(request.job_id)])
 
     @_translate_errors
     async def GetLogs(self, request, context):
         self._job(request.job_id, context)
         task = None if request.all_tasks else request.task
-        return pb.LogsReply(outputs=self.head.task_logs(request.job_id, task))
+        return pb.LogsReply(outputs=[pb.TaskOutput(**vars(o))
+                                     for o in self.head.task_logs(request.job_id, task)])
 
     @_translate_errors
     async def CancelJob(self, request, context):
         self._job(request.job_id, context)
         info, cancelled = await self.head.cancel(request.job_id)
-        return pb.CancelReply(job=info, cancelled=cancelled)
+        return pb.CancelReply(job=job_info(info), cancelled=cancelled)
 
     @_translate_errors
     async def ListJobs(self, request, context):
@@ -225,9 +231,9 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
                                                    "cancelled"):
             raise HeadError("invalid", f"unknown state {request.state!r}: use queued, running, "
                                        f"finished, failed or cancelled")
-        return pb.ListJobsReply(jobs=self.head.list_jobs(request.state, request.since,
-                                                         request.until, request.limit,
-                                                         request.service, self._user(context)))
+        jobs = self.head.list_jobs(request.state, request.since, request.until, request.limit,
+                                   request.service, self._user(context))
+        return pb.ListJobsReply(jobs=[job_info(j) for j in jobs])
 
     @_translate_errors
     async def Cleanup(self, request, context):
@@ -260,7 +266,7 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def DiskUsage(self, request, context):
-        return self.head.usage()
+        return pb.UsageReply(**vars(self.head.usage()))
 
     def _check_readable(self, digest: str, context) -> None:
         if not self.head.may_read_blob(digest, self._user(context)):
@@ -332,3 +338,22 @@ def _spawn_reader(head: Head, session, request_iterator):
             session.outbox.put_nowait(None)
 
     return asyncio.create_task(read())
+
+
+# -------------------------------------------------------------------- records as messages
+def job_info(record: JobRecord) -> pb.JobInfo:
+    """A job's record as the wire's JobInfo (the same fields)."""
+    return pb.JobInfo(**vars(record))
+
+
+def task_error(record: TaskErrorRecord) -> pb.TaskError:
+    """A stored task error as the wire carries it (``exception``: the pickled exception)."""
+    return pb.TaskError(**vars(record))
+
+
+def chunk_result(chunk: ChunkRecord | pb.ChunkResult) -> pb.ChunkResult:
+    """A stored chunk result as a message; a live one is the worker's message already."""
+    if isinstance(chunk, pb.ChunkResult):
+        return chunk
+    fields = dict(vars(chunk), errors=[task_error(e) for e in chunk.errors])
+    return pb.ChunkResult(**fields)
