@@ -22,7 +22,7 @@ from .._proto import rxgrid_pb2_grpc as pb_grpc
 from ..defaults import MAX_MESSAGE_BYTES
 from .auth import TokenInterceptor, is_loopback
 from .core import Head
-from .service import ClusterService, WorkerLinkService
+from .servicers import ClusterService, WorkerLinkService
 from .store import Store
 from .users import Users
 

@@ -3,8 +3,9 @@
 No scheduling or storage logic lives here; a :class:`HeadError` becomes the matching
 gRPC status with the head's message, and the head's records (``jobs.py``,
 ``workers.py``, ``blobs.py``) become messages in the converters at the end of this
-module. The blob RPCs both services share are written once (``_BlobMethods``). Each Cluster call acts as the user whose token it
-carries (``users.py``): what it creates is theirs, and another user's job is NOT_FOUND.
+module. The blob RPCs both services share are written once (``_BlobMethods``). Each
+Cluster call acts as the user whose token it carries (``users.py``): what it creates is
+theirs, and another user's job is NOT_FOUND.
 """
 
 from __future__ import annotations
