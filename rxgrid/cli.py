@@ -17,6 +17,8 @@ import os
 import sys
 import time
 
+from . import defaults
+
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
 
@@ -317,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("head", cmd_head, "run a head node")
     p.add_argument("--listen", default="127.0.0.1:50051", help="HOST:PORT (loopback by default)")
     p.add_argument("--state-dir", default="rxgrid-state", help="where jobs and results are kept")
-    p.add_argument("--heartbeat", type=float, default=1.0, help="worker heartbeat interval, s")
-    p.add_argument("--lease-timeout", type=float, default=10.0,
+    p.add_argument("--heartbeat", type=float, default=defaults.HEARTBEAT_INTERVAL,
+                   help="worker heartbeat interval, s")
+    p.add_argument("--lease-timeout", type=float, default=defaults.LEASE_TIMEOUT,
                    help="a worker silent this long is lost and its chunks rerun, s")
     p.add_argument("--token-file", help="client token file (default $RXGRID_TOKEN): one admin")
     p.add_argument("--users-file", help="named client tokens, one 'name token [admin]' line "

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+from .. import defaults
 from ..errors import RxgridError
 from .cluster import Cluster
 
@@ -36,8 +37,8 @@ class LocalCluster(Cluster):
     def __init__(self, workers: int = 2, cores_per_worker: int | None = None,
                  state_dir: str | None = None, startup_timeout: float = 120.0,
                  log_level: str = "INFO", retry_deadline: float = 60.0,
-                 warm_kernels: bool = False, lease_timeout: float = 10.0,
-                 heartbeat: float = 1.0, token: str | None = None,
+                 warm_kernels: bool = False, lease_timeout: float = defaults.LEASE_TIMEOUT,
+                 heartbeat: float = defaults.HEARTBEAT_INTERVAL, token: str | None = None,
                  worker_token: str | None = None, tls_dir: str | None = None,
                  host: str = "127.0.0.1", dashboard: str | None = None,
                  users_file: str | None = None, max_attempts: int = 3):

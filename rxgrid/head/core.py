@@ -1,56 +1,69 @@
-"""The head's brain: jobs, chunks, worker sessions and results, on one asyncio loop.
+"""The head's state machine: jobs and their chunks, from submission to end, on one loop.
 
 Data flow of one job:
 
-    client ─SubmitJob/RunJob─► Head.submit ─► Store (commit) ─► Scheduler.add_job
-                                                                    │ _dispatch
-    worker ◄─ChunkAssignment── WorkerSession.outbox ◄───────────────┘
-    worker ──ChunkDone──────► Head.chunk_done ─► Scheduler.complete ─► Store (commit)
+    client ─SubmitJob/RunJob─► Head.submit ─► JobRepository.insert ─► Scheduler.add_job
+                                                                          │ _dispatch
+    worker ◄─ChunkAssignment── WorkerSession.outbox ◄─────────────────────┘
+    worker ──ChunkDone──────► Head.chunk_done ─► Scheduler.complete ─► JobRepository (commit)
                                                      │
-    client ◄─JobEvent (chunk results, final info)────┘ watchers
+    client ◄─(chunk results, final JobRecord)────────┘ watchers
 
-The servicers in ``service.py`` only translate messages; this module holds no gRPC.
-Everything here runs on the event loop thread, so no locks are needed.
+A job's states (``JobRecord.state``)::
+
+    queued ──first chunk leased──► running ──every chunk done──► finished
+       │                              ├──a task failed (unless continue_on_failure)──► failed
+       └──────────────cancel──────────┴──────────────────────────────────────────────► cancelled
+
+What each part owns: ``scheduler.py`` which chunk runs where, ``jobs.py`` all SQL about
+jobs and results, ``workers.py`` worker sessions, ``blobs.py`` blobs, ``intake.py`` the
+checks and chunk layout of a new job. The servicers (``servicers.py``) only translate
+messages. Everything here runs on the event loop thread, so no locks are needed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import hmac
-import itertools
+import dataclasses
 import logging
-import os
-import re
-import secrets
-import stat
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
-from .._chunk import guided_sizes
 from .._proto import rxgrid_pb2 as pb
-from .._version import PROTOCOL_VERSION
-from ..errors import MISSING_BLOB
-from . import validate
+from ..defaults import HEARTBEAT_INTERVAL, LAZY_COMMIT_SECONDS, LEASE_TIMEOUT
+from . import intake, validate
+from .blobs import Blobs
 from .errors import HeadError
+from .jobs import (
+    ENDED_STATES,
+    ChunkRecord,
+    JobQuery,
+    JobRecord,
+    JobRepository,
+    StoredJob,
+    TaskErrorRecord,
+    TaskFileRecord,
+    TaskOutputRecord,
+    Usage,
+)
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
-from .store import JOB_PROGRESS_SQL, LAZY_COMMIT_SECONDS, Store, StoreError, file_hash
+from .services import ServiceRegistry
+from .store import Store, StoreError
 from .users import User
+from .workers import WorkerRegistry, WorkerSession, WorkerStatus
 
 log = logging.getLogger("rxgrid.head")
 
-JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-INBOX_NAME_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")  # no path, no leading dot
-TERMINAL = ("finished", "failed", "cancelled")
-INLINE_BLOB_LIMIT = 1 << 20  # blobs up to this size ride along with an assignment
-KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
+TERMINAL = ENDED_STATES
 
 
 @dataclass(eq=False)
 class ActiveJob:
-    info: pb.JobInfo
+    """A queued or running job: its latest record, its spec and who listens to it."""
+
+    info: JobRecord  # replaced, never changed in place: a record handed out stays as it was
     spec: pb.JobSpec
     watchers: set = field(default_factory=set)
     waiter: asyncio.Queue | None = None  # the client blocked on this job (RunJob, Exec)
@@ -61,89 +74,66 @@ class ActiveJob:
     leases: dict = field(default_factory=dict)
 
 
-@dataclass(eq=False)
-class WorkerSession:
-    name: str
-    host: str
-    cores: int
-    pid: int
-    token: str
-    registered_at: float
-    last_heartbeat: float = 0.0
-    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)
-    sent_blobs: set = field(default_factory=set)
-    chunks_done: int = 0
-    blob_bytes_sent: int = 0
-    open: bool = False
-
-
 class Head:
     """Jobs, workers and results of one cluster; call from the event loop only."""
 
-    def __init__(self, store: Store, heartbeat_interval: float = 1.0, lease_timeout: float = 10.0):
+    def __init__(self, store: Store, heartbeat_interval: float = HEARTBEAT_INTERVAL,
+                 lease_timeout: float = LEASE_TIMEOUT):
         self.store = store
         self.heartbeat_interval = heartbeat_interval
         self.lease_timeout = lease_timeout
+        self.repository = JobRepository(store)
+        self.workers = WorkerRegistry(heartbeat_interval, lease_timeout)
         self.scheduler = Scheduler(first_lease=time.time_ns() // 1000)
         self.jobs: dict[str, ActiveJob] = {}
-        self.sessions: dict[str, WorkerSession] = {}
-        self._seq = 0
-        self._blob_cache: collections.OrderedDict[str, bytes] = collections.OrderedDict()
-        self._monitor: asyncio.Task | None = None
         self.metrics = HeadMetrics()
-        from .services import ServiceRegistry
-        self.services = ServiceRegistry(self)
+        self.blobs = Blobs(store, self.metrics)
+        self.services = ServiceRegistry(store, self.blobs)
+        self._seq = 0
+        self._monitor: asyncio.Task | None = None
         self._lease_started: dict[int, float] = {}
-        self._absent_since: dict[str, float] = {}  # worker name -> first seen away
 
     # ================================================================ life cycle
     async def start(self) -> None:
         """Resume unfinished jobs from the store and start watching heartbeats."""
-        rows = self.store.query("SELECT COALESCE(MAX(seq), 0) FROM jobs")
-        self._seq = rows[0][0]
-        for row in self.store.query(
-                "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq"):
-            self._resume(row)
+        self._seq = self.repository.last_seq()
+        for stored in self.repository.unfinished():
+            self._resume(stored)
         self._monitor = asyncio.create_task(self._watch_heartbeats())
 
     async def stop(self) -> None:
         if self._monitor:
             self._monitor.cancel()
-        for session in list(self.sessions.values()):
-            session.outbox.put_nowait(None)
+        self.workers.close_all()
 
-    def _resume(self, row) -> None:
-        spec = pb.JobSpec.FromString(row["spec"])
-        info = _info_from_row(row)
-        chunks = self.store.query(
-            "SELECT chunk, first_task, num_tasks, pinned, state FROM chunks WHERE job_id=? "
-            "ORDER BY chunk", (row["job_id"],))
-        done = {c["chunk"] for c in chunks if c["state"] == "done"}
-        self.scheduler.add_job(info.job_id, info.priority, row["seq"],
-                               [(c["first_task"], c["num_tasks"], c["pinned"]) for c in chunks], done,
-                               max_parallel=spec.max_parallel)
-        self.jobs[info.job_id] = ActiveJob(info, spec)
-        log.info("resumed job %s: %d of %d chunks done", info.job_id, len(done), len(chunks))
+    def _resume(self, stored: StoredJob) -> None:
+        done = {c.index for c in stored.chunks if c.done}
+        self.scheduler.add_job(stored.record.job_id, stored.record.priority, stored.seq,
+                               [(c.first, c.count, c.pinned) for c in stored.chunks], done,
+                               max_parallel=stored.spec.max_parallel)
+        self.jobs[stored.record.job_id] = ActiveJob(stored.record, stored.spec)
+        log.info("resumed job %s: %d of %d chunks done", stored.record.job_id, len(done),
+                 len(stored.chunks))
 
     # ================================================================ clients
-    async def submit(self, spec: pb.JobSpec, collect: bool = False, owner: str = "") -> pb.JobInfo:
-        """Validate, store and queue a job; return its info once it is durable.
+    async def submit(self, spec: pb.JobSpec, collect: bool = False, owner: str = "") -> JobRecord:
+        """Validate, store and queue a job; return its record once it is durable.
 
         ``collect``: the caller will read every result, so the job is recorded as
         collected in the same commit that records it finished. ``owner``: the user's name.
         """
-        info, committed = self._enqueue(spec, collect, None, owner)
+        job, committed = self._enqueue(spec, collect, None, owner)
         try:
             await committed
         except StoreError as exc:
-            raise self._not_stored(info.job_id, exc) from exc
-        return info
+            raise self._not_stored(job.info.job_id, exc) from exc
+        return job.info
 
     def submit_waiting(self, spec: pb.JobSpec, waiter: asyncio.Queue,
-                       owner: str = "") -> pb.JobInfo:
+                       owner: str = "") -> JobRecord:
         """Queue a job for a client that blocks until it ends (RunJob, Exec).
 
-        ``waiter`` gets ("chunk", result) for each chunk and ("end", info) as soon as
+        ``waiter`` gets ("chunk", result) for each chunk and ("end", record) as soon as
         they happen, before they are stored (see ``chunk_done``), or ("error",
         HeadError) if the job cannot be stored. Such a client hears nothing before the
         job's end, so the job's own commit may wait a little for company: a job that
@@ -151,51 +141,49 @@ class Head:
         instead of two. A head that dies before that commit loses only a job whose
         client is still waiting, and that client submits it again.
         """
-        info, committed = self._enqueue(spec, True, waiter, owner)
+        job, committed = self._enqueue(spec, True, waiter, owner)
+        job_id = job.info.job_id
 
         def landed(future: asyncio.Future) -> None:
             if not future.cancelled() and future.exception() is not None:
-                waiter.put_nowait(("error", self._not_stored(info.job_id, future.exception())))
+                waiter.put_nowait(("error", self._not_stored(job_id, future.exception())))
 
         committed.add_done_callback(landed)
-        return info
+        return job.info
 
     def _enqueue(self, spec: pb.JobSpec, collect: bool, waiter: asyncio.Queue | None,
-                 owner: str) -> tuple[pb.JobInfo, asyncio.Future]:
-        """Validate a job, queue its chunks and its insert; return its info and the commit."""
+                 owner: str) -> tuple[ActiveJob, asyncio.Future]:
+        """Validate a job, queue its chunks and its insert; return it and its commit."""
         self._refuse_if_store_failed()
         validate.job_spec(spec)
-        job_id = self._check_job_id(spec.job_id)
-        chunks = self._layout(spec)
-        self._check_blobs(spec)
+        job_id = intake.job_id(spec.job_id, lambda j: j in self.jobs or self.repository.exists(j))
+        chunks = intake.chunk_layout(spec, [s.name for s in self.workers.connected()],
+                                     self.total_slots())
+        intake.check_source(spec, self.blobs.has)
         # Only a job that passed every check stores anything: a refused one leaves no trace.
         for blob in spec.inline_blobs:
-            self.put_blob(blob.data, blob.hash)
+            self.blobs.put(blob.data, blob.hash)
         spec.job_id = job_id
         del spec.inline_blobs[:]
         self._seq += 1
-        info = pb.JobInfo(
-            job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
-            priority=spec.priority, tasks_total=sum(c[1] for c in chunks),
-            chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
-            has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
-            rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)
-        job = self.jobs[job_id] = ActiveJob(info, spec, waiter=waiter, collect_on_finish=collect,
-                                            inserted=False)
+        job = self.jobs[job_id] = ActiveJob(
+            _new_record(spec, job_id, chunks, owner), spec, waiter=waiter,
+            collect_on_finish=collect, inserted=False)
         # Dispatch before the commit: the assignments leave first and the commit lands
         # long before any result can come back; the client hears of the job only once it
         # is committed (a waiting client: once it has ended).
-        self.scheduler.add_job(job_id, spec.priority, self._seq, chunks,
+        self.scheduler.add_job(job_id, spec.priority, self._seq,
+                               [(c.first, c.count, c.pinned) for c in chunks],
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self.metrics.jobs_submitted_by_owner[owner] += 1
         self._dispatch()
-        committed = self.store.write(_insert_job_ops(info, spec, self._seq, chunks),
-                                     delay=LAZY_COMMIT_SECONDS if waiter is not None else 0.0)
+        committed = self.repository.insert(job.info, spec, self._seq, chunks,
+                                           delay=LAZY_COMMIT_SECONDS if waiter else 0.0)
         job.inserted = True
         log.debug("job %s queued: %d tasks in %d chunks, priority %d",
-                  job_id, info.tasks_total, len(chunks), spec.priority)
-        return info, committed
+                  job_id, job.info.tasks_total, len(chunks), spec.priority)
+        return job, committed
 
     def _not_stored(self, job_id: str, exc: BaseException) -> HeadError:
         """Drop a job whose insert did not commit; the error tells its client why."""
@@ -209,176 +197,52 @@ class Head:
                                     f"{self.store.dir} ({exc}). Free disk space there; stored "
                                     f"jobs and results are kept")
 
-    def may_read_blob(self, digest: str, user: User) -> bool:
-        """May ``user`` fetch this blob? Not another user's results, files or service code.
-
-        Refused: a service's function of another owner, and a blob that stored jobs use
-        when none of them is the user's. A blob no stored job names yet (a result a
-        waiting client hears of before its commit) stays readable: its hash was told to
-        its owner alone.
-        """
-        if user.admin:
-            return True
-        others_service = self.store.query(
-            "SELECT 1 FROM job_blobs b JOIN services s ON b.job_id = "
-            "'service:' || s.name || '/' || s.version WHERE b.hash=? AND s.owner<>? LIMIT 1",
-            (digest, user.name))
-        if others_service:
-            return False
-        owners = "SELECT 1 FROM job_blobs b JOIN jobs j ON j.job_id=b.job_id WHERE b.hash=?"
-        return (not self.store.query(owners + " LIMIT 1", (digest,))
-                or bool(self.store.query(owners + " AND j.owner=? LIMIT 1", (digest, user.name))))
-
-    def inbox_path(self) -> str:
-        """The blob inbox for processes on this host ("" if there is none)."""
-        return str(self.store.inbox or "")
-
-    def locate_blob(self, digest: str) -> pb.BlobLocation:
-        """Where a blob's file is on this host (empty for a small blob: a database row)."""
-        blobs = self.store.blobs
-        validate.blob_name(digest)
-        if not blobs.has(digest):
-            raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
-        path = blobs.path(digest)
-        try:
-            where = pb.BlobLocation(path=str(path.resolve()), size=path.stat().st_size)
-        except OSError:
-            return pb.BlobLocation()
-        self.metrics.blobs_located += 1
-        return where
-
-    async def adopt_blob_file(self, name: str, digest: str) -> pb.BlobRef:
-        """Take a blob a client on this host wrote into the store's inbox (PutBlobFile)."""
-        if not INBOX_NAME_RE.match(name):
-            raise HeadError("invalid", f"{name[:80]!r} is not a file name of the blob inbox: "
-                                       f"use up to 128 of A-Z a-z 0-9 . _ -, not starting with '.'")
-        if self.store.inbox is None:
-            raise HeadError("not_found", "this head has no blob inbox: stream blobs with PutBlob")
-        path = self.store.inbox / name
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            raise HeadError("not_found", f"no file {name} in the head's blob inbox "
-                                         f"{self.store.inbox}: a client on another host streams "
-                                         f"its blobs with PutBlob") from None
-        try:
-            validate.blob_name(digest)
-            if not stat.S_ISREG(mode):
-                raise HeadError("invalid", f"{name} in the blob inbox is not a regular file")
-            actual, size = await asyncio.to_thread(file_hash, path)
-            if actual != digest:
-                raise HeadError("invalid", f"the file {name} hashes to {actual[:12]}..., not the "
-                                           f"{digest[:12]}... it was handed over as")
-            self.store.blobs.adopt(path, digest)
-            self.metrics.blob_bytes_in["file"] += size
-        except OSError as exc:
-            raise HeadError("storage", f"the head cannot store a blob in its state dir "
-                                       f"{self.store.dir}: {exc.strerror or exc}. Free disk space "
-                                       f"there; stored jobs and results are kept") from exc
-        finally:
-            path.unlink(missing_ok=True)
-        return pb.BlobRef(hash=digest, size=size)
-
-    def put_blob(self, data: bytes, digest: str | None = None) -> str:
-        """Store a blob; a full or read-only state dir is a clear refusal, not a crash."""
-        try:
-            return self.store.blobs.put(data, digest)
-        except OSError as exc:
-            raise HeadError("storage", f"the head cannot store {len(data):,} bytes in its "
-                                           f"state dir {self.store.dir}: {exc.strerror or exc}. "
-                                           f"Free disk space there; stored jobs and results are "
-                                           f"kept") from exc
-
     def _refuse_if_store_failed(self) -> None:
         if self.store.write_failure:
             # Retry once with a probe: a transient failure should not block forever.
             try:
-                self.store.write_sync([("UPDATE jobs SET seq=seq WHERE 0", ())])
+                self.repository.probe()
             except StoreError as exc:
                 raise HeadError("storage",
                                 f"the head cannot write its state dir {self.store.dir} ({exc}); "
                                 f"it refuses new work until it can. Free disk space or fix "
                                 f"permissions; stored jobs and results are kept") from exc
 
-    def _check_job_id(self, job_id: str) -> str:
-        if not job_id:
-            return time.strftime("rx-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-        if not JOB_ID_RE.match(job_id):
-            raise HeadError("invalid", f"job id {job_id!r} is not valid: use 1 to 128 of the "
-                                       f"characters A-Z a-z 0-9 . _ -")
-        if job_id in self.jobs or self.store.query("SELECT 1 FROM jobs WHERE job_id=?", (job_id,)):
-            raise HeadError("exists", f"a job with id {job_id!r} already exists: choose another "
-                                      f"id, or clean the old job up first (rxgrid cleanup {job_id})")
-        return job_id
-
-    def _layout(self, spec: pb.JobSpec) -> list[tuple[int, int, str | None]]:
-        """The chunks of a job as (first task, task count, pinned worker)."""
-        if spec.per_node:
-            names = sorted(s.name for s in self.sessions.values() if s.open)
-            if not names:
-                raise HeadError("precondition", "a per-node job needs connected workers, and "
-                                                "none is connected: start one with `rxgrid worker`")
-            return [(i, 1, name) for i, name in enumerate(names)]
-        n = spec.num_tasks
-        if n < 1:
-            raise HeadError("invalid", f"a job needs at least one task, got num_tasks={n}")
-        if spec.chunk_sizes:
-            sizes = list(spec.chunk_sizes)
-            if sum(sizes) != n:
-                raise HeadError("invalid", f"chunk_sizes add up to {sum(sizes)}, not num_tasks={n}: "
-                                           f"give sizes that add up to the job's tasks")
-        elif spec.chunk_size:
-            sizes = [min(spec.chunk_size, n - first) for first in range(0, n, spec.chunk_size)]
-        else:
-            sizes = guided_sizes(n, self.total_slots())
-        if spec.chunk_blobs and len(spec.chunk_blobs) != len(sizes):
-            raise HeadError("invalid", f"{len(spec.chunk_blobs)} chunk argument blobs for "
-                                       f"{len(sizes)} chunks")
-        firsts = itertools.accumulate([0] + sizes[:-1])
-        return [(first, size, None) for first, size in zip(firsts, sizes, strict=True)]
-
-    def _check_blobs(self, spec: pb.JobSpec) -> None:
-        if spec.kernel.name:
-            if spec.kernel.name not in KERNEL_NAMES:
-                raise HeadError("invalid", f"unknown kernel {spec.kernel.name!r}; "
-                                           f"built-in kernels are {', '.join(KERNEL_NAMES)}")
-        elif not spec.function_blob:
-            raise HeadError("invalid", "the job has neither a function blob nor a kernel name")
-        inline = {blob.hash for blob in spec.inline_blobs}
-        for digest in _spec_blobs(spec):
-            if digest not in inline and not self.store.blobs.has(digest):
-                raise HeadError("invalid", f"blob {digest[:12]}... {MISSING_BLOB}: upload it "
-                                           f"with PutBlob (or inline it) before submitting")
+    def may_read_blob(self, digest: str, user: User) -> bool:
+        """May ``user`` fetch this blob? Not another user's results, files or service code."""
+        return user.admin or self.repository.blob_readable_by(digest, user.name)
 
     def total_slots(self) -> int:
-        return sum(s.cores for s in self.sessions.values() if s.open)
+        return self.workers.total_slots()
 
-    def job_info(self, job_id: str) -> pb.JobInfo:
+    def job_info(self, job_id: str) -> JobRecord:
         job = self.jobs.get(job_id)
         if job is not None:
             return job.info
-        rows = self.store.query("SELECT * FROM jobs WHERE job_id=?", (job_id,))
-        if not rows:
+        record = self.repository.get(job_id)
+        if record is None:
             raise _no_job(job_id)
-        return _info_from_row(rows[0])
+        return record
 
-    def job_info_for(self, job_id: str, user: User) -> pb.JobInfo:
-        """A job's info if ``user`` may see it. Another user's job is "not found", word for
-        word like a missing one, so nobody learns which ids others use."""
+    def job_info_for(self, job_id: str, user: User) -> JobRecord:
+        """A job's record if ``user`` may see it. Another user's job is "not found", word
+        for word like a missing one, so nobody learns which ids others use."""
         info = self.job_info(job_id)
         if not user.may_see(info.owner):
             raise _no_job(job_id)
         return info
 
-    async def watch(self, job_id: str, results: bool, progress: bool) -> AsyncIterator[pb.JobEvent]:
-        """Events of a job: stored chunk results (if asked), progress, then its final info."""
+    async def watch(self, job_id: str, results: bool,
+                    progress: bool) -> AsyncIterator[tuple[str, object]]:
+        """Events of a job: ("chunk", result) for its stored results (if asked), ("info",
+        record) for progress (if asked), then ("end", its final record)."""
         job = self.jobs.get(job_id)
         if job is None:
             info = self.job_info(job_id)
             if results:
                 for chunk in self.stored_results(job_id):
-                    yield pb.JobEvent(chunk=chunk)
-            yield pb.JobEvent(info=info)
+                    yield "chunk", chunk
+            yield "end", info
             return
         queue: asyncio.Queue = asyncio.Queue()
         job.watchers.add(queue)
@@ -387,18 +251,18 @@ class Head:
             if results:
                 for chunk in self.stored_results(job_id):
                     sent.add(chunk.chunk)
-                    yield pb.JobEvent(chunk=chunk)
+                    yield "chunk", chunk
             if progress:
-                yield pb.JobEvent(info=job.info)
+                yield "info", job.info
             while True:
                 kind, payload = await queue.get()
                 if kind == "chunk" and results and payload.chunk not in sent:
                     sent.add(payload.chunk)
-                    yield pb.JobEvent(chunk=payload)
+                    yield "chunk", payload
                 elif kind == "info" and progress:
-                    yield pb.JobEvent(info=payload)
+                    yield "info", payload
                 elif kind == "end":
-                    yield pb.JobEvent(info=payload)
+                    yield "end", payload
                     return
         finally:
             job.watchers.discard(queue)
@@ -413,37 +277,9 @@ class Head:
                 # have read the results, so they must not be recorded as collected.
                 job.collect_on_finish = False
 
-    def stored_results(self, job_id: str) -> Iterator[pb.ChunkResult]:
+    def stored_results(self, job_id: str) -> Iterator[ChunkRecord]:
         """The stored chunk results of a job, in chunk order, with their task errors."""
-        errors = collections.defaultdict(list)
-        for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task", (job_id,)):
-            errors[e["task"]].append(_task_error(e))
-        for r in self._done_chunks(job_id):
-            chunk_errors = [e for t in range(r["first_task"], r["first_task"] + r["num_tasks"])
-                            for e in errors.get(t, ())] if errors else []
-            yield pb.ChunkResult(job_id=job_id, chunk=r["chunk"], first_task=r["first_task"],
-                                 num_tasks=r["num_tasks"], results=r["results"] or b"",
-                                 results_blob=r["results_blob"] or "", errors=chunk_errors,
-                                 worker=r["worker"] or "", results_json=r["results_json"] or "")
-
-    def _done_chunks(self, job_id: str, page: int = 256):
-        """Stored chunk rows in pages, each read whole.
-
-        No statement may stay open across a yield: SQLite keeps a connection's read
-        snapshot while any statement on it is unfinished, so a half-read cursor of one
-        client's stream would hide newer commits from every other query on the head.
-        """
-        last = -1
-        while True:
-            rows = self.store.query(
-                "SELECT chunk, first_task, num_tasks, results, results_blob, results_json, worker "
-                "FROM chunks "
-                "WHERE job_id=? AND state='done' AND chunk>? ORDER BY chunk LIMIT ?",
-                (job_id, last, page))
-            yield from rows
-            if len(rows) < page:
-                return
-            last = rows[-1]["chunk"]
+        return self.repository.results(job_id)
 
     async def mark_collected(self, job_id: str, spec: pb.JobSpec | None = None) -> None:
         """Record that a client has read every result; clean up if the job asked for it."""
@@ -451,40 +287,27 @@ class Head:
         if info.state not in TERMINAL:
             return
         if not info.collected:
-            await self.store.write([("UPDATE jobs SET collected=1 WHERE job_id=?", (job_id,))])
-        spec = spec or self._spec(job_id)
+            await self.repository.set_collected(job_id)
+        spec = spec or self.repository.spec(job_id)
         if spec is not None and spec.auto_cleanup:
             await self.cleanup([job_id], force=True)
 
-    def _spec(self, job_id: str) -> pb.JobSpec | None:
-        rows = self.store.query("SELECT spec FROM jobs WHERE job_id=?", (job_id,))
-        return pb.JobSpec.FromString(rows[0]["spec"]) if rows else None
-
-    def task_logs(self, job_id: str, task: int | None = None) -> list[pb.TaskOutput]:
+    def task_logs(self, job_id: str, task: int | None = None) -> list[TaskOutputRecord]:
         """What the job's tasks printed (jobs run with console_output), by task."""
         self.job_info(job_id)
-        sql, params = "SELECT task, stdout, stderr FROM task_output WHERE job_id=?", [job_id]
-        if task is not None:
-            sql += " AND task=?"
-            params.append(task)
-        return [pb.TaskOutput(task=r["task"], stdout=r["stdout"] or "", stderr=r["stderr"] or "")
-                for r in self.store.query(sql + " ORDER BY task", tuple(params))]
+        return self.repository.task_outputs(job_id, task)
 
-    def task_files(self, job_id: str) -> list[pb.TaskFile]:
+    def task_files(self, job_id: str) -> list[TaskFileRecord]:
         """Files kept from the job's tasks (output_files), by task and path."""
         self.job_info(job_id)
-        return [pb.TaskFile(task=r["task"], path=r["path"], blob=r["blob"], size=r["size"])
-                for r in self.store.query("SELECT * FROM task_files WHERE job_id=? "
-                                          "ORDER BY task, path", (job_id,))]
+        return self.repository.task_files(job_id)
 
-    def errors(self, job_id: str) -> list[pb.TaskError]:
+    def errors(self, job_id: str) -> list[TaskErrorRecord]:
         """Every failed task of the job (read from its own table: no results are loaded)."""
         self.job_info(job_id)
-        return [_task_error(e)
-                for e in self.store.query("SELECT * FROM task_errors WHERE job_id=? ORDER BY task",
-                                          (job_id,))]
+        return self.repository.task_errors(job_id)
 
-    async def cancel(self, job_id: str) -> tuple[pb.JobInfo, bool]:
+    async def cancel(self, job_id: str) -> tuple[JobRecord, bool]:
         """Cancel a queued or running job: queued chunks are dropped, running ones killed."""
         job = self.jobs.get(job_id)
         if job is None:
@@ -496,29 +319,12 @@ class Head:
         return job.info, True
 
     def list_jobs(self, state: str, since: float, until: float, limit: int,
-                  service: str = "", user: User | None = None) -> list[pb.JobInfo]:
+                  service: str = "", user: User | None = None) -> list[JobRecord]:
         """Jobs in submission order; only ``user``'s own unless they are an admin."""
-        sql, params = "SELECT * FROM jobs WHERE 1=1", []
-        if user is not None and not user.admin:
-            sql += " AND owner=?"
-            params.append(user.name)
-        if service:
-            sql += " AND service=?"
-            params.append(service)
-        if state:
-            sql += " AND state=?"
-            params.append(state)
-        if since:
-            sql += " AND submitted_at>=?"
-            params.append(since)
-        if until:
-            sql += " AND submitted_at<?"
-            params.append(until)
-        sql += " ORDER BY seq" + (f" DESC LIMIT {int(limit)}" if limit else "")
-        rows = self.store.query(sql, tuple(params))
-        infos = [self.jobs[r["job_id"]].info if r["job_id"] in self.jobs else _info_from_row(r)
-                 for r in rows]
-        return sorted(infos, key=lambda i: i.submitted_at)
+        owner = user.name if user is not None and not user.admin else None
+        records = self.repository.find(JobQuery(state, since, until, limit, service, owner))
+        live = [self.jobs[r.job_id].info if r.job_id in self.jobs else r for r in records]
+        return sorted(live, key=lambda i: i.submitted_at)
 
     async def cleanup(self, job_ids: list[str], force: bool,
                       user: User | None = None) -> tuple[list[str], list[str], str]:
@@ -530,9 +336,7 @@ class Head:
             infos = [self.job_info(j) if user is None else self.job_info_for(j, user)
                      for j in job_ids]
         else:
-            infos = [_info_from_row(r) for r in self.store.query(
-                "SELECT * FROM jobs WHERE state IN ('finished', 'failed', 'cancelled')")
-                if user is None or user.may_see(r["owner"])]
+            infos = [r for r in self.repository.ended() if user is None or user.may_see(r.owner)]
         removed, refused, reasons = [], [], []
         for info in infos:
             if info.state not in TERMINAL:
@@ -544,104 +348,46 @@ class Head:
             else:
                 removed.append(info.job_id)
         if removed:
-            await self._delete_jobs(removed)
+            for digest in await self.repository.delete(removed):
+                self.blobs.delete(digest)
+            log.info("cleaned up %d job(s): %s", len(removed), ", ".join(removed[:10]))
         return removed, refused, "; ".join(reasons)
 
-    async def _delete_jobs(self, job_ids: list[str]) -> None:
-        hashes = {r["hash"] for j in job_ids for r in self.store.query(
-            "SELECT hash FROM job_blobs WHERE job_id=?", (j,))}
-        ops = [(f"DELETE FROM {table} WHERE job_id=?", [(j,) for j in job_ids])
-               for table in ("jobs", "chunks", "task_errors", "task_output", "task_files",
-                             "job_blobs")]
-        await self.store.write(ops)
-        for digest in hashes:
-            if not self.store.query("SELECT 1 FROM job_blobs WHERE hash=? LIMIT 1", (digest,)):
-                self.store.blobs.delete(digest)
-                self._blob_cache.pop(digest, None)
-        log.info("cleaned up %d job(s): %s", len(job_ids), ", ".join(job_ids[:10]))
-
-    def usage(self) -> pb.UsageReply:
+    def usage(self) -> Usage:
         """How much the state dir holds, and the jobs by state."""
-        db = sum(p.stat().st_size for p in self.store.dir.glob("rxgrid.sqlite3*"))
-        blobs = [p for p in self.store.blobs.root.rglob("*") if p.is_file()]
-        small = self.store.query("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM small_blobs")[0]
-        states = {r[0]: r[1] for r in self.store.query("SELECT state, COUNT(*) FROM jobs GROUP BY state")}
-        inline = self.store.query("SELECT COALESCE(SUM(result_bytes), 0) FROM jobs")[0][0]
-        return pb.UsageReply(state_dir=str(self.store.dir.resolve()), database_bytes=db,
-                             blob_bytes=sum(p.stat().st_size for p in blobs) + small[1],
-                             blobs=len(blobs) + small[0],
-                             jobs_by_state=states, result_bytes=inline)
+        return self.repository.usage(*self.blobs.file_usage())
 
-    def list_workers(self) -> list[pb.WorkerInfo]:
-        busy = self.scheduler.workers()
-        out = []
-        for s in sorted(self.sessions.values(), key=lambda s: s.name):
-            out.append(pb.WorkerInfo(
-                name=s.name, host=s.host, cores=s.cores, busy=busy.get(s.name, (0, 0))[1],
-                state="connected" if s.open else "registering", last_heartbeat=s.last_heartbeat,
-                registered_at=s.registered_at, pid=s.pid, chunks_done=s.chunks_done,
-                blob_bytes_sent=s.blob_bytes_sent))
-        return out
+    def list_workers(self) -> list[WorkerStatus]:
+        """Every registered worker, with the chunks it is running."""
+        return self.workers.statuses({name: busy for name, (_, busy)
+                                      in self.scheduler.workers().items()})
 
     # ================================================================ workers
-    def register(self, req: pb.RegisterRequest) -> pb.RegisterReply:
-        if req.protocol_version != PROTOCOL_VERSION:
-            raise HeadError("precondition", f"worker speaks protocol {req.protocol_version}, "
-                                            f"this head speaks {PROTOCOL_VERSION}: install the "
-                                            f"same rxgrid version on head and workers")
-        validate.registration(req)
-        name = req.name or f"{req.host}-{req.pid}"
-        if not JOB_ID_RE.match(name):
-            raise HeadError("invalid", f"worker name {name!r} is not valid: use A-Z a-z 0-9 . _ -")
-        old = self.sessions.get(name)
-        if old is not None and old.open:
-            # Fenced: a second registration must not drop a live worker (nor take over its
-            # leases). A daemon that reconnects gets in once its old stream has ended.
-            raise HeadError("exists", f"worker {name!r} is connected already: give this worker "
-                                      f"another --name, or retry once the other has gone")
-        if old is not None:
-            self._close_session(old)
-        session = WorkerSession(name, req.host, req.cores, req.pid, secrets.token_hex(16), time.time())
-        self.sessions[name] = session
-        return pb.RegisterReply(name=name, heartbeat_interval=self.heartbeat_interval,
-                                lease_timeout=self.lease_timeout, session=session.token,
-                                blob_inbox=self.inbox_path())
-
     def open_session(self, name: str, token: str) -> WorkerSession:
-        session = self.sessions.get(name)
-        if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
-            raise HeadError("precondition", f"worker {name[:80]!r} has no current registration: "
-                                            f"call Register first")
-        if session.open:
-            raise HeadError("precondition", f"worker {name!r} has its session open already: "
-                                            f"one stream per registration")
-        session.open, session.last_heartbeat = True, time.time()
+        """A registered worker's stream opened: it takes chunks from now on."""
+        session = self.workers.open(name, token)
         self.scheduler.add_worker(name, session.cores)
         log.info("worker %s connected from %s with %d cores", name, session.host, session.cores)
-        self.store.write_nowait([(
-            "INSERT OR REPLACE INTO workers(name, host, cores, pid, registered_at, last_seen) "
-            "VALUES (?,?,?,?,?,?)", (name, session.host, session.cores, session.pid,
-                                     session.registered_at, session.last_heartbeat))])
+        self.repository.record_worker(name, session.host, session.cores, session.pid,
+                                      session.registered_at, session.last_heartbeat)
         self._dispatch()
         return session
 
     def close_session(self, session: WorkerSession) -> None:
-        if self.sessions.get(session.name) is session:
-            self._close_session(session)
-            self._dispatch()
-
-    def _close_session(self, session: WorkerSession) -> None:
-        self.sessions.pop(session.name, None)
-        session.outbox.put_nowait(None)
-        if not session.open:
+        """A worker's stream ended or went silent: its running chunks go back to the queue."""
+        if not self.workers.is_current(session):
             return
-        session.open = False
-        running = [lease for lease in self.scheduler.leased() if lease.worker == session.name]
-        orphans = self.scheduler.remove_worker(session.name)
+        if self.workers.drop(session):
+            self._requeue_chunks_of(session.name)
+        self._dispatch()
+
+    def _requeue_chunks_of(self, worker: str) -> None:
+        running = [lease for lease in self.scheduler.leased() if lease.worker == worker]
+        orphans = self.scheduler.remove_worker(worker)
         self.metrics.chunks_rerun += len(running) - len(orphans)
         for lease in running:
             self._lease_started.pop(lease.lease, None)
-        log.warning("worker %s is gone; %d running chunk(s) go back to the queue", session.name,
+        log.warning("worker %s is gone; %d running chunk(s) go back to the queue", worker,
                     len(running) - len(orphans))
         for chunk in orphans:
             asyncio.create_task(self._fail_orphan(chunk))
@@ -655,7 +401,7 @@ class Head:
         await self.chunk_done(None, None, result)
 
     async def worker_message(self, session: WorkerSession, msg: pb.WorkerMessage) -> None:
-        session.last_heartbeat = time.time()
+        self.workers.heard_from(session)
         kind = msg.WhichOneof("msg")
         if kind == "done":
             result = self._checked_report(session, msg.done.lease, msg.done.result)
@@ -703,7 +449,7 @@ class Head:
 
     def _missing_report_blobs(self, result: pb.ChunkResult) -> str:
         for digest in (result.results_blob, *(f.blob for f in result.files)):
-            if digest and not self.store.blobs.has(digest):
+            if digest and not self.blobs.has(digest):
                 return f"blob {digest[:12]}... was never uploaded"
         return ""
 
@@ -730,19 +476,8 @@ class Head:
         with_values = _tasks_with_values(job.spec, result)
         self.metrics.tasks_failed += len(result.errors)
         self.metrics.tasks_finished += with_values
-        info = job.info
-        before = pb.JobInfo()
-        before.CopyFrom(info)
-        info.chunks_done += 1
-        info.tasks_failed += len(result.errors)
-        info.tasks_done += with_values
-        info.result_bytes += len(result.results)
-        state = self._state_after(job, result)
-        if state in TERMINAL:
-            info.state, info.finished_at = state, time.time()
-            info.collected = job.collect_on_finish and state == "finished"
-            if state == "failed":
-                info.error = _first_error(result)
+        before = job.info
+        job.info = info = _after_result(job, result)
         self._dispatch()
         if job.waiter is not None:
             # The blocked client gets its results now (its wakeup is queued before the
@@ -751,63 +486,53 @@ class Head:
             # repeated, no result lost (the client has them). Other watchers hear only
             # what is stored.
             job.waiter.put_nowait(("chunk", result))
-            if state in TERMINAL:
+            if info.state in TERMINAL:
                 job.waiter.put_nowait(("end", info))
         try:
-            await self.store.write(_chunk_done_ops(info, result))
+            await self.repository.record_result(info, result)
         except StoreError:
             log.error("result of %s chunk %d not stored; it will run again", result.job_id,
                       result.chunk)
-            info.CopyFrom(before)
+            job.info = before
             self.scheduler.reopen(result.job_id, result.chunk)
             return
         _notify(job, ("chunk", result))
-        if state in TERMINAL:
-            if state == "failed":
+        if info.state in TERMINAL:
+            if info.state == "failed":
                 for running in self.scheduler.cancel_job(info.job_id):
                     self._send_cancel(running)
             self._retire(job)
         else:
-            _notify(job, ("info", info))
-
-    def _state_after(self, job: ActiveJob, result: pb.ChunkResult) -> str:
-        info = job.info
-        if result.errors and not job.spec.continue_on_failure:
-            return "failed"
-        if info.chunks_done >= info.chunks_total:
-            return "finished"
-        return "running"
+            _notify(job, ("info", job.info))
 
     async def _finish(self, job: ActiveJob, state: str, error: str) -> None:
-        info = job.info
-        info.state, info.finished_at, info.error = state, time.time(), error
-        await self.store.write([("UPDATE jobs SET state=?, finished_at=?, error=? WHERE job_id=?",
-                                 (state, info.finished_at, error, info.job_id))])
+        job.info = dataclasses.replace(job.info, state=state, finished_at=time.time(), error=error)
+        await self.repository.finish(job.info)
         self._retire(job)
 
     def _retire(self, job: ActiveJob) -> None:
+        info = job.info
         if job.waiter is not None:
-            job.waiter.put_nowait(("end", job.info))
-        self.jobs.pop(job.info.job_id, None)
-        self.scheduler.forget_job(job.info.job_id)
-        log.debug("job %s %s: %d done, %d failed of %d tasks", job.info.job_id, job.info.state,
-                 job.info.tasks_done, job.info.tasks_failed, job.info.tasks_total)
-        _notify(job, ("end", job.info))
+            job.waiter.put_nowait(("end", info))
+        self.jobs.pop(info.job_id, None)
+        self.scheduler.forget_job(info.job_id)
+        log.debug("job %s %s: %d done, %d failed of %d tasks", info.job_id, info.state,
+                  info.tasks_done, info.tasks_failed, info.tasks_total)
+        _notify(job, ("end", info))
 
     # ================================================================ dispatch
     def _dispatch(self) -> None:
         for lease in self.scheduler.assign():
             job = self.jobs[lease.job_id]
-            session = self.sessions[lease.worker]
+            session = self.workers.sessions[lease.worker]
             self.metrics.chunks_assigned += 1
             self.metrics.tasks_started += lease.count
             self._lease_started[lease.lease] = time.monotonic()
             job.leases[lease.lease] = (session, lease.chunk)
             if job.info.state == "queued":
-                job.info.state, job.info.started_at = "running", time.time()
+                job.info = dataclasses.replace(job.info, state="running", started_at=time.time())
                 if job.inserted:  # else its insert, queued next, carries the state
-                    self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? "
-                                          "WHERE job_id=?", (job.info.started_at, job.info.job_id))])
+                    self.repository.mark_running(job.info.job_id, job.info.started_at)
             session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
 
     def _assignment(self, job: ActiveJob, lease: ChunkLease, session: WorkerSession) -> pb.ChunkAssignment:
@@ -822,38 +547,23 @@ class Head:
             console_output=spec.console_output, output_files=spec.output_files)
         for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
             if digest and digest not in session.sent_blobs:
-                data = self._small_blob(digest)
+                data = self.blobs.inline(digest)
                 if data is not None:
                     msg.blobs.add(hash=digest, data=data)
                     session.sent_blobs.add(digest)
                     session.blob_bytes_sent += len(data)
         return msg
 
-    def _small_blob(self, digest: str) -> bytes | None:
-        data = self._blob_cache.get(digest)
-        if data is None:
-            if self.store.blobs.size(digest) > INLINE_BLOB_LIMIT:
-                return None
-            data = self.store.blobs.read(digest)
-            self._blob_cache[digest] = data
-            if len(self._blob_cache) > 256:
-                self._blob_cache.popitem(last=False)
-        return data
-
     def _send_cancel(self, lease: ChunkLease) -> None:
-        session = self.sessions.get(lease.worker)
-        if session is not None:
-            session.outbox.put_nowait(pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
+        self.workers.send(lease.worker, pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
 
     async def _watch_heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
-            deadline = time.time() - self.lease_timeout
-            for session in list(self.sessions.values()):
-                if session.open and session.last_heartbeat < deadline:
-                    log.warning("worker %s sent nothing for %.0f s: treating it as lost",
-                                session.name, time.time() - session.last_heartbeat)
-                    self.close_session(session)
+            for session in self.workers.silent():
+                log.warning("worker %s sent nothing for %.0f s: treating it as lost",
+                            session.name, time.time() - session.last_heartbeat)
+                self.close_session(session)
             self._fail_pinned_to_absent_workers()
 
     def _fail_pinned_to_absent_workers(self) -> None:
@@ -861,23 +571,11 @@ class Head:
         while its chunk was queued, or gone when the head restarted) for
         ``lease_timeout``, the chunk fails with WorkerLostError instead of holding its job
         forever."""
-        now = time.time()
         waiting = self.scheduler.pinned_waiting()
-        for name in list(self._absent_since):
-            if name not in waiting:
-                del self._absent_since[name]
-        for name, chunks in waiting.items():
-            session = self.sessions.get(name)
-            if session is not None and session.open:
-                self._absent_since.pop(name, None)
-                continue
-            since = self._absent_since.setdefault(name, now)
-            if now - since < self.lease_timeout:
-                continue
-            del self._absent_since[name]
+        for name, away in self.workers.away_too_long(waiting):
             log.warning("worker %s has been away for %.0f s: failing the %d per-node chunk(s) "
-                        "waiting for it", name, now - since, len(chunks))
-            for chunk in chunks:
+                        "waiting for it", name, away, len(waiting[name]))
+            for chunk in waiting[name]:
                 asyncio.create_task(self._fail_orphan(
                     chunk, f"did not come back within {self.lease_timeout:g} s to run its "
                            f"per-node task"))
@@ -902,82 +600,27 @@ def _tasks_with_values(spec: pb.JobSpec, result: pb.ChunkResult) -> int:
     return result.num_tasks - len(result.errors)
 
 
-def _first_error(result: pb.ChunkResult) -> str:
-    e = result.errors[0]
-    return f"task {e.task} raised {e.type}: {e.message}"
+def _new_record(spec: pb.JobSpec, job_id: str, chunks: list, owner: str) -> JobRecord:
+    return JobRecord(
+        job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
+        priority=spec.priority, tasks_total=sum(c.count for c in chunks),
+        chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
+        has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
+        rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)
 
 
-def _spec_blobs(spec: pb.JobSpec) -> list[str]:
-    return [d for d in (spec.function_blob, spec.common_blob, spec.objects_blob, *spec.chunk_blobs) if d]
-
-
-def _insert_job_ops(info: pb.JobInfo, spec: pb.JobSpec, seq: int, chunks: list) -> list:
-    return [
-        ("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, chunks_total, "
-         "submitted_at, started_at, service, owner) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-         (info.job_id, seq, info.name, spec.SerializeToString(), info.state, info.priority,
-          info.tasks_total, info.chunks_total, info.submitted_at, info.started_at or None,
-          spec.service, info.owner)),
-        ("INSERT INTO chunks(job_id, chunk, first_task, num_tasks, pinned) VALUES (?,?,?,?,?)",
-         [(info.job_id, i, first, count, pinned) for i, (first, count, pinned) in enumerate(chunks)]),
-        ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
-         [(info.job_id, d) for d in set(_spec_blobs(spec))]),
-    ]
-
-
-def _chunk_done_ops(info: pb.JobInfo, result: pb.ChunkResult) -> list:
-    ops = [
-        ("UPDATE chunks SET state='done', worker=?, results=?, results_blob=?, results_json=?, "
-         "finished_at=? WHERE job_id=? AND chunk=?",
-         (result.worker, result.results, result.results_blob, result.results_json, time.time(),
-          result.job_id, result.chunk)),
-        (JOB_PROGRESS_SQL,
-         (info.state, info.tasks_done, info.tasks_failed, info.chunks_done, info.finished_at or None,
-          info.error, info.result_bytes, int(info.collected), info.job_id)),
-    ]
-    if result.errors:
-        ops.append(("INSERT OR REPLACE INTO task_errors(job_id, task, type, message, traceback, "
-                    "worker, exception) VALUES (?,?,?,?,?,?,?)",
-                    [(result.job_id, e.task, e.type, e.message, e.traceback, e.worker or result.worker,
-                      e.exception or None) for e in result.errors]))
-    if result.results_blob:
-        ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
-                    (result.job_id, result.results_blob)))
-    if result.files:
-        ops.append(("INSERT OR REPLACE INTO task_files(job_id, task, path, blob, size) "
-                    "VALUES (?,?,?,?,?)",
-                    [(result.job_id, f.task, f.path, f.blob, f.size) for f in result.files]))
-        ops.append(("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
-                    [(result.job_id, f.blob) for f in result.files]))
-    if result.outputs:
-        ops.append(("INSERT OR REPLACE INTO task_output(job_id, task, stdout, stderr) VALUES (?,?,?,?)",
-                    [(result.job_id, o.task, o.stdout, o.stderr) for o in result.outputs]))
-    return ops
-
-
-def _task_error(row) -> pb.TaskError:
-    """A stored task error as the wire carries it (``exception``: the pickled exception)."""
-    return pb.TaskError(task=row["task"], type=row["type"], message=row["message"],
-                        traceback=row["traceback"], worker=row["worker"] or "",
-                        exception=row["exception"] or b"")
-
-
-def _info_from_row(row) -> pb.JobInfo:
-    spec_has_seed = False
-    seed = 0
-    try:
-        spec = pb.JobSpec.FromString(row["spec"])
-        spec_has_seed, seed, per_node = spec.has_seed, spec.seed, spec.per_node
-        single, kind = spec.single_result, spec.rng_kind or "pcg64"
-    except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
-        per_node = single = False
-        kind = ""
-    return pb.JobInfo(
-        job_id=row["job_id"], name=row["name"] or "", state=row["state"], priority=row["priority"],
-        tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
-        tasks_failed=row["tasks_failed"], chunks_total=row["chunks_total"],
-        chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
-        started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
-        collected=bool(row["collected"]), per_node=per_node, error=row["error"],
-        has_seed=spec_has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
-        rng_kind=kind, service=row["service"], owner=row["owner"])
+def _after_result(job: ActiveJob, result: pb.ChunkResult) -> JobRecord:
+    """The job's record once ``result`` is in: progress, and its end if this was it."""
+    failed = len(result.errors)
+    info = dataclasses.replace(
+        job.info, chunks_done=job.info.chunks_done + 1, tasks_failed=job.info.tasks_failed + failed,
+        tasks_done=job.info.tasks_done + _tasks_with_values(job.spec, result),
+        result_bytes=job.info.result_bytes + len(result.results))
+    if failed and not job.spec.continue_on_failure:
+        e = result.errors[0]
+        return dataclasses.replace(info, state="failed", finished_at=time.time(), collected=False,
+                                   error=f"task {e.task} raised {e.type}: {e.message}")
+    if info.chunks_done >= info.chunks_total:
+        return dataclasses.replace(info, state="finished", finished_at=time.time(),
+                                   collected=job.collect_on_finish)
+    return info

@@ -38,21 +38,22 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from .core import HeadError
+from .. import defaults
+from .errors import HeadError
 from .metrics import render
 from .users import NOBODY, User, Users
 
 log = logging.getLogger("rxgrid.head.dashboard")
 
 COOKIE = "rxgrid_dashboard"
-MAX_HEADER_BYTES = 32 * 1024
-MAX_BODY_BYTES = 64 * 1024
-REQUEST_TIMEOUT = 30.0
-MAX_LISTED_JOBS = 500
-MAX_QUEUE_ROWS = 200
-MAX_ERRORS = 200
-MAX_OUTPUTS = 200
-MAX_STREAM_CHARS = 64 * 1024
+MAX_HEADER_BYTES = defaults.DASHBOARD_MAX_HEADER_BYTES
+MAX_BODY_BYTES = defaults.DASHBOARD_MAX_BODY_BYTES
+REQUEST_TIMEOUT = defaults.DASHBOARD_REQUEST_TIMEOUT
+MAX_LISTED_JOBS = defaults.DASHBOARD_MAX_LISTED_JOBS
+MAX_QUEUE_ROWS = defaults.DASHBOARD_MAX_QUEUE_ROWS
+MAX_ERRORS = defaults.DASHBOARD_MAX_ERRORS
+MAX_OUTPUTS = defaults.DASHBOARD_MAX_OUTPUTS
+MAX_STREAM_CHARS = defaults.DASHBOARD_MAX_STREAM_CHARS
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "ip6-localhost"}
 
 JOB_FIELDS = ("job_id", "name", "owner", "state", "priority", "tasks_total", "tasks_done", "tasks_failed",

@@ -94,7 +94,7 @@ def render(head) -> str:
               "# HELP rxgrid_worker_heartbeat_age_seconds Seconds since a worker was last heard",
               "# TYPE rxgrid_worker_heartbeat_age_seconds gauge"]
     now = time.time()
-    for session in head.sessions.values():
+    for session in head.workers.sessions.values():
         if session.open:
             lines.append(f'rxgrid_worker_heartbeat_age_seconds{{worker="{session.name}"}} '
                          f"{now - session.last_heartbeat:.3f}")

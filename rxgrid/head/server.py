@@ -16,11 +16,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from .. import defaults
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
+from ..defaults import MAX_MESSAGE_BYTES
 from .auth import TokenInterceptor, is_loopback
 from .core import Head
-from .service import MAX_MESSAGE_BYTES, ClusterService, WorkerLinkService
+from .servicers import ClusterService, WorkerLinkService
 from .store import Store
 from .users import Users
 
@@ -93,8 +95,9 @@ class Security:
                                            require_client_auth=root is not None)
 
 
-async def start_head(listen: str, state_dir: str, heartbeat_interval: float = 1.0,
-                     lease_timeout: float = 10.0, security: Security | None = None,
+async def start_head(listen: str, state_dir: str,
+                     heartbeat_interval: float = defaults.HEARTBEAT_INTERVAL,
+                     lease_timeout: float = defaults.LEASE_TIMEOUT, security: Security | None = None,
                      dashboard: str | None = None) -> RunningHead:
     """Start a head listening on ``listen`` (``HOST:PORT``, port 0 picks a free one)."""
     security = security or Security()

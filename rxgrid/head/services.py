@@ -13,6 +13,9 @@ import re
 import time
 
 from .._proto import rxgrid_pb2 as pb
+from .blobs import Blobs
+from .errors import HeadError
+from .store import Store
 from .users import NOBODY, User
 
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -21,12 +24,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class ServiceRegistry:
     """Services in the head's store; called from the event loop, errors as HeadError."""
 
-    def __init__(self, head):
-        self.head = head
-        self.store = head.store
+    def __init__(self, store: Store, blobs: Blobs):
+        self.store = store
+        self.blobs = blobs
 
     async def publish(self, spec: pb.ServiceSpec, owner: str = "") -> pb.ServiceInfo:
-        from .core import HeadError
         for what, value in (("name", spec.name), ("version", spec.version)):
             if not NAME_RE.match(value):
                 raise HeadError("invalid", f"service {what} {value!r} is not valid: use 1 to 64 "
@@ -38,11 +40,11 @@ class ServiceRegistry:
                                       f"published, and a published version never changes: "
                                       f"publish a new version")
         inline = {blob.hash for blob in spec.inline_blobs}
-        if spec.runner_blob not in inline and not self.store.blobs.has(spec.runner_blob):
+        if spec.runner_blob not in inline and not self.blobs.has(spec.runner_blob):
             raise HeadError("invalid", "the service's function blob is not on the head: upload "
                                        "it with PutBlob (or inline it) before publishing")
         for blob in spec.inline_blobs:
-            self.head.put_blob(blob.data, blob.hash)
+            self.blobs.put(blob.data, blob.hash)
         info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
                               runner_blob=spec.runner_blob, inputs=spec.inputs,
                               outputs=spec.outputs, created_at=time.time(), owner=owner)
@@ -56,7 +58,6 @@ class ServiceRegistry:
         return info
 
     def get(self, name: str, version: str) -> pb.ServiceInfo:
-        from .core import HeadError
         row = self._row(name, version)
         if row is None:
             raise HeadError("not_found", f"no service {name} version {version} (list them with "
@@ -68,7 +69,6 @@ class ServiceRegistry:
                 self.store.query("SELECT spec, owner FROM services ORDER BY name, created_at")]
 
     async def delete(self, name: str, version: str, user: User = NOBODY) -> pb.ServiceInfo:
-        from .core import HeadError
         info = self.get(name, version)
         if not user.may_see(info.owner):
             # A service is public (everyone may call it), so saying it exists hides nothing.

@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterator
 
 from .._paths import is_blob_hash
 from .._serialize import blob_hash
+from ..defaults import LAZY_COMMIT_SECONDS, SMALL_BLOB_BYTES, SMALL_BLOB_CACHE_ENTRIES
 
 log = logging.getLogger("rxgrid.head.store")
-
-LAZY_COMMIT_SECONDS = 0.005  # how long a write nobody waits on may wait for company
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -71,7 +70,8 @@ CREATE TABLE IF NOT EXISTS workers (
 # Columns added since a state dir may have been made: (table, column, definition). An
 # older state dir gets them on open; its rows get the default ('' owner: admins only).
 ADDED_COLUMNS = (("jobs", "owner", "TEXT NOT NULL DEFAULT ''"),
-                 ("services", "owner", "TEXT NOT NULL DEFAULT ''"))
+                 ("services", "owner", "TEXT NOT NULL DEFAULT ''"),
+                 ("task_errors", "exception", "BLOB"))
 INDEXES_ON_ADDED = "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner);"
 
 Op = tuple[str, tuple | list]
@@ -92,9 +92,6 @@ class BlobNameError(ValueError):
     The service edge (``validate.py``) refuses such names first; this is the store's
     own last line, so no name ever becomes a path outside the store.
     """
-
-
-SMALL_BLOB_BYTES = 64 << 10
 
 
 class BlobStore:
@@ -187,7 +184,7 @@ class BlobStore:
 
     def _remember(self, digest: str, data: bytes) -> None:
         self._small[digest] = data
-        if len(self._small) > 4096:
+        if len(self._small) > SMALL_BLOB_CACHE_ENTRIES:
             self._small.popitem(last=False)
 
     def read(self, digest: str) -> bytes:
@@ -248,17 +245,6 @@ class BlobWriter:
     def abort(self) -> None:
         self.file.close()
         pathlib.Path(self.tmp).unlink(missing_ok=True)
-
-
-# Columns added after a state dir may have been made: (table, column, type).
-ADDED_COLUMNS = [("task_errors", "exception", "BLOB")]
-
-
-def _add_missing_columns(conn: sqlite3.Connection) -> None:
-    """Bring the tables of an older state dir up to this schema."""
-    for table, column, kind in ADDED_COLUMNS:
-        if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class _Writer:
@@ -410,6 +396,7 @@ class Store:
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring the tables of an older state dir up to this schema."""
     for table, column, definition in ADDED_COLUMNS:
         have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if column not in have:

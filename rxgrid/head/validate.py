@@ -1,10 +1,10 @@
 """The head's one validation edge: every name, size, count and path that arrives in a
 message is checked here before anything acts on it.
 
-    client / worker ──message──► service.py ──► validate.* ──► core.Head / Store
-                                                  │ HeadError("invalid", what was wrong
-                                                  ▼            and what would be right)
-                                           INVALID_ARGUMENT
+    client / worker ──message──► servicers.py ──► validate.* ──► core.Head / Store
+                                                     │ HeadError("invalid", what was wrong
+                                                     ▼            and what would be right)
+                                              INVALID_ARGUMENT
 
 Names the head turns into paths (blob hashes) must be 64 lowercase hex characters;
 blobs that arrive with their bytes must hash to their name; task file paths are

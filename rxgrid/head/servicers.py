@@ -1,8 +1,11 @@
 """gRPC servicers of the head: they translate messages into calls on :class:`Head`.
 
 No scheduling or storage logic lives here; a :class:`HeadError` becomes the matching
-gRPC status with the head's message. Each Cluster call acts as the user whose token it
-carries (``users.py``): what it creates is theirs, and another user's job is NOT_FOUND.
+gRPC status with the head's message, and the head's records (``jobs.py``,
+``workers.py``, ``blobs.py``) become messages in the converters at the end of this
+module. The blob RPCs both services share are written once (``_BlobMethods``). Each
+Cluster call acts as the user whose token it carries (``users.py``): what it creates is
+theirs, and another user's job is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
+from ..defaults import MAX_MESSAGE_BYTES
 from . import validate
 from .auth import caller
-from .core import Head, HeadError
+from .core import Head
+from .errors import HeadError
+from .jobs import ChunkRecord, JobRecord, TaskErrorRecord
 from .users import User, Users
 
-log = logging.getLogger("rxgrid.head.service")
+log = logging.getLogger("rxgrid.head.servicers")
 
-MAX_MESSAGE_BYTES = 64 << 20
-PIECE_BYTES = 4 << 20
 
 _CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
@@ -60,51 +64,49 @@ def _translate_errors(method):
     return unary
 
 
-async def _receive_blob(head, request_iterator) -> pb.BlobRef:
-    """Stream an uploaded blob to disk, hashing it on the way; refuse it if damaged."""
-    expected = ""
-    try:
-        writer = head.store.blobs.writer()
-        try:
-            async for piece in request_iterator:
-                if piece.hash and not expected:
-                    expected = validate.blob_name(piece.hash)
-                writer.write(piece.data)
-        except BaseException:
-            writer.abort()
-            raise
-        if expected and expected != writer.hash.hexdigest():
-            writer.abort()
-            raise HeadError("invalid", f"blob content hashes to {writer.hash.hexdigest()[:12]}..., "
-                                       f"not the {expected[:12]}... it was sent as: it was "
-                                       f"damaged in transit")
-        digest = writer.finish()
-        head.metrics.blob_bytes_in["stream"] += writer.size
-    except OSError as exc:
-        raise HeadError("storage", f"the head cannot store a blob in its state dir "
-                                   f"{head.store.dir}: {exc.strerror or exc}. Free disk space "
-                                   f"there; stored jobs and results are kept") from exc
-    return pb.BlobRef(hash=digest, size=writer.size)
+class _BlobMethods:
+    """PutBlob, PutBlobFile, LocateBlob and GetBlob, the same for both services.
 
+    A service says who may read a blob (``_check_readable``) and counts what it sends
+    (``_count_sent``); everything else is :class:`~rxgrid.head.blobs.Blobs`.
+    """
 
-def _send_blob(store, request: pb.BlobRef):
-    validate.blob_name(request.hash)
-    if not store.blobs.has(request.hash):
-        raise HeadError("not_found", f"no blob {request.hash[:12]}... on the head")
-    first = True
-    try:
-        for data in store.blobs.pieces(request.hash, PIECE_BYTES):
+    head: Head
+
+    def _check_readable(self, digest: str, context) -> None:
+        """Raise HeadError("not_found") if the caller may not read this blob."""
+
+    def _count_sent(self, size: int, context) -> None:
+        """Account ``size`` bytes of a blob streamed to the caller."""
+
+    @_translate_errors
+    async def PutBlob(self, request_iterator, context):
+        stored = await self.head.blobs.receive((p.hash, p.data) async for p in request_iterator)
+        return pb.BlobRef(hash=stored.hash, size=stored.size)
+
+    @_translate_errors
+    async def PutBlobFile(self, request, context):
+        stored = await self.head.blobs.adopt(request.name, request.hash)
+        return pb.BlobRef(hash=stored.hash, size=stored.size)
+
+    @_translate_errors
+    async def LocateBlob(self, request, context):
+        self._check_readable(request.hash, context)
+        where = self.head.blobs.locate(request.hash)
+        return pb.BlobLocation(path=where.path, size=where.size)
+
+    @_translate_errors
+    async def GetBlob(self, request, context):
+        self._check_readable(request.hash, context)
+        first = True
+        for data, total in self.head.blobs.pieces(request.hash):
+            self._count_sent(len(data), context)
             yield pb.BlobPiece(hash=request.hash if first else "", data=data,
-                               total_size=store.blobs.size(request.hash) if first else 0)
+                               total_size=total if first else 0)
             first = False
-    except OSError as exc:  # removed by a cleanup meanwhile, or not a regular file
-        raise HeadError("not_found", f"blob {request.hash[:12]}... cannot be read on the head "
-                                     f"({exc.strerror or exc})") from exc
-    if first:
-        yield pb.BlobPiece(hash=request.hash, data=b"", total_size=0)
 
 
-class ClusterService(pb_grpc.ClusterServicer):
+class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
     """What clients call."""
 
     def __init__(self, head: Head, users: Users | None = None):
@@ -114,8 +116,8 @@ class ClusterService(pb_grpc.ClusterServicer):
     def _user(self, context) -> User:
         return caller(self.users, context.invocation_metadata())
 
-    def _job(self, job_id: str, context) -> pb.JobInfo:
-        """The job's info if the caller may see it; else NOT_FOUND, as for a missing job."""
+    def _job(self, job_id: str, context) -> JobRecord:
+        """The job's record if the caller may see it; else NOT_FOUND, as for a missing job."""
         return self.head.job_info_for(job_id, self._user(context))
 
     @_translate_errors
@@ -126,13 +128,13 @@ class ClusterService(pb_grpc.ClusterServicer):
                                             f"rxgrid version as the head ({__version__})")
         return pb.ConnectReply(protocol_version=PROTOCOL_VERSION, head_version=__version__,
                                total_slots=self.head.total_slots(),
-                               workers=sum(s.open for s in self.head.sessions.values()),
+                               workers=len(self.head.workers.connected()),
                                max_message_bytes=MAX_MESSAGE_BYTES,
-                               blob_inbox=self.head.inbox_path())
+                               blob_inbox=self.head.blobs.inbox_path())
 
     @_translate_errors
     async def SubmitJob(self, request, context):
-        return await self.head.submit(request, owner=self._user(context).name)
+        return job_info(await self.head.submit(request, owner=self._user(context).name))
 
     @_translate_errors
     async def RunJob(self, request, context):
@@ -158,7 +160,7 @@ class ClusterService(pb_grpc.ClusterServicer):
                 if kind == "error":
                     raise payload
                 if kind == "end":
-                    outcome.info.CopyFrom(payload)
+                    outcome.info.CopyFrom(job_info(payload))
                     break
                 if kind == "chunk" and outcome.complete:
                     size += payload.ByteSize()
@@ -174,20 +176,21 @@ class ClusterService(pb_grpc.ClusterServicer):
                 await self.head.mark_collected(info.job_id, request)
         elif outcome.info.collected:
             # Too big for one reply: not collected until the client has streamed them.
-            await self.head.store.write([("UPDATE jobs SET collected=0 WHERE job_id=?",
-                                          (info.job_id,))])
+            await self.head.repository.set_collected(info.job_id, False)
             outcome.info.collected = False
         return outcome
 
     @_translate_errors
     async def GetJob(self, request, context):
-        return self._job(request.job_id, context)
+        return job_info(self._job(request.job_id, context))
 
     @_translate_errors
     async def WatchJob(self, request, context):
         self._job(request.job_id, context)
-        async for event in self.head.watch(request.job_id, request.results, request.progress):
-            yield event
+        async for kind, payload in self.head.watch(request.job_id, request.results,
+                                                   request.progress):
+            yield (pb.JobEvent(chunk=chunk_result(payload)) if kind == "chunk"
+                   else pb.JobEvent(info=job_info(payload)))
         if request.results and self.head.job_info(request.job_id).state == "finished":
             await self.head.mark_collected(request.job_id)
 
@@ -195,31 +198,33 @@ class ClusterService(pb_grpc.ClusterServicer):
     async def GetResults(self, request, context):
         info = self._job(request.job_id, context)
         for chunk in self.head.stored_results(request.job_id):
-            yield chunk
+            yield chunk_result(chunk)
         if info.state == "finished":
             await self.head.mark_collected(request.job_id)
 
     @_translate_errors
     async def GetErrors(self, request, context):
         self._job(request.job_id, context)
-        return pb.ErrorsReply(errors=self.head.errors(request.job_id))
+        return pb.ErrorsReply(errors=[task_error(e) for e in self.head.errors(request.job_id)])
 
     @_translate_errors
     async def ListFiles(self, request, context):
         self._job(request.job_id, context)
-        return pb.FilesReply(files=self.head.task_files(request.job_id))
+        return pb.FilesReply(files=[pb.TaskFile(**vars(f))
+                                     for f in self.head.task_files(request.job_id)])
 
     @_translate_errors
     async def GetLogs(self, request, context):
         self._job(request.job_id, context)
         task = None if request.all_tasks else request.task
-        return pb.LogsReply(outputs=self.head.task_logs(request.job_id, task))
+        return pb.LogsReply(outputs=[pb.TaskOutput(**vars(o))
+                                     for o in self.head.task_logs(request.job_id, task)])
 
     @_translate_errors
     async def CancelJob(self, request, context):
         self._job(request.job_id, context)
         info, cancelled = await self.head.cancel(request.job_id)
-        return pb.CancelReply(job=info, cancelled=cancelled)
+        return pb.CancelReply(job=job_info(info), cancelled=cancelled)
 
     @_translate_errors
     async def ListJobs(self, request, context):
@@ -227,9 +232,9 @@ class ClusterService(pb_grpc.ClusterServicer):
                                                    "cancelled"):
             raise HeadError("invalid", f"unknown state {request.state!r}: use queued, running, "
                                        f"finished, failed or cancelled")
-        return pb.ListJobsReply(jobs=self.head.list_jobs(request.state, request.since,
-                                                         request.until, request.limit,
-                                                         request.service, self._user(context)))
+        jobs = self.head.list_jobs(request.state, request.since, request.until, request.limit,
+                                   request.service, self._user(context))
+        return pb.ListJobsReply(jobs=[job_info(j) for j in jobs])
 
     @_translate_errors
     async def Cleanup(self, request, context):
@@ -240,7 +245,8 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def ListWorkers(self, request, context):
-        return pb.ListWorkersReply(workers=self.head.list_workers())
+        return pb.ListWorkersReply(workers=[pb.WorkerInfo(**vars(w))
+                                            for w in self.head.list_workers()])
 
     @_translate_errors
     async def PublishService(self, request, context):
@@ -261,38 +267,19 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def DiskUsage(self, request, context):
-        return self.head.usage()
+        return pb.UsageReply(**vars(self.head.usage()))
 
-    @_translate_errors
-    async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head, request_iterator)
-
-    @_translate_errors
-    async def PutBlobFile(self, request, context):
-        return await self.head.adopt_blob_file(request.name, request.hash)
-
-    def _check_blob(self, digest: str, context) -> None:
+    def _check_readable(self, digest: str, context) -> None:
         if not self.head.may_read_blob(digest, self._user(context)):
             raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
 
     @_translate_errors
-    async def LocateBlob(self, request, context):
-        self._check_blob(request.hash, context)
-        return self.head.locate_blob(request.hash)
-
-    @_translate_errors
-    async def GetBlob(self, request, context):
-        self._check_blob(request.hash, context)
-        for piece in _send_blob(self.head.store, request):
-            yield piece
-
-    @_translate_errors
     async def MissingBlobs(self, request, context):
         hashes = validate.blob_names(request.hashes)
-        return pb.BlobQueryReply(missing=[h for h in hashes if not self.head.store.blobs.has(h)])
+        return pb.BlobQueryReply(missing=self.head.blobs.missing(hashes))
 
 
-class WorkerLinkService(pb_grpc.WorkerLinkServicer):
+class WorkerLinkService(_BlobMethods, pb_grpc.WorkerLinkServicer):
     """What worker daemons call."""
 
     def __init__(self, head: Head):
@@ -300,7 +287,17 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
 
     @_translate_errors
     async def Register(self, request, context):
-        return self.head.register(request)
+        if request.protocol_version != PROTOCOL_VERSION:
+            raise HeadError("precondition", f"worker speaks protocol {request.protocol_version}, "
+                                            f"this head speaks {PROTOCOL_VERSION}: install the "
+                                            f"same rxgrid version on head and workers")
+        validate.registration(request)
+        workers = self.head.workers
+        session = workers.register(request.name or f"{request.host}-{request.pid}",
+                                   request.host, request.cores, request.pid)
+        return pb.RegisterReply(name=session.name, heartbeat_interval=workers.heartbeat_interval,
+                                lease_timeout=workers.lease_timeout, session=session.token,
+                                blob_inbox=self.head.blobs.inbox_path())
 
     async def Session(self, request_iterator, context):
         meta = dict(context.invocation_metadata())
@@ -320,25 +317,11 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
             reader.cancel()
             self.head.close_session(session)
 
-    @_translate_errors
-    async def GetBlob(self, request, context):
-        session = self.head.sessions.get(dict(context.invocation_metadata()).get("rxgrid-worker", ""))
-        for piece in _send_blob(self.head.store, request):
-            if session is not None:
-                session.blob_bytes_sent += len(piece.data)
-            yield piece
-
-    @_translate_errors
-    async def PutBlob(self, request_iterator, context):
-        return await _receive_blob(self.head, request_iterator)
-
-    @_translate_errors
-    async def LocateBlob(self, request, context):
-        return self.head.locate_blob(request.hash)
-
-    @_translate_errors
-    async def PutBlobFile(self, request, context):
-        return await self.head.adopt_blob_file(request.name, request.hash)
+    def _count_sent(self, size: int, context) -> None:
+        worker = dict(context.invocation_metadata()).get("rxgrid-worker", "")
+        session = self.head.workers.sessions.get(worker)
+        if session is not None:
+            session.blob_bytes_sent += size
 
 
 def _spawn_reader(head: Head, session, request_iterator):
@@ -356,3 +339,22 @@ def _spawn_reader(head: Head, session, request_iterator):
             session.outbox.put_nowait(None)
 
     return asyncio.create_task(read())
+
+
+# -------------------------------------------------------------------- records as messages
+def job_info(record: JobRecord) -> pb.JobInfo:
+    """A job's record as the wire's JobInfo (the same fields)."""
+    return pb.JobInfo(**vars(record))
+
+
+def task_error(record: TaskErrorRecord) -> pb.TaskError:
+    """A stored task error as the wire carries it (``exception``: the pickled exception)."""
+    return pb.TaskError(**vars(record))
+
+
+def chunk_result(chunk: ChunkRecord | pb.ChunkResult) -> pb.ChunkResult:
+    """A stored chunk result as a message; a live one is the worker's message already."""
+    if isinstance(chunk, pb.ChunkResult):
+        return chunk
+    fields = dict(vars(chunk), errors=[task_error(e) for e in chunk.errors])
+    return pb.ChunkResult(**fields)
