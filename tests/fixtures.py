@@ -72,6 +72,22 @@ def record_start(path: str, label: str, seconds: float = 0.0):
     return label
 
 
+def gated_record(path: str, label: str, gate: str):
+    """Append ``label`` to ``path``, then hold the slot until the file ``gate`` exists."""
+    with open(path, "a") as f:
+        f.write(f"{label}\n")
+    while not os.path.exists(gate):
+        time.sleep(0.02)
+    return label
+
+
+def pid_then_sleep(path: str, seconds: float):
+    """Write this executor's pid to ``path``, then sleep (a task to be killed)."""
+    with open(path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(seconds)
+
+
 def where_am_i():
     return os.environ.get("RXGRID_WORKER", "local-sequential"), os.getpid()
 

@@ -56,25 +56,49 @@ print(cluster.exec(task, rxgrid.each([1, 2, 3])))
 def test_higher_priority_runs_before_the_rest_of_a_lower_priority_job(fresh_cluster, tmp_path):
     # One slot, so the order tasks start in is exactly the order the head hands them out.
     cluster = fresh_cluster(workers=1)
-    log = tmp_path / "starts.txt"
-    low = cluster.exec(fixtures.record_start, str(log), each([f"low{i}" for i in range(4)]),
-                       seconds=0.5, chunk_size=1, wait=False)
-    _wait_until(lambda: _count(log) >= 1, 30)  # the only slot is busy with low0
-    high = cluster.exec(fixtures.record_start, str(log), each(["high0", "high1"]), seconds=0.0,
+    log, gate = tmp_path / "starts.txt", tmp_path / "gate"
+    low = cluster.exec(fixtures.gated_record, str(log), each([f"low{i}" for i in range(4)]),
+                       str(gate), chunk_size=1, wait=False)
+    _wait_until(lambda: _count(log) >= 1, 60)  # the only slot is held by low0
+    high = cluster.exec(fixtures.gated_record, str(log), each(["high0", "high1"]), str(gate),
                         chunk_size=1, priority=10, wait=False)
+    gate.touch()
     low.wait(60), high.wait(60)
-    order = [line.split()[0] for line in log.read_text().splitlines()]
+    order = log.read_text().split()
     assert order == ["low0", "high0", "high1", "low1", "low2", "low3"], order
 
 
-def test_cancel_stops_a_running_task_quickly_and_frees_the_slot(fresh_cluster):
+def test_equal_priorities_run_in_submission_order(fresh_cluster, tmp_path):
     cluster = fresh_cluster(workers=1)
-    job = cluster.exec(fixtures.sleep_then, 60, wait=False)
-    _wait_until(lambda: cluster.workers()[0].busy == 1 and job.status() == "running", 30)
-    started = time.monotonic()
+    log, gate = tmp_path / "starts.txt", tmp_path / "gate"
+    blocker = cluster.exec(fixtures.gated_record, str(log), "blocker", str(gate), wait=False)
+    _wait_until(lambda: _count(log) == 1, 60)  # the only slot is held by the blocker
+    # (name, priority, tasks) in submission order; equal priorities interleave with others.
+    plan = [("a", 0, 2), ("b", 0, 1), ("hi", 3, 2), ("c", 0, 2), ("lo", -2, 1), ("d", 0, 1),
+            ("hi2", 3, 1), ("e", 0, 1)]
+    jobs = [cluster.exec(fixtures.gated_record, str(log), each([f"{name}{i}" for i in range(n)]),
+                         str(gate), priority=p, chunk_size=1, wait=False) for name, p, n in plan]
+    _wait_until(lambda: all(j.status() == "queued" for j in jobs), 60)
+    gate.touch()
+    for job in (blocker, *jobs):
+        job.wait(60)
+    # Independent oracle: (-priority, submission order, task index).
+    expected = [f"{name}{i}" for _, order, name, n in sorted(
+        (-p, order, name, n) for order, (name, p, n) in enumerate(plan)) for i in range(n)]
+    assert log.read_text().split() == ["blocker", *expected]
+
+
+def test_cancel_stops_a_running_task_quickly_and_frees_the_slot(fresh_cluster, tmp_path):
+    cluster = fresh_cluster(workers=1)
+    pid_file = tmp_path / "pid"
+    job = cluster.exec(fixtures.pid_then_sleep, str(pid_file), 3600, wait=False)
+    _wait_until(lambda: pid_file.exists() and pid_file.read_text(), 60)
+    pid = int(pid_file.read_text())
     assert job.cancel() is True
+    # The executor running the hour-long task is killed (not left to finish) ...
+    _wait_until(lambda: not _alive(pid), 60)
+    # ... and the slot takes new work.
     assert cluster.exec(fixtures.square, 7) == [49]
-    assert time.monotonic() - started < 2.0
     assert job.status() == "cancelled"
     with pytest.raises(rxgrid.JobCancelledError, match="cancelled"):
         job.result()
@@ -261,6 +285,14 @@ def test_a_blocking_exec_rides_through_a_head_restart(fresh_cluster):
 
 def _count(path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
 
 
 def _wait_until(predicate, timeout: float) -> None:

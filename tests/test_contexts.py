@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
@@ -21,6 +20,7 @@ from rxgrid import each
 from rxgrid.client import context as rxcontext
 from rxgrid.client.executor_context import ExecutorContext, from_executor
 from tests import fixtures
+from tests.test_cluster import _wait_until
 from tests.test_contract import *  # noqa: F403 - the contract tests, re-run on these contexts
 
 try:
@@ -78,18 +78,20 @@ def test_chunks_are_sized_for_the_executor_slots(threads_ctx):
     assert threads_ctx.workers()[0].cores == 2
 
 
-def test_cancel_drops_chunks_not_started_and_keeps_what_ran():
+def test_cancel_drops_chunks_not_started_and_keeps_what_ran(tmp_path):
     ctx = from_executor(ThreadPoolExecutor(1))
-    job = ctx.exec(fixtures.sleep_then, 0.2, "x", times=20, chunk_size=1, wait=False)
-    while job.status() == "queued":
-        time.sleep(0.01)
+    log, gate = tmp_path / "starts.txt", tmp_path / "gate"
+    job = ctx.exec(fixtures.gated_record, str(log), each([f"t{i}" for i in range(20)]), str(gate),
+                   chunk_size=1, wait=False)
+    _wait_until(lambda: log.exists() and log.read_text(), 60)  # t0 runs, held by the gate
     assert job.status() == "running"
     assert job.cancel() is True and job.status() == "cancelled"
     with pytest.raises(rxgrid.JobCancelledError):
         job.result()
+    gate.touch()
     ctx.executor().shutdown(wait=True)  # the chunk that was running finishes
-    partial = job.result(partial=True)
-    assert partial[0] == "x" and partial.count(None) >= 17
+    assert job.result(partial=True) == ["t0"] + [None] * 19
+    assert log.read_text().split() == ["t0"]  # no chunk started after the cancel
     assert job.cancel() is False
 
 

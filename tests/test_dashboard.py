@@ -111,22 +111,21 @@ def test_jobs_api_shows_progress_and_a_job_its_errors_and_output(dash):
 
 
 def test_queue_is_in_priority_order_and_cancel_stops_running_work(dash):
-    low = dash.cluster.exec(fixtures.sleep_then, 30, times=4, wait=False)
-    wait_for(lambda: len(dash.json("/api/cluster")["running"]) == 2, what="two running chunks")
-    high = dash.cluster.exec(fixtures.sleep_then, 30, times=2, priority=5, wait=False)
-    queue = wait_for(lambda: [q for q in dash.json("/api/cluster")["queue"]] or None, what="a queue")
+    low = dash.cluster.exec(fixtures.sleep_then, 3600, times=4, wait=False)
+    wait_for(lambda: len(dash.json("/api/cluster")["running"]) == 2, 60, "two running chunks")
+    high = dash.cluster.exec(fixtures.sleep_then, 3600, times=2, priority=5, wait=False)
+    queue = wait_for(lambda: [q for q in dash.json("/api/cluster")["queue"]] or None, 60, "a queue")
     assert [q["job_id"] for q in queue] == [high.id] * 2 + [low.id] * 2
     assert [q["priority"] for q in queue] == [5, 5, 0, 0]
     assert {r["job_id"] for r in dash.json("/api/cluster")["running"]} == {low.id}
 
-    started = time.monotonic()
     for job in (high, low):
         reply = dash.json(f"/api/jobs/{job.id}/cancel", "POST", headers={"X-Rxgrid": "1"})
         assert reply["cancelled"] is True and reply["job"]["state"] == "cancelled"
     assert low.status() == high.status() == "cancelled"
-    # The 30 s tasks were killed, not left to finish: both slots are free again at once.
-    wait_for(lambda: dash.json("/api/cluster")["counts"]["busy"] == 0, what="free slots")
-    assert time.monotonic() - started < 10
+    # The hour-long tasks were killed, not left to finish: both slots are free again.
+    wait_for(lambda: dash.json("/api/cluster")["counts"]["busy"] == 0, what="free slots",
+             timeout=120)
     again = dash.json(f"/api/jobs/{low.id}/cancel", "POST", headers={"X-Rxgrid": "1"})
     assert again["cancelled"] is False
 

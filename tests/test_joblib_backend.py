@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import joblib
@@ -18,6 +17,7 @@ import rxgrid.joblib_backend  # noqa: F401 - registers the backend
 from rxgrid.client import context as rxcontext
 from rxgrid.client.executor_context import from_executor
 from tests import fixtures
+from tests.test_cluster import _alive, _wait_until
 
 
 def triple_if_even(i: int) -> int:
@@ -88,19 +88,14 @@ def test_executor_context_and_current_context_as_backends():
         assert Parallel()(delayed(fixtures.square)(i) for i in range(5)) == [0, 1, 4, 9, 16]
 
 
-def test_an_aborted_parallel_cancels_the_batches_left(cluster):
-    start = time.monotonic()
-    before = {j.id for j in cluster.jobs()}
+def test_an_aborted_parallel_cancels_the_batches_left(cluster, tmp_path):
     with joblib.parallel_backend("rxgrid", cluster=cluster), pytest.raises(KeyError):
         Parallel(n_jobs=2, batch_size=1)(
-            delayed(triple_if_even)(13) if i == 0 else delayed(fixtures.sleep_then)(30.0, i)
+            delayed(triple_if_even)(13) if i == 0
+            else delayed(fixtures.pid_then_sleep)(str(tmp_path / f"pid{i}"), 3600.0)
             for i in range(12))
-    assert time.monotonic() - start < 5  # joblib does not wait for the rest
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        left = [j for j in cluster.jobs() if j.id not in before and j.state in ("queued", "running")]
-        if not left and not any(w.busy for w in cluster.workers()):
-            break
-        time.sleep(0.1)
-    # 30-second calls still queued or running after 10 s would mean they were not cancelled
-    assert not left and not any(w.busy for w in cluster.workers())
+    # Parallel raised without waiting for the hour-long calls: the batches left are
+    # cancelled, so every slot is free again and the executors that had started one exit.
+    _wait_until(lambda: not any(w.busy for w in cluster.workers()), 120)
+    pids = [int(p.read_text()) for p in tmp_path.glob("pid*") if p.read_text()]
+    _wait_until(lambda: not any(_alive(pid) for pid in pids), 120)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rxgrid.head.scheduler import Scheduler
 
@@ -165,3 +166,280 @@ def test_pinned_waiting_lists_queued_per_node_chunks_by_worker():
     assert list(s.pinned_waiting()) == ["b"]  # leased chunks are not waiting
     assert s.complete("j", 1, None) == (True, None)  # failed in place: no longer waiting
     assert s.pinned_waiting() == {}
+
+
+# ------------------------------------------------------------------ stateful model
+# A rule-based state machine drives the scheduler as the head does (submissions, workers
+# joining, lost and rejoining under the same name, leases, results on current, stale and
+# late leases, per-node chunks, max_parallel, reopen, cancel, forget) and checks every
+# answer against a plain model. The priority oracle is the model's own (-priority,
+# submission order, chunk index), not Chunk.sort_key.
+
+WORKER_NAMES = ("a", "b", "c")
+
+# Preconditions are named functions: hypothesis describes each precondition on every
+# step, and extracting a lambda's source took nearly all of this test's time.
+def _has_leases(m):
+    return any(c["state"] == "leased" for c in m.chunks.values())
+
+
+def _has_stale(m):
+    return bool(m.stale)
+
+
+def _has_waiting(m):
+    return bool(m._waiting())
+
+
+def _has_reopenable(m):
+    return bool(m._reopenable())
+
+
+def _has_live(m):
+    return bool(m._live())
+
+
+def _has_ended(m):
+    return bool(m._ended())
+
+
+def _has_absent(m):
+    return len(m.workers) < len(WORKER_NAMES)
+
+
+def _has_workers(m):
+    return bool(m.workers)
+
+
+
+class SchedulerMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.s = Scheduler()
+        self.jobs: dict[str, dict] = {}  # job -> priority, order, cap, cancelled
+        self.chunks: dict[tuple[str, int], dict] = {}  # state, pinned, lease, worker
+        self.workers: dict[str, int] = {}
+        self.stale: list = []  # leases that are no longer current
+        self.ends: dict[tuple[str, int], int] = {}  # accepted results minus reopens
+
+    # -------------------------------------------------------------- oracle helpers
+    def _running(self, job: str) -> int:
+        return sum(1 for (j, _), c in self.chunks.items() if j == job and c["state"] == "leased")
+
+    def _eligible(self, worker: str) -> list[tuple[str, int]]:
+        out = []
+        for (job, index), c in self.chunks.items():
+            cap = self.jobs[job]["cap"]
+            if c["state"] == "queued" and c["pinned"] in (None, worker) and (
+                    cap == 0 or self._running(job) < cap):
+                out.append((job, index))
+        return sorted(out, key=lambda k: (-self.jobs[k[0]]["priority"], self.jobs[k[0]]["order"], k[1]))
+
+    def _check_lease(self, worker: str, lease) -> None:
+        """``lease`` is what the scheduler gave ``worker``; it must be the oracle's pick."""
+        busy = sum(1 for c in self.chunks.values() if c["state"] == "leased" and c["worker"] == worker)
+        eligible = self._eligible(worker) if busy < self.workers.get(worker, 0) else []
+        if lease is None:
+            assert not eligible, (worker, eligible)
+            return
+        assert lease.worker == worker
+        assert (lease.job_id, lease.chunk) == eligible[0], (lease, eligible)
+        assert all(lease.lease != c["lease"] for c in self.chunks.values())
+        assert all(lease.lease != old[0] for old in self.stale)
+        c = self.chunks[(lease.job_id, lease.chunk)]
+        c.update(state="leased", lease=lease.lease, worker=worker)
+
+    def _end(self, key) -> None:
+        self.ends[key] = self.ends.get(key, 0) + 1
+        assert self.ends[key] == 1, f"{key} ended twice"
+        c = self.chunks[key]
+        if c["state"] == "leased":
+            self.stale.append(self._current(key))
+        c.update(state="done", lease=None, worker=None)
+
+    def _waiting(self) -> list:
+        return [k for k, c in self.chunks.items() if c["state"] == "orphan" or (
+            c["state"] == "queued" and c["pinned"] is not None and c["pinned"] not in self.workers)]
+
+    def _reopenable(self) -> list:
+        return [k for k, c in self.chunks.items()
+                if c["state"] == "done" and not self.jobs[k[0]]["cancelled"]]
+
+    def _live(self) -> list:
+        return [j for j, info in self.jobs.items() if not info["cancelled"] and "forgotten" not in info]
+
+    def _ended(self) -> list:
+        return [j for j, info in self.jobs.items() if "forgotten" not in info and all(
+            c["state"] in ("done", "cancelled") for k, c in self.chunks.items() if k[0] == j)]
+
+    def _current(self, key):
+        c = self.chunks[key]
+        return (c["lease"], key[0], key[1], c["worker"])
+
+    # -------------------------------------------------------------- rules
+    @rule(priority=st.integers(-1, 1), pins=st.lists(st.sampled_from((None, None, *WORKER_NAMES)),
+                                                      min_size=1, max_size=4),
+          cap=st.integers(0, 2))
+    def submit(self, priority, pins, cap):
+        job = f"j{len(self.jobs)}"
+        # Submission order is the head's seq; give it gaps so nothing relies on 1, 2, 3.
+        self.jobs[job] = dict(priority=priority, order=10 * len(self.jobs) + 7, cap=cap,
+                              cancelled=False)
+        self.s.add_job(job, priority, self.jobs[job]["order"],
+                       [(i, 1, pin) for i, pin in enumerate(pins)], max_parallel=cap)
+        for i, pin in enumerate(pins):
+            self.chunks[(job, i)] = dict(state="queued", pinned=pin, lease=None, worker=None)
+
+    @precondition(_has_absent)
+    @rule(data=st.data(), slots=st.integers(1, 2))
+    def join(self, data, slots):
+        name = data.draw(st.sampled_from([n for n in WORKER_NAMES if n not in self.workers]))
+        self._join(name, slots)
+
+    def _join(self, name, slots):
+        self.s.add_worker(name, slots)
+        self.workers[name] = slots
+
+    @precondition(_has_workers)
+    @rule(data=st.data())
+    def lose(self, data):
+        name = data.draw(st.sampled_from(sorted(self.workers)))
+        orphans = self.s.remove_worker(name)
+        del self.workers[name]
+        expected = set()
+        for key, c in self.chunks.items():
+            if c["state"] == "leased" and c["worker"] == name:
+                self.stale.append(self._current(key))
+                if c["pinned"] is None:
+                    c.update(state="queued", lease=None, worker=None)
+                else:  # a per-node chunk cannot run elsewhere: the head fails it
+                    c.update(state="orphan", lease=None, worker=None)
+                    expected.add(key)
+        assert {(o.job_id, o.index) for o in orphans} == expected
+
+    @rule(name=st.sampled_from(WORKER_NAMES))
+    def lease_one(self, name):
+        self._check_lease(name, self.s.lease_next(name))
+
+    @rule()
+    def assign(self):
+        for lease in self.s.assign():
+            self._check_lease(lease.worker, lease)
+        for name in self.workers:  # no free slot is left idle while it has work
+            self._check_lease(name, None)
+
+    @precondition(_has_leases)
+    @rule(data=st.data())
+    def finish(self, data):
+        current = [k for k, c in self.chunks.items() if c["state"] == "leased"]
+        key = data.draw(st.sampled_from(current))
+        assert self.s.complete(*key, self.chunks[key]["lease"]) == (True, None)
+        self._end(key)
+
+    @precondition(_has_stale)
+    @rule(data=st.data())
+    def late_result(self, data):
+        """A result on a lease that is no longer current: reassigned, or its worker removed."""
+        lease, job, index, _ = data.draw(st.sampled_from(self.stale))
+        key = (job, index)
+        accepted, other = self.s.complete(job, index, lease)
+        c = self.chunks.get(key)
+        live = c is not None and c["state"] in ("queued", "leased", "orphan")
+        assert accepted == live, (key, c)
+        if c is not None and c["state"] == "leased":
+            assert (other.lease, other.job_id, other.chunk, other.worker) == self._current(key)
+        else:
+            assert other is None, (key, c, other)
+        if accepted:
+            self._end(key)
+
+    @precondition(_has_waiting)
+    @rule(data=st.data())
+    def fail_in_place(self, data):
+        """The head fails a per-node chunk whose worker is gone (lease None)."""
+        waiting = self._waiting()
+        key = data.draw(st.sampled_from(waiting))
+        assert self.s.complete(*key, None) == (True, None)
+        self._end(key)
+
+    @precondition(_has_reopenable)
+    @rule(data=st.data())
+    def reopen(self, data):
+        """A result that could not be stored: the chunk runs again."""
+        done = self._reopenable()
+        key = data.draw(st.sampled_from(done))
+        self.s.reopen(*key)
+        self.ends[key] -= 1
+        self.chunks[key]["state"] = "queued"
+
+    @precondition(_has_live)
+    @rule(data=st.data())
+    def cancel(self, data):
+        live = self._live()
+        job = data.draw(st.sampled_from(live))
+        running = self.s.cancel_job(job)
+        mine = {k: c for k, c in self.chunks.items() if k[0] == job}
+        assert sorted((r.lease, r.job_id, r.chunk, r.worker) for r in running) == sorted(
+            self._current(k) for k, c in mine.items() if c["state"] == "leased")
+        for key, c in mine.items():
+            if c["state"] == "leased":
+                self.stale.append(self._current(key))
+            if c["state"] != "done":
+                c.update(state="cancelled", lease=None, worker=None)
+        self.jobs[job]["cancelled"] = True
+
+    @precondition(_has_ended)
+    @rule(data=st.data())
+    def forget(self, data):
+        """The head forgets a job once it has ended (every chunk done, or cancelled)."""
+        ended = self._ended()
+        job = data.draw(st.sampled_from(ended))
+        self.s.forget_job(job)
+        self.jobs[job]["forgotten"] = True
+        for key in [k for k in self.chunks if k[0] == job]:
+            del self.chunks[key]
+            assert self.s.chunk(*key) is None
+
+    # -------------------------------------------------------------- invariants
+    @invariant()
+    def views_match_the_model(self):
+        assert sorted((x.lease, x.job_id, x.chunk, x.worker) for x in self.s.leased()) == sorted(
+            self._current(k) for k, c in self.chunks.items() if c["state"] == "leased")
+        assert {(c.job_id, c.index) for c in self.s.queued()} == {
+            k for k, c in self.chunks.items() if c["state"] == "queued"}
+        assert self.s.workers() == {
+            name: (slots, sum(1 for c in self.chunks.values()
+                              if c["state"] == "leased" and c["worker"] == name))
+            for name, slots in self.workers.items()}
+        for job, info in self.jobs.items():
+            if info["cap"]:
+                assert self._running(job) <= info["cap"]
+
+    def teardown(self):
+        """Drain: with every worker back, each chunk of a job not cancelled ends exactly once."""
+        for name in WORKER_NAMES:
+            if name not in self.workers:
+                self._join(name, 2)
+        for key in [k for k, c in self.chunks.items() if c["state"] == "orphan"]:
+            assert self.s.complete(*key, None) == (True, None)
+            self._end(key)
+        while True:
+            self.assign()
+            current = [k for k, c in self.chunks.items() if c["state"] == "leased"]
+            if not current:
+                break
+            for key in current:
+                assert self.s.complete(*key, self.chunks[key]["lease"]) == (True, None)
+                self._end(key)
+        for key, c in self.chunks.items():
+            if self.jobs[key[0]]["cancelled"]:
+                assert c["state"] in ("done", "cancelled") and self.ends.get(key, 0) == (c["state"] == "done")
+            else:
+                assert c["state"] == "done" and self.ends[key] == 1, (key, c)
+
+
+# No timing health check: a loaded 2-core runner must not fail it.
+SchedulerMachine.TestCase.settings = settings(max_examples=200, stateful_step_count=30,
+                                              deadline=None,
+                                              suppress_health_check=[HealthCheck.too_slow])
+test_scheduler_against_a_model = SchedulerMachine.TestCase

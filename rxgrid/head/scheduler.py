@@ -121,7 +121,7 @@ class Scheduler:
         """Stop scheduling a job; return the leases running now, to be stopped."""
         running = []
         for chunk in self._jobs.get(job_id, []):
-            if chunk.state == LEASED:
+            if chunk.state == LEASED and chunk.lease is not None:  # not an orphan
                 running.append(self._lease_of(chunk))
                 self._drop_lease(chunk)
             if chunk.state != DONE:
@@ -204,7 +204,9 @@ class Scheduler:
         if chunk is None or chunk.state in (DONE, CANCELLED):
             return False, None
         other = None
-        if chunk.state == LEASED:
+        # A per-node chunk whose worker was lost stays LEASED with no lease (an orphan the
+        # head fails): nothing runs it, so there is no other lease to stop or drop.
+        if chunk.state == LEASED and chunk.lease is not None:
             if chunk.lease != lease:
                 other = self._lease_of(chunk)
             self._drop_lease(chunk)
