@@ -247,7 +247,7 @@ def _wait_for(ready, timeout: float = 60.0) -> None:
         time.sleep(0.01)
 
 
-def gated_record(x: float, gate: str) -> dict:
+def gated_service_record(x: float, gate: str) -> dict:
     """A service record that waits for the file ``gate`` to exist ('' = no gate)."""
     if gate:
         _wait_for(lambda: os.path.exists(gate))
@@ -271,7 +271,7 @@ def timed_record(x: float, log_dir: str) -> dict:
     return {"answer": x}
 
 
-def pid_then_sleep(x: float, seconds: float, log_dir: str) -> dict:
+def service_record_pid_then_sleep(x: float, seconds: float, log_dir: str) -> dict:
     """A service record that writes its process id and working directory, sleeps, then
     writes a marker file."""
     with open(os.path.join(log_dir, f"pid-{x}"), "w") as f:

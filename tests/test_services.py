@@ -64,7 +64,7 @@ def test_partial_results_are_visible_while_the_batch_runs(service_cluster, tmp_p
     # Records 0-3 run (two at a time); 4-7 wait for a file only the test writes, so while they
     # wait the batch is running with exactly four results.
     gate = tmp_path / "go"
-    svc = service_cluster.publish_service("gated", "1.0", fixtures.gated_record)
+    svc = service_cluster.publish_service("gated", "1.0", fixtures.gated_service_record)
     records = [{"x": float(i), "gate": str(gate) if i >= 4 else ""} for i in range(8)]
     batch = svc.batch(records, parallel_count=2).start()
     _wait_until(lambda: batch.results().completed_item_count == 4, 60)
@@ -101,7 +101,7 @@ def _max_overlap(spans) -> int:
 
 
 def test_cancel_mid_batch_kills_running_records_and_keeps_finished_ones(service_cluster, tmp_path):
-    svc = service_cluster.publish_service("sleepy", "1.0", fixtures.pid_then_sleep)
+    svc = service_cluster.publish_service("sleepy", "1.0", fixtures.service_record_pid_then_sleep)
     records = [{"x": float(i), "seconds": 0.0 if i < 2 else 600.0, "log_dir": str(tmp_path)}
                for i in range(6)]
     batch = svc.batch(records, parallel_count=2).start()
