@@ -203,3 +203,14 @@ def zero_or_wait_for(path: str, x: float, limit: float = 120.0):
     while x and not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.02)
     return x
+
+
+def simulate(n: int, seed: int = 0) -> tuple:
+    """The issue's example: a function with its own ``seed`` (not rxgrid's), and a draw
+    from rxgrid's task stream."""
+    return n, seed, rxgrid.task_rng().random()
+
+
+def takes_any_keywords(x: int, **extra) -> tuple:
+    """A function that accepts every keyword, so any option name could be meant for it."""
+    return x, sorted(extra.items())

@@ -351,9 +351,9 @@ class Cluster(ComputeContext):
         Its jobs are removed from the head once their results are read, unless
         ``keep_jobs=True`` (to find them later with ``cluster.jobs()``).
         """
-        return self._executor(keep_jobs, JobOptions())
+        return self._make_executor(keep_jobs, JobOptions())
 
-    def _executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
         return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
 
 

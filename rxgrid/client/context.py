@@ -46,7 +46,7 @@ class ComputeContext(AnalyticsMixin):
     """Where jobs run (RevoScaleR's compute context): one ``exec``, one job API.
 
     Subclasses implement :meth:`_run` (run a checked call), :meth:`job`, :meth:`jobs`,
-    :meth:`cleanup`, :meth:`workers` and :meth:`_executor`.
+    :meth:`cleanup`, :meth:`workers` and :meth:`_make_executor`.
     """
 
     address: str = ""
@@ -115,7 +115,7 @@ class ComputeContext(AnalyticsMixin):
 
     def executor(self, keep_jobs: bool = False) -> concurrent.futures.Executor:
         """A ``concurrent.futures.Executor`` whose tasks run on this context."""
-        return self._executor(keep_jobs, JobOptions())
+        return self._make_executor(keep_jobs, JobOptions())
 
     def _exec(self, function: Callable, args: tuple, kwargs: Mapping[str, Any] | None,
               keywords: dict[str, Any], base: JobOptions, caller: FrameType | None) -> Any:
@@ -128,7 +128,7 @@ class ComputeContext(AnalyticsMixin):
         """Run a checked call: its results when ``options.wait``, else its job handle."""
         raise NotImplementedError
 
-    def _executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
         raise NotImplementedError
 
     def job(self, job_id: str) -> JobHandle:
@@ -188,7 +188,7 @@ class BoundContext:
 
     def executor(self, keep_jobs: bool = False) -> concurrent.futures.Executor:
         """The context's executor, running its jobs with the bound options."""
-        return self.context._executor(keep_jobs, self.job_options)
+        return self.context._make_executor(keep_jobs, self.job_options)
 
     def __getattr__(self, name: str) -> Any:
         if name in self._DELEGATED:

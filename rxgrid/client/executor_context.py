@@ -380,7 +380,7 @@ class ExecutorContext(ComputeContext):
         return [WorkerInfo(self.name, socket.gethostname(), self._slots, min(busy, self._slots),
                            "connected", time.time(), os.getpid(), done)]
 
-    def _executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
         """The executor this context runs on (it stores no jobs: ``keep_jobs`` changes nothing)."""
         plain_pool(options, f"from_executor({type(self._executor).__name__})")
         return self._executor

@@ -154,7 +154,7 @@ class SequentialCluster(ComputeContext):
         """This process, as one worker."""
         return [WorkerInfo(WORKER_NAME, "localhost", 1, 0, "connected", time.time(), 0, 0)]
 
-    def _executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
         """A one-thread executor: tasks raise their own exceptions, as on every context.
 
         It stores no jobs, so ``keep_jobs`` (kept for the same signature) changes nothing.
