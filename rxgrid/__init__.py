@@ -35,13 +35,17 @@ from .errors import (
 if TYPE_CHECKING:
     from ._seeding import task_rng
     from .client.cluster import Cluster
-    from .client.job import Job, JobInfo
+    from .client.context import BoundContext, ComputeContext
+    from .client.job import Job, JobHandle, JobInfo
     from .client.local import LocalCluster
+    from .client.options import JobOptions
     from .client.sequential import SequentialCluster
+    from .states import JobState
 
 __all__ = [
     "connect", "local", "local_sequential", "each", "task_rng", "get_info", "Cluster", "LocalCluster",
-    "SequentialCluster", "Job", "JobInfo", "TaskFailure", "RxgridError", "InvalidArgumentError",
+    "SequentialCluster", "Job", "JobInfo", "JobHandle", "JobOptions", "JobState", "ComputeContext",
+    "BoundContext", "TaskFailure", "RxgridError", "InvalidArgumentError",
     "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
@@ -51,6 +55,8 @@ __all__ = [
 
 _LAZY = {
     "Cluster": "client.cluster", "Job": "client.job", "JobInfo": "client.job",
+    "JobHandle": "client.job", "JobOptions": "client.options", "JobState": "states",
+    "ComputeContext": "client.context", "BoundContext": "client.context",
     "LocalCluster": "client.local", "SequentialCluster": "client.sequential",
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
     "set_context": "client.context", "get_context": "client.context",

@@ -388,3 +388,14 @@ class DiesWhenLoaded:
 
     def __reduce__(self):
         return (os._exit, (self.code,))
+
+
+def simulate(n: int, seed: int = 0) -> tuple:
+    """The issue's example: a function with its own ``seed`` (not rxgrid's), and a draw
+    from rxgrid's task stream."""
+    return n, seed, rxgrid.task_rng().random()
+
+
+def takes_any_keywords(x: int, **extra) -> tuple:
+    """A function that accepts every keyword, so any option name could be meant for it."""
+    return x, sorted(extra.items())

@@ -239,3 +239,52 @@ def test_submitted_jobs_are_not_kept_once_their_results_are_read(ctx):
         futures = [pool.submit(fixtures.square, i) for i in range(100)]
         assert [f.result(timeout=120) for f in futures] == [i * i for i in range(100)]
     assert {j.id for j in ctx.jobs()} - before == set()
+
+
+# ------------------------------------------------------------------ options and kwargs=
+def test_an_option_name_the_function_also_takes_is_refused_saying_how_to_pass_it(ctx):
+    with pytest.raises(rxgrid.InvalidArgumentError) as info:
+        ctx.exec(fixtures.simulate, 10, seed=42)
+    message = str(info.value)
+    assert "seed=42" in message and "simulate() takes a parameter named 'seed'" in message
+    assert "kwargs={'seed': 42}" in message and "options(seed=42)" in message
+    with pytest.raises(rxgrid.InvalidArgumentError, match=r"takes \*\*kwargs"):
+        ctx.exec(fixtures.takes_any_keywords, 1, timeout=5)
+
+
+def test_kwargs_reach_the_function_while_the_same_name_beside_them_is_the_option(ctx):
+    first = ctx.exec(fixtures.simulate, 10, kwargs={"seed": 42}, seed=1, times=2)
+    again = ctx.exec(fixtures.simulate, 10, kwargs={"seed": 42}, seed=1, times=2)
+    other = ctx.exec(fixtures.simulate, 10, kwargs={"seed": 42}, seed=2, times=2)
+    assert [r[:2] for r in first] == [(10, 42), (10, 42)]
+    assert first == again and first != other, "seed= must seed the task streams"
+    assert ctx.exec(fixtures.takes_any_keywords, 1, kwargs={"timeout": 5}) == [(1, [("timeout", 5)])]
+
+
+def test_keywords_beside_kwargs_must_be_options(ctx):
+    with pytest.raises(rxgrid.InvalidArgumentError, match="y=.*not an rxgrid option.*kwargs="):
+        ctx.exec(fixtures.add, 1, kwargs={"x": 1}, y=2)
+
+
+def test_a_plain_keyword_with_an_option_name_is_the_option_when_the_function_cannot_take_it(ctx):
+    assert ctx.exec(fixtures.add, 2, y=3, times=2) == [5, 5]
+    assert ctx.exec(fixtures.draws, times=2, seed=5) == ctx.options(seed=5).exec(fixtures.draws, times=2)
+
+
+def test_options_bind_defaults_for_blocking_and_non_blocking_exec(ctx):
+    bound = ctx.options(seed=7, times=3)
+    expected = ctx.exec(fixtures.draws, times=3, seed=7)
+    assert bound.exec(fixtures.draws) == expected
+    with pytest.raises(rxgrid.InvalidArgumentError, match="seed"):
+        bound.exec(fixtures.simulate, 1, seed=8)  # still ambiguous through a bound context
+    job = bound.options(wait=False).exec(fixtures.simulate, 1)
+    assert job.wait(60).state is rxgrid.JobState.FINISHED and job.info().seed == 7
+    assert [r[:2] for r in job.result()] == [(1, 0)] * 3
+    assert bound.exec(fixtures.draws, seed=9) == ctx.exec(fixtures.draws, times=3, seed=9)
+
+
+def test_unknown_option_names_are_refused_naming_the_closest(ctx):
+    with pytest.raises(rxgrid.InvalidArgumentError, match="tmeout=.*did you mean 'timeout'"):
+        ctx.options(tmeout=5)
+    with pytest.raises(rxgrid.InvalidArgumentError, match="timeout"):
+        ctx.options(timeout=-1)

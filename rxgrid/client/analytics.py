@@ -26,8 +26,8 @@ class ContextMap:
         if not arguments:
             return []
         columns = [each(list(c)) for c in zip(*arguments, strict=True)]
-        return self.context.exec(fn, *columns, priority=self.priority,
-                                 continue_on_failure=False)
+        return self.context.options(priority=self.priority, continue_on_failure=False).exec(
+            fn, *columns)
 
 
 def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):
@@ -42,7 +42,7 @@ def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):
 
 
 class AnalyticsMixin:
-    """The HPA methods every compute context has (it provides ``exec`` and ``total_slots``)."""
+    """The HPA methods every compute context has (it provides ``options().exec`` and ``_total_slots``)."""
 
     def lin_mod(self, formula: str, data: str, *, cube: bool = False, wait: bool = True, **options):
         """Linear model (rxLinMod): ``cluster.lin_mod("ArrDelay ~ DayOfWeek", data=path, cube=True)``."""
@@ -73,8 +73,8 @@ class AnalyticsMixin:
             raise InvalidArgumentError(
                 "a non-waiting fit runs its driver as a task and its block steps as further "
                 "tasks, so it needs at least 2 executor slots; this cluster has fewer")
-        return self.exec(fit_model, kind, data, formula, dict(options, _priority=priority),
-                         wait=False, priority=priority, _single_result=True)
+        return self.options(wait=False, priority=priority, _single_result=True).exec(
+            fit_model, kind, data, formula, dict(options, _priority=priority))
 
     def _detach_fit(self, kind, data, formula, options, priority) -> None:
         """Ctrl-C in a waiting fit: go on as a non-waiting fit on the cluster."""
@@ -84,8 +84,8 @@ class AnalyticsMixin:
         if self._total_slots() < 2 or not hasattr(self, "_conn"):
             return
         from .cluster import detach
-        job = self.exec(fit_model, kind, data, formula, dict(options, _priority=priority),
-                        wait=False, priority=priority, _single_result=True)
+        job = self.options(wait=False, priority=priority, _single_result=True).exec(
+            fit_model, kind, data, formula, dict(options, _priority=priority))
         detach(job, resubmitted=True)
 
     def _total_slots(self) -> int:  # pragma: no cover - overridden

@@ -32,9 +32,10 @@ from ..errors import (
     RxgridError,
     TaskFailure,
 )
-from .analytics import AnalyticsMixin
+from .context import ComputeContext
 from .job import Job, JobInfo, outcome
-from .prepare import PreparedCall, prepare
+from .options import JobOptions
+from .prepare import PreparedCall
 from .results import ResultSet, print_outputs
 from .rpc import HeadConnection
 
@@ -74,7 +75,7 @@ class WorkerInfo:
     blob_bytes_sent: int = 0
 
 
-class Cluster(AnalyticsMixin):
+class Cluster(ComputeContext):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
 
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
@@ -106,54 +107,32 @@ class Cluster(AnalyticsMixin):
         """Close the connection (jobs on the head go on)."""
         self._conn.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address}>"
 
     # ---------------------------------------------------------------- exec
-    def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
-             priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, output_files=(), progress=None, _single_result=False,
-             **kwargs):
-        """Run ``function`` ``times`` times, or once per value of its ``each()`` arguments.
-
-        Blocking (``wait=True``) returns the results in task order (a dict by worker name
-        with ``per_node=True``); a failed task's place holds a :class:`TaskFailure`.
-        With ``wait=False`` it returns a :class:`Job` at once. See the README for every
-        option; each maps to an rxExec argument.
-        """
-        call = prepare(function, args, kwargs, times=times, chunk_size=chunk_size, seed=seed,
-                       job_id=job_id, priority=priority, continue_on_failure=continue_on_failure,
-                       per_node=per_node, packages=packages, objects=objects, timeout=timeout,
-                       auto_cleanup=auto_cleanup, rng_kind=rng_kind)
-        patterns = _patterns(output_files)
-
+    def _run(self, call: PreparedCall, options: JobOptions):
+        """Submit ``call``: its Job at once (``wait=False``), or its results when it ends."""
         def build() -> pb.JobSpec:
             spec = self._spec(call)
-            spec.single_result, spec.console_output = _single_result, bool(console_output)
-            spec.output_files.extend(patterns)
+            spec.single_result, spec.console_output = options._single_result, options.console_output
+            spec.output_files.extend(options.output_files)
             return spec
 
         job = Job(self, call.job_id)
         self.last_job = job
-        if not wait:
+        if not options.wait:
             self._send(build, self._submit)
             return job
-        if call.num_tasks > 1 and _progress_wanted(progress):
+        if call.num_tasks > 1 and _progress_wanted(options.progress):
             # A bar needs the job's progress while it runs: submit, watch, then read.
             self._send(build, self._submit)
             result = job.result(progress=True)
-            if console_output:
+            if options.console_output:
                 print_outputs(job.logs().values())
             _warn_failures(job.info())
             return result
-        return self._send(build, lambda spec: self._run(spec, job))
+        return self._send(build, lambda spec: self._run_spec(spec, job))
 
     def _send(self, build: Callable[[], pb.JobSpec], send: Callable[[pb.JobSpec], Any]) -> Any:
         """Build a job's spec and hand it to ``send`` (submit, or run to the end).
@@ -205,7 +184,7 @@ class Cluster(AnalyticsMixin):
                     raise
                 return
 
-    def _run(self, spec: pb.JobSpec, job: Job):
+    def _run_spec(self, spec: pb.JobSpec, job: Job):
         try:
             reply = self._conn.run_job(spec)
         except KeyboardInterrupt:
@@ -239,27 +218,28 @@ class Cluster(AnalyticsMixin):
 
     def _spec(self, call: PreparedCall, function_blob: str = "") -> pb.JobSpec:
         inline: dict[str, bytes] = {}
+        o = call.options
         spec = pb.JobSpec(
-            job_id=call.job_id, name=getattr(call.function, "__qualname__", repr(call.function)),
+            job_id=call.job_id, name=call.name,
             function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
-            num_tasks=call.num_tasks, priority=call.priority,
+            num_tasks=call.num_tasks, priority=o.priority,
             has_seed=call.seed is not None, seed=call.seed or 0,
-            continue_on_failure=call.continue_on_failure, per_node=call.per_node,
-            packages=call.packages, timeout=call.timeout or 0, auto_cleanup=call.auto_cleanup,
-            rng_kind=call.rng_kind)
+            continue_on_failure=o.continue_on_failure, per_node=o.per_node,
+            packages=o.packages, timeout=o.timeout or 0, auto_cleanup=o.auto_cleanup,
+            rng_kind=o.rng_kind)
         if call.args or call.kwargs:
             spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
         if call.objects:
             spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
         if call.columns:
             chunks = call.chunks(self._current_slots())
-            spec.chunk_size = call.chunk_size or 0
-            if not call.chunk_size:
+            spec.chunk_size = o.chunk_size or 0
+            if not o.chunk_size:
                 spec.chunk_sizes.extend(count for _, count in chunks)
             spec.chunk_blobs.extend(self._blob(dumps(call.slices(first, count), "each() values"), inline)
                                     for first, count in chunks)
-        elif call.chunk_size:
-            spec.chunk_size = call.chunk_size
+        elif o.chunk_size:
+            spec.chunk_size = o.chunk_size
         spec.inline_blobs.extend(pb.Blob(hash=h, data=d) for h, d in inline.items())
         return spec
 
@@ -371,25 +351,15 @@ class Cluster(AnalyticsMixin):
         Its jobs are removed from the head once their results are read, unless
         ``keep_jobs=True`` (to find them later with ``cluster.jobs()``).
         """
-        return ClusterExecutor(self, keep_jobs=keep_jobs)
+        return self._make_executor(keep_jobs, JobOptions())
+
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
+        return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
 
 
 def _progress_wanted(progress) -> bool:
     from .progress import wanted
     return wanted(progress)
-
-
-def _patterns(output_files) -> list[str]:
-    from ..errors import InvalidArgumentError
-    patterns = [output_files] if isinstance(output_files, str) else list(output_files)
-    from .._paths import output_pattern
-    for p in patterns:
-        try:
-            output_pattern(p)
-        except ValueError:
-            raise InvalidArgumentError(f"output_files takes relative glob patterns such as "
-                                       f"'test-*.txt' or 'out/**', not {p!r}") from None
-    return patterns
 
 
 def detach(job: Job, resubmitted: bool = False) -> None:
@@ -435,9 +405,12 @@ class ClusterExecutor(concurrent.futures.Executor):
     ``keep_jobs=True``: a long-lived pool does not fill the head with finished jobs.
     """
 
-    def __init__(self, cluster: Cluster, max_waiters: int = 32, keep_jobs: bool = False):
+    def __init__(self, cluster: Cluster, max_waiters: int = 32, keep_jobs: bool = False,
+                 options: JobOptions | None = None):
         self._cluster = cluster
         self._keep_jobs = keep_jobs
+        # Options bound with cluster.options(...): every job of this executor runs with them.
+        self._options = (options or JobOptions()).replace(wait=False, auto_cleanup=not keep_jobs)
         self._waiters = concurrent.futures.ThreadPoolExecutor(max_waiters,
                                                               thread_name_prefix="rxgrid-wait")
         self._lock = threading.Lock()
@@ -448,8 +421,8 @@ class ClusterExecutor(concurrent.futures.Executor):
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot submit after shutdown")
-        job = self._cluster.exec(functools.partial(fn, *args, **kwargs), wait=False,
-                                 auto_cleanup=not self._keep_jobs)
+        job = self._cluster._exec(functools.partial(fn, *args, **kwargs), (), None, {},
+                                  self._options, sys._getframe(1))
         future: concurrent.futures.Future = concurrent.futures.Future()
         future.add_done_callback(lambda f: f.cancelled() and self._abandon(job))
         self._waiters.submit(_settle, future, job)
@@ -469,9 +442,9 @@ class ClusterExecutor(concurrent.futures.Executor):
             return iter(())
         deadline = None if timeout is None else time.monotonic() + timeout
         n = min(len(c) for c in columns)
-        job = self._cluster.exec(fn, *[each(c[:n]) for c in columns], wait=False,
-                                 chunk_size=chunksize if chunksize > 1 else None,
-                                 auto_cleanup=not self._keep_jobs)
+        options = self._options.replace(chunk_size=chunksize) if chunksize > 1 else self._options
+        job = self._cluster._exec(fn, tuple(each(c[:n]) for c in columns), None, {}, options,
+                                  sys._getframe(1))
 
         def results():
             read_all = False

@@ -35,17 +35,13 @@ from collections.abc import Callable
 
 from .. import _chunk
 from .._serialize import dumps, loads
-from ..errors import (
-    DuplicateJobError,
-    InvalidArgumentError,
-    JobNotFinishedError,
-    JobNotFoundError,
-    ResultTimeout,
-    TaskFailure,
-)
-from .analytics import AnalyticsMixin, ContextMap, fit_model
+from ..errors import DuplicateJobError, InvalidArgumentError, JobNotFoundError, TaskFailure
+from ..states import JobState
+from .analytics import ContextMap, fit_model
 from .cluster import WorkerInfo, _timestamp, _warn_failures
-from .job import TERMINAL, JobInfo, Progress, outcome
+from .context import ComputeContext, plain_pool
+from .job import JobHandle, JobInfo, outcome
+from .options import JobOptions
 from .prepare import PreparedCall, prepare
 from .results import ResultSet
 
@@ -96,26 +92,23 @@ def _run_as_node(call: _chunk.ChunkCall, node_name: str) -> ChunkOutcome:
 
 
 # ------------------------------------------------------------------ caller side
-class ExecutorJob:
+class ExecutorJob(JobHandle):
     """A job running on an executor; the same methods as :class:`rxgrid.Job`.
 
     States: ``queued -> running -> finished | failed | cancelled``. The chunk futures'
     done callbacks (run on the executor's threads) move it; the caller's methods only read.
     """
 
-    def __init__(self, call: PreparedCall, name: str, worker: str, chunks: list[tuple[int, int]],
-                 single_result: bool = False):
+    def __init__(self, call: PreparedCall, worker: str, chunks: list[tuple[int, int]]):
         self.id = call.job_id
         self._call = call
-        self._name = name
         self._worker = worker
         self._chunks = chunks
-        self._single_result = single_result
         self._lock = threading.Lock()
         self._ended = threading.Event()
         self._futures: list[concurrent.futures.Future] = []
         self._results = ResultSet()
-        self._state, self._error = "queued", ""
+        self._state, self._error = JobState.QUEUED, ""
         self._chunks_done = 0
         self._submitted_at, self._started_at, self._finished_at = time.time(), 0.0, 0.0
         self._collected = False
@@ -128,7 +121,7 @@ class ExecutorJob:
     def _attach(self, first: int, count: int, future: concurrent.futures.Future) -> None:
         with self._lock:
             self._futures.append(future)
-            ended = self._state in TERMINAL
+            ended = self._state.is_terminal
         if ended:  # failed or cancelled while its chunks were still being submitted
             future.cancel()
         future.add_done_callback(lambda f: self._chunk_done(first, count, f))
@@ -146,18 +139,18 @@ class ExecutorJob:
             self._results.add_values(first, values, self._worker, failures)
             self._chunks_done += 1
             self._started_at = self._started_at or time.time()
-            if self._state in TERMINAL:
+            if self._state.is_terminal:
                 return  # cancelled or failed already: keep the values for partial results
-            if failures and not self._call.continue_on_failure:
+            if failures and not self._call.options.continue_on_failure:
                 first_error = min(failures, key=lambda f: f.task)
-                self._end("failed", f"task {first_error.task} raised {first_error.type}: "
-                                    f"{first_error.message}")
+                self._end(JobState.FAILED, f"task {first_error.task} raised {first_error.type}: "
+                                           f"{first_error.message}")
             elif self._chunks_done == len(self._chunks):
-                self._end("finished")
-        if self._state == "failed":
+                self._end(JobState.FINISHED)
+        if self._state is JobState.FAILED:
             self._cancel_futures()
 
-    def _end(self, state: str, error: str = "") -> None:
+    def _end(self, state: JobState, error: str = "") -> None:
         # Called with the lock held.
         self._state, self._error, self._finished_at = state, error, time.time()
         self._ended.set()
@@ -171,72 +164,34 @@ class ExecutorJob:
     # ---- caller side
     def info(self) -> JobInfo:
         """What is known of this job right now."""
+        call, o = self._call, self._call.options
         with self._lock:
-            if self._state == "queued" and any(f.running() or f.done() for f in self._futures):
-                self._state, self._started_at = "running", self._started_at or time.time()
-            state = self._state
+            if self._state is JobState.QUEUED and any(f.running() or f.done() for f in self._futures):
+                self._state, self._started_at = JobState.RUNNING, self._started_at or time.time()
             failed = len(self._results.failures)
-            fields = dict(
-                id=self.id, name=self._name, state=state, priority=self._call.priority,
+            return JobInfo(
+                id=self.id, name=call.name, state=self._state, priority=o.priority,
                 tasks_total=self._tasks_total(), tasks_done=self._results.done - failed,
                 tasks_failed=failed, chunks_total=len(self._chunks), chunks_done=self._chunks_done,
                 submitted_at=self._submitted_at, started_at=self._started_at,
-                finished_at=self._finished_at, collected=self._collected,
-                per_node=self._call.per_node, error=self._error, seed=self._call.seed,
-                single_result=self._single_result)
-        if hasattr(self._call, "rng_kind") and "rng_kind" in JobInfo.__dataclass_fields__:
-            fields["rng_kind"] = self._call.rng_kind
-        return JobInfo(**fields)
+                finished_at=self._finished_at, collected=self._collected, per_node=o.per_node,
+                error=self._error, seed=call.seed, single_result=o._single_result,
+                rng_kind=o.rng_kind)
 
     def _tasks_total(self) -> int:
         return sum(count for _, count in self._chunks)
 
-    def status(self) -> str:
-        """'queued', 'running', 'finished', 'failed' or 'cancelled'."""
-        return self.info().state
+    def _pause(self, seconds: float) -> None:
+        self._ended.wait(seconds)  # the last chunk's callback sets it: no need to sleep on
 
-    def progress(self) -> Progress:
-        """(tasks done, tasks failed, tasks in all)."""
-        i = self.info()
-        return Progress(i.tasks_done, i.tasks_failed, i.tasks_total)
-
-    def done(self) -> bool:
-        """True once the job is finished, failed or cancelled."""
-        return self._ended.is_set()
-
-    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
-        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on)."""
-        if not self._ended.wait(timeout):
-            i = self.info()
-            raise ResultTimeout(f"job {self.id} is still {i.state} after {timeout} s "
-                                f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
-        return self.info()
-
-    def result(self, timeout: float | None = None, partial: bool = False,
-               progress: bool | None = False):
-        """The results in task order (a dict by worker for per-node jobs).
-
-        Waits for the job to end (``timeout`` seconds at most); a failed task's place
-        holds a :class:`TaskFailure`. ``partial=True`` returns what is there now, ``None``
-        for tasks not done yet.
-        """
-        if partial:
-            with self._lock:
-                if self._call.per_node:
-                    return self._results.by_worker()
-                return self._results.as_list(self._tasks_total())
-        return self._collect(self.wait(timeout))
-
-    def result_now(self):
-        """The results if the job has ended; else JobNotFinishedError saying how far it is."""
-        info = self.info()
-        if not self._ended.is_set():
-            raise JobNotFinishedError(f"job {self.id} is {info.state}, {info.tasks_done} of "
-                                      f"{info.tasks_total} tasks done")
-        return self._collect(info)
+    def _fetch(self) -> ResultSet:
+        with self._lock:  # a copy: the executor's callbacks go on adding to it
+            results = ResultSet()
+            results.chunks, results.failures = dict(self._results.chunks), dict(self._results.failures)
+            return results
 
     def _collect(self, info: JobInfo):
-        value = outcome(info, self._results)
+        value = outcome(info, self._fetch())
         with self._lock:
             first_time, self._collected = not self._collected, True
         if first_time and self._on_collected is not None:
@@ -251,14 +206,14 @@ class ExecutorJob:
     def cancel(self) -> bool:
         """Cancel the chunks not started yet; False if the job had already ended."""
         with self._lock:
-            if self._state in TERMINAL:
+            if self._state.is_terminal:
                 return False
-            self._end("cancelled")
+            self._end(JobState.CANCELLED)
         self._cancel_futures()
         return True
 
 
-class ExecutorContext(AnalyticsMixin):
+class ExecutorContext(ComputeContext):
     """A compute context over a ``concurrent.futures.Executor``; see :func:`from_executor`."""
 
     def __init__(self, executor: concurrent.futures.Executor, name: str | None = None,
@@ -279,49 +234,32 @@ class ExecutorContext(AnalyticsMixin):
     def __repr__(self) -> str:
         return f"<ExecutorContext {self.name} slots={self._slots}>"
 
-    def __enter__(self) -> ExecutorContext:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
     def close(self) -> None:
         """Shut the executor down if this context was told it owns it (``shutdown_on_close``)."""
         if self._shutdown_on_close:
             self._executor.shutdown(wait=True, cancel_futures=True)
 
     # ---------------------------------------------------------------- exec
-    def exec(self, function, *args, times=None, chunk_size=None, seed=None, wait=True,
-             priority=0, job_id=None, continue_on_failure=True, per_node=False, packages=(),
-             objects=None, timeout=None, auto_cleanup=False, rng_kind="pcg64",
-             console_output=False, output_files=(), progress=None, _single_result=False,
-             **kwargs):
-        """Same as :meth:`rxgrid.Cluster.exec`; chunks run on the executor.
+    def _run(self, call: PreparedCall, options: JobOptions):
+        """Submit ``call``'s chunks to the executor.
 
         ``priority`` does not reorder chunks (an executor runs them in submission order),
         ``timeout`` is not enforced, and ``console_output`` / ``output_files`` need a
         cluster (they are refused here rather than silently ignored).
         """
-        if console_output or output_files:
-            from ..errors import InvalidArgumentError
+        if options.console_output or options.output_files:
             raise InvalidArgumentError("console_output and output_files need an rxgrid cluster "
                                        "(rxgrid.local() or rxgrid.connect()); an executor context "
                                        "runs tasks where it cannot keep their output")
-        options = dict(times=times, chunk_size=chunk_size, seed=seed, job_id=job_id,
-                       priority=priority, continue_on_failure=continue_on_failure,
-                       per_node=per_node, packages=packages, objects=objects, timeout=timeout,
-                       auto_cleanup=auto_cleanup)
-        options["rng_kind"] = rng_kind
-        call = prepare(function, args, kwargs, **options)
         self._reserve(call.job_id)
         try:
-            job = self._submit(call, _single_result)
+            job = self._submit(call)
         except BaseException:
             with self._jobs_lock:
                 self._reserved.discard(call.job_id)
             raise
         self._register(job)
-        if not wait:
+        if not options.wait:
             return job
         value = job.result()
         _warn_failures(job.info())
@@ -338,26 +276,25 @@ class ExecutorContext(AnalyticsMixin):
             self._reserved.discard(job.id)
             self._jobs[job.id] = self.last_job = job
 
-    def _submit(self, call: PreparedCall, single_result: bool) -> ExecutorJob:
-        chunks = [(0, 1)] if call.per_node else call.chunks(self._slots)
-        job = ExecutorJob(call, getattr(call.function, "__qualname__", "function"), self.name,
-                          chunks, single_result)
-        if call.auto_cleanup:
+    def _submit(self, call: PreparedCall) -> ExecutorJob:
+        o = call.options
+        chunks = [(0, 1)] if o.per_node else call.chunks(self._slots)
+        job = ExecutorJob(call, self.name, chunks)
+        if o.auto_cleanup:
             job._on_collected = self._forget
         function = _chunk.with_objects(call.function, call.objects)
-        extra = {"rng_kind": call.rng_kind} if hasattr(call, "rng_kind") else {}
         template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0, call.seed,
-                                    not call.continue_on_failure, **extra)
+                                    not o.continue_on_failure, o.rng_kind)
         dumps(function, "function")  # a clear error naming the function, and by-value modules
         call_bytes = dumps(template, "function and arguments")
-        node = self.name if call.per_node else None
+        node = self.name if o.per_node else None
         try:
             for first, count in chunks:
                 columns = call.slices(first, count)
                 future = self._executor.submit(
                     run_pickled_chunk, call_bytes,
                     dumps(columns, "each() values") if columns else None, first, count,
-                    call.packages, self.name, node)
+                    o.packages, self.name, node)
                 job._attach(first, count, future)
         except BaseException:
             job.cancel()
@@ -377,8 +314,8 @@ class ExecutorContext(AnalyticsMixin):
         priority = options.pop("priority", 0)
         map_blocks = ContextMap(self, priority)
         call = prepare(fit_model, (kind, os.fspath(data), formula, dict(options), map_blocks), {},
-                       priority=priority, caller_depth=2)
-        job = ExecutorJob(call, "fit_model", self.name, [(0, 1)], single_result=True)
+                       JobOptions(priority=priority, _single_result=True))
+        job = ExecutorJob(call, self.name, [(0, 1)])
         future: concurrent.futures.Future = concurrent.futures.Future()
         job._attach(0, 1, future)
         threading.Thread(target=_run_driver, args=(future, call), daemon=True,
@@ -423,7 +360,7 @@ class ExecutorContext(AnalyticsMixin):
                 if job is None:
                     continue
                 info = job.info()
-                if not info.is_done or (info.state == "finished" and not info.collected
+                if not info.is_done or (info.state is JobState.FINISHED and not info.collected
                                         and not force):
                     kept.append(job_id)
                     continue
@@ -443,8 +380,9 @@ class ExecutorContext(AnalyticsMixin):
         return [WorkerInfo(self.name, socket.gethostname(), self._slots, min(busy, self._slots),
                            "connected", time.time(), os.getpid(), done)]
 
-    def executor(self, keep_jobs: bool = False) -> concurrent.futures.Executor:
+    def _make_executor(self, keep_jobs: bool, options: JobOptions) -> concurrent.futures.Executor:
         """The executor this context runs on (it stores no jobs: ``keep_jobs`` changes nothing)."""
+        plain_pool(options, f"from_executor({type(self._executor).__name__})")
         return self._executor
 
 

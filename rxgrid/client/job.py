@@ -3,7 +3,12 @@
 A :class:`Job` is only a name and a connection; everything it says is asked of the head,
 so a job submitted by one process can be followed from another (``cluster.job(id)``).
 
-States: ``queued -> running -> finished | failed | cancelled``.
+States: ``queued -> running -> finished | failed | cancelled`` (:class:`rxgrid.JobState`).
+
+:class:`JobHandle` is what every context's job shares: ``status``, ``progress``,
+``done``, ``wait``, ``result`` and ``result_now`` are written once, on ``info()`` and a
+few hooks (``_infos`` to follow the job, ``_fetch`` for its results). :class:`Job` asks
+the head; ``ExecutorJob`` and ``SequentialJob`` answer from this process.
 """
 
 from __future__ import annotations
@@ -23,9 +28,8 @@ from ..errors import (
     ResultTimeout,
     TaskFailure,
 )
+from ..states import JobState
 from .results import ResultSet, TaskOutput, failure_from_proto
-
-TERMINAL = ("finished", "failed", "cancelled")
 
 
 class Progress(NamedTuple):
@@ -40,7 +44,7 @@ class JobInfo:
 
     id: str
     name: str
-    state: str
+    state: JobState
     priority: int
     tasks_total: int
     tasks_done: int
@@ -58,6 +62,9 @@ class JobInfo:
     rng_kind: str = "pcg64"
     owner: str = ""  # the user who submitted it ("" on a head without tokens)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", JobState(self.state))
+
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
         return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
@@ -67,16 +74,17 @@ class JobInfo:
 
     @property
     def is_done(self) -> bool:
-        return self.state in TERMINAL
+        """True once the job is finished, failed or cancelled."""
+        return self.state.is_terminal
 
 
 def outcome(info: JobInfo, results: ResultSet):
     """The value ``result()`` returns for a terminal job, or the error it raises."""
-    if info.state == "cancelled":
+    if info.state is JobState.CANCELLED:
         raise JobCancelledError(
             f"job {info.id} was cancelled with {info.tasks_done} of {info.tasks_total} tasks "
             f"done; result(partial=True) returns what finished")
-    if info.state == "failed":
+    if info.state is JobState.FAILED:
         first = min(results.failures.values(), key=lambda f: f.task, default=None)
         message = (f"job {info.id} failed: {info.error or 'a task failed'} "
                    f"(continue_on_failure=False stops a job at its first failure)")
@@ -122,26 +130,26 @@ def download_files(records, fetch, dest: str, task: int | None = None,
     return written
 
 
-class Job:
-    """A handle on a job of a cluster (see ``Cluster.exec(..., wait=False)``)."""
+class JobHandle:
+    """What every job handle has, built on :meth:`info` (the ``concurrent.futures`` caller side).
 
-    def __init__(self, cluster, job_id: str):
-        self._cluster = cluster
-        self.id = job_id
+    Subclasses give ``id``, :meth:`info`, :meth:`_fetch` (the results stored now),
+    :meth:`errors` and :meth:`cancel`; they may follow the job more cheaply than by
+    polling :meth:`info` (override :meth:`_infos` or :meth:`_pause`).
+    """
+
+    id: str
+    _POLL = 0.05  # seconds between info() calls while waiting, doubling up to 1 s
 
     def __repr__(self) -> str:
-        return f"<Job {self.id}>"
-
-    @property
-    def _conn(self):
-        return self._cluster._conn
+        return f"<{type(self).__name__} {self.id}>"
 
     def info(self) -> JobInfo:
-        """Everything the head knows of this job right now."""
-        return JobInfo.from_proto(self._conn.call("GetJob", pb.JobRef(job_id=self.id)))
+        """Everything known of this job right now."""
+        raise NotImplementedError
 
-    def status(self) -> str:
-        """'queued', 'running', 'finished', 'failed' or 'cancelled'."""
+    def status(self) -> JobState:
+        """``queued``, ``running``, ``finished``, ``failed`` or ``cancelled``."""
         return self.info().state
 
     def progress(self) -> Progress:
@@ -152,6 +160,111 @@ class Job:
     def done(self) -> bool:
         """True once the job is finished, failed or cancelled."""
         return self.info().is_done
+
+    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
+        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on).
+
+        ``progress=None`` draws a progress bar when stderr is a terminal; True always.
+        """
+        from .progress import ProgressBar, wanted
+        bar = ProgressBar(self.id) if wanted(progress) else None
+        try:
+            for info in self._infos(timeout, progress=bar is not None):
+                if bar is not None:
+                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
+                if info.is_done:
+                    return info
+        finally:
+            if bar is not None:
+                bar.close()
+        raise self._timeout(timeout)  # followed to the end without a final state
+
+    def _infos(self, timeout: float | None, progress: bool) -> Iterator[JobInfo]:
+        """JobInfo as the job goes (or only once it ends), until it ends; ResultTimeout
+        once ``timeout`` seconds have passed. Polls :meth:`info`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = self._POLL
+        while True:
+            info = self.info()
+            if progress or info.is_done:
+                yield info
+            if info.is_done:
+                return
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise self._timeout(timeout)
+            self._pause(pause if remaining is None else min(pause, remaining))
+            pause = min(1.0, pause * 2)
+
+    def _pause(self, seconds: float) -> None:
+        """Wait up to ``seconds`` for the job to change (a handle that is told returns sooner)."""
+        time.sleep(seconds)
+
+    def _timeout(self, timeout: float | None) -> ResultTimeout:
+        i = self.info()
+        return ResultTimeout(f"job {self.id} is still {i.state} after {timeout} s "
+                             f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
+
+    def result(self, timeout: float | None = None, partial: bool = False,
+               progress: bool | None = False):
+        """The results in task order (a dict by worker for per-node jobs).
+
+        Waits for the job to end (``timeout`` seconds at most). A failed task's place
+        holds a :class:`TaskFailure`. With ``partial=True`` it does not wait: it
+        returns what is there now, ``None`` for tasks not done yet.
+        """
+        if partial:
+            info, results = self.info(), self._fetch()
+            return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
+        try:
+            info = self.wait(timeout, progress)
+        except KeyboardInterrupt:
+            self._detach()
+            raise
+        return self._collect(info)
+
+    def result_now(self):
+        """The results if the job has ended; else JobNotFinishedError saying how far it is."""
+        info = self.info()
+        if not info.is_done:
+            raise JobNotFinishedError(f"job {self.id} is {info.state}, {info.tasks_done} of "
+                                      f"{info.tasks_total} tasks done")
+        return self._collect(info)
+
+    def _collect(self, info: JobInfo):
+        """The value ``result()`` gives for an ended job (or the error it raises)."""
+        return outcome(info, self._fetch())
+
+    def _fetch(self) -> ResultSet:
+        """The results stored now."""
+        raise NotImplementedError
+
+    def _detach(self) -> None:
+        """Ctrl-C while waiting for the results (a cluster's job runs on)."""
+
+    def errors(self) -> dict[int, TaskFailure]:
+        """Task index -> TaskFailure (type, message, traceback) for every failed task."""
+        raise NotImplementedError
+
+    def cancel(self) -> bool:
+        """Cancel the job; False if it had already ended."""
+        raise NotImplementedError
+
+
+class Job(JobHandle):
+    """A handle on a job of a cluster (see ``Cluster.exec(..., wait=False)``)."""
+
+    def __init__(self, cluster, job_id: str):
+        self._cluster = cluster
+        self.id = job_id
+
+    @property
+    def _conn(self):
+        return self._cluster._conn
+
+    def info(self) -> JobInfo:
+        """Everything the head knows of this job right now."""
+        return JobInfo.from_proto(self._conn.call("GetJob", pb.JobRef(job_id=self.id)))
 
     def watch(self, timeout: float | None = None):
         """Yield the job's JobInfo each time its state or progress changes, until it ends.
@@ -182,52 +295,10 @@ class Job:
                     raise self._conn._error(exc) from None
                 self._ride_out_restart()
 
-    def wait(self, timeout: float | None = None, progress: bool | None = False) -> JobInfo:
-        """Block until the job ends; ResultTimeout after ``timeout`` seconds (it goes on).
-
-        ``progress=None`` draws a progress bar when stderr is a terminal; True always.
-        """
-        from .progress import ProgressBar, wanted
-        bar = ProgressBar(self.id) if wanted(progress) else None
-        try:
-            for info in self._infos(timeout, progress=bar is not None):
-                if bar is not None:
-                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
-                if info.is_done:
-                    return info
-        finally:
-            if bar is not None:
-                bar.close()
-        raise self._timeout(timeout)  # the stream ended without a final state
-
     def _ride_out_restart(self) -> None:
         # The head went away: wait for it (GetJob retries) and watch again.
         time.sleep(0.2)
         self.info()
-
-    def _timeout(self, timeout) -> ResultTimeout:
-        i = self.info()
-        return ResultTimeout(f"job {self.id} is still {i.state} after {timeout} s "
-                             f"({i.tasks_done} of {i.tasks_total} tasks done); it goes on running")
-
-    def result(self, timeout: float | None = None, partial: bool = False,
-               progress: bool | None = False):
-        """The results in task order (a dict by worker for per-node jobs).
-
-        Waits for the job to end (``timeout`` seconds at most). A failed task's place
-        holds a :class:`TaskFailure`. With ``partial=True`` it does not wait: it
-        returns what is stored now, ``None`` for tasks not done yet.
-        """
-        if partial:
-            info, results = self.info(), self._fetch()
-            return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
-        try:
-            info = self.wait(timeout, progress)
-        except KeyboardInterrupt:
-            from .cluster import detach
-            detach(self)
-            raise
-        return outcome(info, self._fetch())
 
     def _results_in_order(self, timeout: float | None = None) -> Iterator:
         """Yield the results in task order as their chunks are stored (a failed task's
@@ -261,19 +332,15 @@ class Job:
                 self._ride_out_restart()
         yield from outcome(ended, results)[position:]
 
+    def _detach(self) -> None:
+        from .cluster import detach
+        detach(self)
+
     def _fetch(self) -> ResultSet:
         results = ResultSet()
         for chunk in self._conn.stream("GetResults", pb.JobRef(job_id=self.id)):
             results.add(chunk, self._conn.fetch_blob)
         return results
-
-    def result_now(self):
-        """The results if the job has finished; else JobNotFinishedError saying how far it is."""
-        info = self.info()
-        if not info.is_done:
-            raise JobNotFinishedError(f"job {self.id} is {info.state}, {info.tasks_done} of "
-                                      f"{info.tasks_total} tasks done")
-        return outcome(info, self._fetch())
 
     def errors(self) -> dict[int, TaskFailure]:
         """Task index -> TaskFailure (type, message, traceback) for every failed task."""
@@ -313,4 +380,4 @@ class Job:
         return self._conn.call("CancelJob", pb.JobRef(job_id=self.id)).cancelled
 
 
-__all__ = ["Job", "JobInfo", "Progress"]
+__all__ = ["Job", "JobHandle", "JobInfo", "Progress"]

@@ -120,7 +120,7 @@ class Service:
             return spec
 
         if wait:
-            return cluster._send(build, lambda spec: cluster._run(spec, Job(cluster, call.job_id)))
+            return cluster._send(build, lambda spec: cluster._run_spec(spec, Job(cluster, call.job_id)))
         cluster._send(build, cluster._submit)
         return Job(cluster, call.job_id)
 
