@@ -191,10 +191,11 @@ def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = Non
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
     from . import _seeding  # numpy: loaded where tasks run, not in the head
 
-    _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
-    args, kwargs = (make_arguments or argument_maker(call))(offset)
-    with _captured(call, call.first + offset):
-        return call.function(*args, **kwargs)
+    with _seeding.seeded_globals(call.seed):
+        _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
+        args, kwargs = (make_arguments or argument_maker(call))(offset)
+        with _captured(call, call.first + offset):
+            return call.function(*args, **kwargs)
 
 
 def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None], None] | None = None
@@ -206,10 +207,15 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     """
     from . import _seeding
 
+    with _seeding.seeded_globals(call.seed):  # threads: one seeded chunk at a time
+        return _run_tasks(call, on_task, _seeding.enter_task)
+
+
+def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]]:
     values: list = []
     failures: list[TaskFailure] = []
     function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)
-    enter, kind = _seeding.enter_task, call.rng_kind
+    kind = call.rng_kind
     for offset in range(call.count):
         enter(seed, first + offset, kind)
         try:

@@ -3,17 +3,38 @@
 The stream depends on nothing else (not the chunk size, the worker count or which
 worker ran the task). Python tasks see it as ``rxgrid.task_rng()`` (a numpy Generator),
 and the global ``random`` and legacy ``numpy.random`` states are seeded from it too.
+
+A task's stream is per thread, so tasks in a thread pool (``from_executor`` over threads,
+Dask threads) never draw from each other's. The global ``random`` and ``numpy.random``
+states cannot be per thread: :func:`seeded_globals` is a lock that the chunk runner
+holds while a seeded chunk runs outside the main thread, so those draws reproduce too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 
 import numpy as np
 
-_current: np.random.Generator | None = None
-_task: tuple[int | None, int] = (None, 0)
-_current_seeded = False
+
+class _TaskState(threading.local):
+    current: np.random.Generator | None = None
+    current_seeded = False
+    task: tuple[int | None, int] = (None, 0)
+
+
+_state = _TaskState()
+_GLOBALS_LOCK = threading.Lock()
+
+
+def seeded_globals(seed: int | None):
+    """A context in which the process-wide ``random`` / ``numpy.random`` states belong to
+    this thread's seeded tasks: a lock when other threads may run tasks, else nothing."""
+    if seed is None or threading.current_thread() is threading.main_thread():
+        return contextlib.nullcontext()
+    return _GLOBALS_LOCK
 
 
 RNG_KINDS = {"pcg64": np.random.PCG64, "philox": np.random.Philox, "sfc64": np.random.SFC64,
@@ -32,13 +53,13 @@ def task_generator(seed: int, task: int, kind: str = "pcg64") -> np.random.Gener
 
 def enter_task(seed: int | None, task: int, kind: str = "pcg64") -> None:
     """Seed this process's generators for ``task``; no seed leaves fresh entropy."""
-    global _current, _current_seeded, _task
-    _task = (seed, task)
+    state = _state
+    state.task = (seed, task)
     if seed is None:
-        if _current is not None and _current_seeded:
-            _current = None  # a seeded stream must not leak into an unseeded task
+        if state.current is not None and state.current_seeded:
+            state.current = None  # a seeded stream must not leak into an unseeded task
         return
-    _current, _current_seeded = task_generator(seed, task, kind), True
+    state.current, state.current_seeded = task_generator(seed, task, kind), True
     words = np.random.SeedSequence(seed, spawn_key=(task, 1)).generate_state(4)
     random.seed(int.from_bytes(words.tobytes(), "little"))
     np.random.seed(words)
@@ -46,12 +67,12 @@ def enter_task(seed: int | None, task: int, kind: str = "pcg64") -> None:
 
 def task_rng() -> np.random.Generator:
     """The random stream of the task now running (fresh entropy when the job has no seed)."""
-    global _current, _current_seeded
-    if _current is None:
-        _current, _current_seeded = np.random.default_rng(), False
-    return _current
+    state = _state
+    if state.current is None:
+        state.current, state.current_seeded = np.random.default_rng(), False
+    return state.current
 
 
 def task_key() -> tuple[int | None, int]:
     """(seed, task index) of the task now running: the key of counter-based kernels."""
-    return _task
+    return _state.task

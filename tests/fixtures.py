@@ -399,3 +399,11 @@ def simulate(n: int, seed: int = 0) -> tuple:
 def takes_any_keywords(x: int, **extra) -> tuple:
     """A function that accepts every keyword, so any option name could be meant for it."""
     return x, sorted(extra.items())
+
+
+def draws_across_a_pause(pause: float = 0.005) -> list:
+    """Draws from the three seeded generators before and after giving other threads the
+    interpreter: threads running tasks at once must not draw from each other's streams."""
+    first = [rxgrid.task_rng().random(), random.random(), float(np.random.random())]
+    time.sleep(pause)
+    return first + [rxgrid.task_rng().random(), random.random(), float(np.random.random())]

@@ -69,6 +69,15 @@ def test_a_closure_from_a_plain_pickle_executor_runs(process_pool):
     assert ctx.exec(lambda x: x + offset, each(range(5)), chunk_size=2) == [100, 101, 102, 103, 104]
 
 
+def test_seeded_tasks_in_threads_draw_only_from_their_own_streams():
+    # Tasks of a thread pool share one process: rxgrid.task_rng() is per thread, and a
+    # seeded chunk holds the process-wide random / numpy.random states while it runs.
+    expected = rxgrid.local_sequential().exec(fixtures.draws_across_a_pause, times=16, seed=5)
+    with ThreadPoolExecutor(4) as pool:
+        got = from_executor(pool).exec(fixtures.draws_across_a_pause, times=16, seed=5, chunk_size=1)
+    assert got == expected
+
+
 def test_chunks_are_sized_for_the_executor_slots(threads_ctx):
     job = threads_ctx.exec(fixtures.square, each(range(80)), wait=False)
     job.wait(30)
