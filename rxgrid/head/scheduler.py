@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 QUEUED, LEASED, DONE, CANCELLED = "queued", "leased", "done", "cancelled"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Chunk:
     """A contiguous range of tasks of one job, scheduled as one unit."""
 
@@ -96,15 +96,25 @@ class Scheduler:
             raise ValueError(f"job {job_id!r} is already scheduled")
         if max_parallel > 0:
             self._limits[job_id] = max_parallel
-        made = []
-        for index, (first, count, pinned) in enumerate(chunks):
-            chunk = Chunk(job_id, index, first, count, priority, seq, pinned)
-            made.append(chunk)
-            self._chunks[(job_id, index)] = chunk
-            if index in done:
+        made = [Chunk(job_id, index, first, count, priority, seq, pinned)
+                for index, (first, count, pinned) in enumerate(chunks)]
+        self._chunks.update(((job_id, chunk.index), chunk) for chunk in made)
+        unpinned = []
+        for chunk in made:
+            if chunk.index in done:
                 chunk.state = DONE
+            elif chunk.pinned is None:
+                unpinned.append((-priority, seq, chunk.index, job_id, chunk))
             else:
                 self._push(chunk)
+        # A large job is one heapify, not a push per chunk (a job of 100,000 chunks is laid
+        # out on the head's event loop); a small one beside a long queue is pushed.
+        if len(unpinned) > len(self._queue) // 4:
+            self._queue.extend(unpinned)
+            heapq.heapify(self._queue)
+        else:
+            for entry in unpinned:
+                heapq.heappush(self._queue, entry)
         self._jobs[job_id] = made
 
     def forget_job(self, job_id: str) -> None:

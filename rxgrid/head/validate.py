@@ -23,7 +23,7 @@ from .._serialize import blob_hash
 from .errors import HeadError
 
 MAX_TASKS = 10_000_000        # tasks per job
-MAX_CHUNKS = 100_000          # chunks per job
+MAX_CHUNKS = 20_000           # chunks per job: laid out on the event loop (~0.1 s at most)
 MAX_ID_CHARS = 128            # job ids, worker names, service names and versions
 MAX_TEXT_CHARS = 1024         # a job's name, a service field's name or type
 MAX_DESCRIPTION_CHARS = 64 << 10
