@@ -138,6 +138,9 @@ def test_bob_cannot_read_cancel_or_clean_up_alices_jobs(head):
     assert head.stream("GetBlob", pb.BlobRef(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
     assert head.call("LocateBlob", pb.BlobRef(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
     assert head.stream("GetBlob", pb.BlobRef(hash=blob), ALICE)[0].data.startswith(b"output of")
+    # Nor does asking which blobs the head lacks tell bob what alice has.
+    assert list(head.call("MissingBlobs", pb.BlobQuery(hashes=[blob]), BOB).missing) == [blob]
+    assert list(head.call("MissingBlobs", pb.BlobQuery(hashes=[blob]), ALICE).missing) == []
     # Alice's jobs are untouched: the finished one keeps its results, the other still runs.
     assert head.alice.job(done.id).result() == [0, 1]
     assert head.alice.job(running.id).info().state in ("queued", "running")

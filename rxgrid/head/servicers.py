@@ -276,7 +276,14 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
     @_translate_errors
     async def MissingBlobs(self, request, context):
         hashes = validate.blob_names(request.hashes)
-        return pb.BlobQueryReply(missing=self.head.blobs.missing(hashes))
+        missing = set(self.head.blobs.missing(hashes))
+        user = self._user(context)
+        if not user.admin:
+            # Another user's blob answers "missing", as for GetBlob: whether it exists must
+            # not tell anyone what others uploaded. The client sends it again; the store,
+            # named by content, keeps one copy.
+            missing.update(h for h in hashes if h not in missing and not self.head.may_read_blob(h, user))
+        return pb.BlobQueryReply(missing=[h for h in hashes if h in missing])
 
 
 class WorkerLinkService(_BlobMethods, pb_grpc.WorkerLinkServicer):
