@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .._chunk import guided_sizes
+from .._chunk_sizes import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from ..errors import MISSING_BLOB
 from .errors import HeadError
