@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 
 from .._proto import rxgrid_pb2 as pb
 from ..defaults import HEARTBEAT_INTERVAL, LAZY_COMMIT_SECONDS, LEASE_TIMEOUT
+from ..states import TERMINAL, JobState
 from . import intake, validate
 from .blobs import Blobs
 from .errors import HeadError
 from .jobs import (
-    ENDED_STATES,
     ChunkRecord,
     JobQuery,
     JobRecord,
@@ -55,8 +55,6 @@ from .users import User
 from .workers import WorkerRegistry, WorkerSession, WorkerStatus
 
 log = logging.getLogger("rxgrid.head")
-
-TERMINAL = ENDED_STATES
 
 
 @dataclass(eq=False)
@@ -314,7 +312,7 @@ class Head:
             return self.job_info(job_id), False
         for lease in self.scheduler.cancel_job(job_id):
             self._send_cancel(lease)
-        await self._finish(job, "cancelled", "cancelled by request")
+        await self._finish(job, JobState.CANCELLED, "cancelled by request")
         self._dispatch()
         return job.info, True
 
@@ -342,7 +340,7 @@ class Head:
             if info.state not in TERMINAL:
                 refused.append(info.job_id)
                 reasons.append(f"{info.job_id} is {info.state} (cancel it first)")
-            elif info.state == "finished" and not info.collected and not force:
+            elif info.state == JobState.FINISHED and not info.collected and not force:
                 refused.append(info.job_id)
                 reasons.append(f"{info.job_id} has results nobody has read (use force)")
             else:
@@ -498,14 +496,14 @@ class Head:
             return
         _notify(job, ("chunk", result))
         if info.state in TERMINAL:
-            if info.state == "failed":
+            if info.state == JobState.FAILED:
                 for running in self.scheduler.cancel_job(info.job_id):
                     self._send_cancel(running)
             self._retire(job)
         else:
             _notify(job, ("info", job.info))
 
-    async def _finish(self, job: ActiveJob, state: str, error: str) -> None:
+    async def _finish(self, job: ActiveJob, state: JobState, error: str) -> None:
         job.info = dataclasses.replace(job.info, state=state, finished_at=time.time(), error=error)
         await self.repository.finish(job.info)
         self._retire(job)
@@ -529,8 +527,8 @@ class Head:
             self.metrics.tasks_started += lease.count
             self._lease_started[lease.lease] = time.monotonic()
             job.leases[lease.lease] = (session, lease.chunk)
-            if job.info.state == "queued":
-                job.info = dataclasses.replace(job.info, state="running", started_at=time.time())
+            if job.info.state == JobState.QUEUED:
+                job.info = dataclasses.replace(job.info, state=JobState.RUNNING, started_at=time.time())
                 if job.inserted:  # else its insert, queued next, carries the state
                     self.repository.mark_running(job.info.job_id, job.info.started_at)
             session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
@@ -602,7 +600,7 @@ def _tasks_with_values(spec: pb.JobSpec, result: pb.ChunkResult) -> int:
 
 def _new_record(spec: pb.JobSpec, job_id: str, chunks: list, owner: str) -> JobRecord:
     return JobRecord(
-        job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
+        job_id=job_id, name=spec.name or spec.kernel.name, state=JobState.QUEUED,
         priority=spec.priority, tasks_total=sum(c.count for c in chunks),
         chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
         has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
@@ -618,9 +616,9 @@ def _after_result(job: ActiveJob, result: pb.ChunkResult) -> JobRecord:
         result_bytes=job.info.result_bytes + len(result.results))
     if failed and not job.spec.continue_on_failure:
         e = result.errors[0]
-        return dataclasses.replace(info, state="failed", finished_at=time.time(), collected=False,
+        return dataclasses.replace(info, state=JobState.FAILED, finished_at=time.time(), collected=False,
                                    error=f"task {e.task} raised {e.type}: {e.message}")
     if info.chunks_done >= info.chunks_total:
-        return dataclasses.replace(info, state="finished", finished_at=time.time(),
+        return dataclasses.replace(info, state=JobState.FINISHED, finished_at=time.time(),
                                    collected=job.collect_on_finish)
     return info
