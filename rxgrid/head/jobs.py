@@ -338,6 +338,22 @@ class JobRepository:
             "VALUES (?,?,?,?,?,?)", (name, host, cores, pid, registered_at, last_seen))])
 
 
+def removable(records: list[JobRecord], force: bool) -> tuple[list[str], list[str], str]:
+    """Which jobs a cleanup may delete, which it must keep, and why: a job that has not
+    ended, or (without ``force``) one that finished with results nobody has read."""
+    removed, refused, reasons = [], [], []
+    for r in records:
+        if r.state not in TERMINAL:
+            refused.append(r.job_id)
+            reasons.append(f"{r.job_id} is {r.state} (cancel it first)")
+        elif r.state == JobState.FINISHED and not r.collected and not force:
+            refused.append(r.job_id)
+            reasons.append(f"{r.job_id} has results nobody has read (use force)")
+        else:
+            removed.append(r.job_id)
+    return removed, refused, "; ".join(reasons)
+
+
 def spec_blobs(spec: pb.JobSpec) -> list[str]:
     """The blobs a job's spec names."""
     return [d for d in (spec.function_blob, spec.common_blob, spec.objects_blob,
