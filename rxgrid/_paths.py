@@ -7,11 +7,17 @@ here (defence in depth), so none of them can be steered outside its folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 
 BLOB_HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_PATH_CHARS = 1024
+
+
+def blob_hash(data: bytes) -> str:
+    """The content address of ``data``: hex sha256."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_blob_hash(name: str) -> bool:

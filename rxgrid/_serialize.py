@@ -7,7 +7,6 @@ packages travel by reference and must be importable there.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import linecache
 import pickle
@@ -25,11 +24,6 @@ _INSTALLED_ROOTS = tuple(
     {p for p in (*site.getsitepackages(), site.getusersitepackages(),
                  sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"]) if p}
 )
-
-
-def blob_hash(data: bytes) -> str:
-    """The content address of ``data``: hex sha256."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def _travels_by_value(module: types.ModuleType) -> bool:

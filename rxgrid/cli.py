@@ -18,6 +18,7 @@ import sys
 import time
 
 from . import defaults
+from .states import JobState
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"
 
@@ -179,7 +180,7 @@ def cmd_status(args) -> int:
             for info in job.watch():
                 print(f"{time.strftime('%H:%M:%S')} {info.id} {info.state}: {info.tasks_done} done, "
                       f"{info.tasks_failed} failed of {info.tasks_total}", flush=True)
-            return 0 if info.state == "finished" else 1
+            return 0 if info.state == JobState.FINISHED else 1
         info = job.info()
         if args.json:
             print(json.dumps(info.__dict__, indent=1))
@@ -364,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="rxgrid-demo", help="folder for the PNG pictures")
 
     p = command("jobs", cmd_jobs, "list jobs", head=True)
-    p.add_argument("--state", choices=["queued", "running", "finished", "failed", "cancelled"])
+    p.add_argument("--state", choices=list(JobState))
     p.add_argument("--since", help="submitted at or after (ISO time, e.g. 2026-11-22T08:00)")
     p.add_argument("--until", help="submitted before (ISO time)")
     p.add_argument("--limit", type=int, default=0, help="the newest N only")

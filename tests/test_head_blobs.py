@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from rxgrid._serialize import blob_hash
+from rxgrid._paths import blob_hash
 from rxgrid.defaults import INLINE_BLOB_LIMIT, SMALL_BLOB_BYTES
 from rxgrid.head.blobs import Blobs
 from rxgrid.head.errors import HeadError

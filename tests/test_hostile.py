@@ -20,9 +20,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import rxgrid
+from rxgrid._paths import blob_hash
 from rxgrid._proto import rxgrid_pb2 as pb
 from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
-from rxgrid._serialize import blob_hash
 from rxgrid._version import PROTOCOL_VERSION
 from rxgrid.client.local import free_port
 from rxgrid.errors import InvalidArgumentError

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import _blobfiles
+from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import blob_hash, dumps
+from .._serialize import dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (
     MISSING_BLOB,

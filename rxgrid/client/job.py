@@ -67,6 +67,7 @@ class JobInfo:
 
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
+        """A JobInfo read from the head's ``JobInfo`` message."""
         return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
                    m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
                    m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None,

@@ -143,6 +143,7 @@ class LocalCluster(Cluster):
             proc.wait(10)
 
     def pid(self, key: str) -> int:
+        """The process id of a child ('head' or a worker name)."""
         return self._procs[key].pid
 
     def _wait_for_port(self, timeout: float) -> None:
@@ -177,6 +178,7 @@ class LocalCluster(Cluster):
             time.sleep(0.02)
 
     def log_tail(self, key: str, lines: int = 30) -> str:
+        """The last ``lines`` lines of a child's log ('head' or a worker name; "" if none)."""
         try:
             with open(os.path.join(self.log_dir, f"{key}.log"), errors="replace") as f:
                 return "".join(f.readlines()[-lines:])

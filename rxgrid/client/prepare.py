@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Any
 
 from .._args import column_slices, split_arguments
-from .._chunk import guided_sizes
+from .._chunk_sizes import guided_sizes
 from ..errors import InvalidArgumentError
 from .options import JobOptions
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from .._args import each
+from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import blob_hash, dumps
+from .._serialize import dumps
 from ..errors import InvalidArgumentError, TaskFailure
 from .job import Job, download_files
 from .prepare import prepare

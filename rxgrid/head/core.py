@@ -17,8 +17,10 @@ A job's states (``JobRecord.state``)::
 
 What each part owns: ``scheduler.py`` which chunk runs where, ``jobs.py`` all SQL about
 jobs and results, ``workers.py`` worker sessions, ``blobs.py`` blobs, ``intake.py`` the
-checks and chunk layout of a new job. The servicers (``servicers.py``) only translate
-messages. Everything here runs on the event loop thread, so no locks are needed.
+checks, chunk layout and first record of a new job, ``chunks.py`` the assignment sent for
+a chunk, the check of the report on it and the job's record after it. The servicers
+(``servicers.py``) only translate messages. Everything here runs on the event loop
+thread, so no locks are needed.
 """
 
 from __future__ import annotations
@@ -32,11 +34,11 @@ from dataclasses import dataclass, field
 
 from .._proto import rxgrid_pb2 as pb
 from ..defaults import HEARTBEAT_INTERVAL, LAZY_COMMIT_SECONDS, LEASE_TIMEOUT
-from . import intake, validate
+from ..states import TERMINAL, JobState
+from . import chunks, intake, validate
 from .blobs import Blobs
 from .errors import HeadError
 from .jobs import (
-    ENDED_STATES,
     ChunkRecord,
     JobQuery,
     JobRecord,
@@ -46,6 +48,7 @@ from .jobs import (
     TaskFileRecord,
     TaskOutputRecord,
     Usage,
+    removable,
 )
 from .metrics import HeadMetrics
 from .scheduler import ChunkLease, Scheduler
@@ -55,8 +58,6 @@ from .users import User
 from .workers import WorkerRegistry, WorkerSession, WorkerStatus
 
 log = logging.getLogger("rxgrid.head")
-
-TERMINAL = ENDED_STATES
 
 
 @dataclass(eq=False)
@@ -157,7 +158,7 @@ class Head:
         self._refuse_if_store_failed()
         validate.job_spec(spec)
         job_id = intake.job_id(spec.job_id, lambda j: j in self.jobs or self.repository.exists(j))
-        chunks = intake.chunk_layout(spec, [s.name for s in self.workers.connected()],
+        layout = intake.chunk_layout(spec, [s.name for s in self.workers.connected()],
                                      self.total_slots())
         intake.check_source(spec, self.blobs.has)
         # Only a job that passed every check stores anything: a refused one leaves no trace.
@@ -167,22 +168,22 @@ class Head:
         del spec.inline_blobs[:]
         self._seq += 1
         job = self.jobs[job_id] = ActiveJob(
-            _new_record(spec, job_id, chunks, owner), spec, waiter=waiter,
+            intake.new_record(spec, job_id, layout, owner), spec, waiter=waiter,
             collect_on_finish=collect, inserted=False)
         # Dispatch before the commit: the assignments leave first and the commit lands
         # long before any result can come back; the client hears of the job only once it
         # is committed (a waiting client: once it has ended).
         self.scheduler.add_job(job_id, spec.priority, self._seq,
-                               [(c.first, c.count, c.pinned) for c in chunks],
+                               [(c.first, c.count, c.pinned) for c in layout],
                                max_parallel=spec.max_parallel)
         self.metrics.jobs_submitted += 1
         self.metrics.jobs_submitted_by_owner[owner] += 1
         self._dispatch()
-        committed = self.repository.insert(job.info, spec, self._seq, chunks,
+        committed = self.repository.insert(job.info, spec, self._seq, layout,
                                            delay=LAZY_COMMIT_SECONDS if waiter else 0.0)
         job.inserted = True
         log.debug("job %s queued: %d tasks in %d chunks, priority %d",
-                  job_id, job.info.tasks_total, len(chunks), spec.priority)
+                  job_id, job.info.tasks_total, len(layout), spec.priority)
         return job, committed
 
     def _not_stored(self, job_id: str, exc: BaseException) -> HeadError:
@@ -314,7 +315,7 @@ class Head:
             return self.job_info(job_id), False
         for lease in self.scheduler.cancel_job(job_id):
             self._send_cancel(lease)
-        await self._finish(job, "cancelled", "cancelled by request")
+        await self._finish(job, JobState.CANCELLED, "cancelled by request")
         self._dispatch()
         return job.info, True
 
@@ -337,21 +338,12 @@ class Head:
                      for j in job_ids]
         else:
             infos = [r for r in self.repository.ended() if user is None or user.may_see(r.owner)]
-        removed, refused, reasons = [], [], []
-        for info in infos:
-            if info.state not in TERMINAL:
-                refused.append(info.job_id)
-                reasons.append(f"{info.job_id} is {info.state} (cancel it first)")
-            elif info.state == "finished" and not info.collected and not force:
-                refused.append(info.job_id)
-                reasons.append(f"{info.job_id} has results nobody has read (use force)")
-            else:
-                removed.append(info.job_id)
+        removed, refused, reasons = removable(infos, force)
         if removed:
             for digest in await self.repository.delete(removed):
                 self.blobs.delete(digest)
             log.info("cleaned up %d job(s): %s", len(removed), ", ".join(removed[:10]))
-        return removed, refused, "; ".join(reasons)
+        return removed, refused, reasons
 
     def usage(self) -> Usage:
         """How much the state dir holds, and the jobs by state."""
@@ -390,15 +382,7 @@ class Head:
         log.warning("worker %s is gone; %d running chunk(s) go back to the queue", worker,
                     len(running) - len(orphans))
         for chunk in orphans:
-            asyncio.create_task(self._fail_orphan(chunk))
-
-    async def _fail_orphan(self, chunk, why: str = "was lost before its per-node task finished"
-                           ) -> None:
-        error = pb.TaskError(task=chunk.first, type="WorkerLostError",
-                             message=f"worker {chunk.pinned} {why}", worker=chunk.pinned)
-        result = pb.ChunkResult(job_id=chunk.job_id, chunk=chunk.index, first_task=chunk.first,
-                                num_tasks=chunk.count, worker=chunk.pinned, errors=[error])
-        await self.chunk_done(None, None, result)
+            asyncio.create_task(self.chunk_done(None, None, chunks.worker_lost(chunk)))
 
     async def worker_message(self, session: WorkerSession, msg: pb.WorkerMessage) -> None:
         self.workers.heard_from(session)
@@ -412,12 +396,8 @@ class Head:
 
     def _checked_report(self, session: WorkerSession, lease: int,
                         result: pb.ChunkResult) -> pb.ChunkResult | None:
-        """A worker's chunk result as the head will store it, or None to ignore it.
-
-        Taken only on a lease the head gave this session for this chunk; the task range
-        is the head's own, never the worker's. A report that breaks the rules (tasks
-        outside the chunk, bad blob names or file paths, blobs never uploaded) fails the
-        chunk's tasks instead of being stored.
+        """A worker's chunk result as the head will store it (:func:`chunks.checked_report`),
+        or None to ignore it: taken only on a lease the head gave this session for this chunk.
         """
         job = self.jobs.get(result.job_id)
         held = job.leases.get(lease) if job is not None else None
@@ -432,26 +412,11 @@ class Head:
         chunk = self.scheduler.chunk(result.job_id, result.chunk)
         if chunk is None:
             return None
-        result.first_task, result.num_tasks, result.worker = chunk.first, chunk.count, session.name
-        problem = (validate.chunk_report(result, chunk.first, chunk.count)
-                   or self._missing_report_blobs(result))
-        if not problem:
-            return result
-        log.warning("worker %s sent a bad report on %s chunk %d: %s", session.name,
-                    result.job_id, result.chunk, problem)
-        message = f"worker {session.name} sent an invalid report on this chunk: {problem}"
-        return pb.ChunkResult(
-            job_id=result.job_id, chunk=chunk.index, first_task=chunk.first,
-            num_tasks=chunk.count, worker=session.name,
-            errors=[pb.TaskError(task=t, type="WorkerReportError", message=message,
-                                 worker=session.name)
-                    for t in range(chunk.first, chunk.first + chunk.count)])
-
-    def _missing_report_blobs(self, result: pb.ChunkResult) -> str:
-        for digest in (result.results_blob, *(f.blob for f in result.files)):
-            if digest and not self.blobs.has(digest):
-                return f"blob {digest[:12]}... was never uploaded"
-        return ""
+        result, problem = chunks.checked_report(result, chunk, session.name, self.blobs.has)
+        if problem:
+            log.warning("worker %s sent a bad report on %s chunk %d: %s", session.name,
+                        result.job_id, result.chunk, problem)
+        return result
 
     async def chunk_done(self, session: WorkerSession | None, lease: int | None,
                          result: pb.ChunkResult) -> None:
@@ -473,11 +438,11 @@ class Head:
             session.chunks_done += 1
         if started is not None:
             self.metrics.chunk_seconds.observe(time.monotonic() - started)
-        with_values = _tasks_with_values(job.spec, result)
+        with_values = chunks.tasks_with_values(job.spec, result)
         self.metrics.tasks_failed += len(result.errors)
         self.metrics.tasks_finished += with_values
         before = job.info
-        job.info = info = _after_result(job, result)
+        job.info = info = chunks.record_after(job.info, job.spec, result, job.collect_on_finish)
         self._dispatch()
         if job.waiter is not None:
             # The blocked client gets its results now (its wakeup is queued before the
@@ -498,14 +463,14 @@ class Head:
             return
         _notify(job, ("chunk", result))
         if info.state in TERMINAL:
-            if info.state == "failed":
+            if info.state == JobState.FAILED:
                 for running in self.scheduler.cancel_job(info.job_id):
                     self._send_cancel(running)
             self._retire(job)
         else:
             _notify(job, ("info", job.info))
 
-    async def _finish(self, job: ActiveJob, state: str, error: str) -> None:
+    async def _finish(self, job: ActiveJob, state: JobState, error: str) -> None:
         job.info = dataclasses.replace(job.info, state=state, finished_at=time.time(), error=error)
         await self.repository.finish(job.info)
         self._retire(job)
@@ -529,29 +494,17 @@ class Head:
             self.metrics.tasks_started += lease.count
             self._lease_started[lease.lease] = time.monotonic()
             job.leases[lease.lease] = (session, lease.chunk)
-            if job.info.state == "queued":
-                job.info = dataclasses.replace(job.info, state="running", started_at=time.time())
+            if job.info.state == JobState.QUEUED:
+                job.info = dataclasses.replace(job.info, state=JobState.RUNNING, started_at=time.time())
                 if job.inserted:  # else its insert, queued next, carries the state
                     self.repository.mark_running(job.info.job_id, job.info.started_at)
             session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
 
     def _assignment(self, job: ActiveJob, lease: ChunkLease, session: WorkerSession) -> pb.ChunkAssignment:
-        spec = job.spec
-        msg = pb.ChunkAssignment(
-            job_id=lease.job_id, chunk=lease.chunk, lease=lease.lease, first_task=lease.first,
-            num_tasks=lease.count, function_blob=spec.function_blob, common_blob=spec.common_blob,
-            chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "",
-            objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
-            packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
-            stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind,
-            console_output=spec.console_output, output_files=spec.output_files)
-        for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
-            if digest and digest not in session.sent_blobs:
-                data = self.blobs.inline(digest)
-                if data is not None:
-                    msg.blobs.add(hash=digest, data=data)
-                    session.sent_blobs.add(digest)
-                    session.blob_bytes_sent += len(data)
+        msg = chunks.assignment(job.spec, lease, session.sent_blobs, self.blobs.inline)
+        for blob in msg.blobs:
+            session.sent_blobs.add(blob.hash)
+            session.blob_bytes_sent += len(blob.data)
         return msg
 
     def _send_cancel(self, lease: ChunkLease) -> None:
@@ -576,9 +529,9 @@ class Head:
             log.warning("worker %s has been away for %.0f s: failing the %d per-node chunk(s) "
                         "waiting for it", name, away, len(waiting[name]))
             for chunk in waiting[name]:
-                asyncio.create_task(self._fail_orphan(
+                asyncio.create_task(self.chunk_done(None, None, chunks.worker_lost(
                     chunk, f"did not come back within {self.lease_timeout:g} s to run its "
-                           f"per-node task"))
+                           f"per-node task")))
 
 
 # ==================================================================== helpers
@@ -589,38 +542,3 @@ def _no_job(job_id: str) -> HeadError:
 def _notify(job: ActiveJob, event: tuple) -> None:
     for queue in job.watchers:
         queue.put_nowait(event)
-
-
-def _tasks_with_values(spec: pb.JobSpec, result: pb.ChunkResult) -> int:
-    """How many tasks of a chunk ended with a value. A job that stops at its first failure
-    (continue_on_failure=False) stops that chunk there too: the tasks after it never ran,
-    and must not be counted as done."""
-    if result.errors and not spec.continue_on_failure:
-        return min(e.task for e in result.errors) - result.first_task
-    return result.num_tasks - len(result.errors)
-
-
-def _new_record(spec: pb.JobSpec, job_id: str, chunks: list, owner: str) -> JobRecord:
-    return JobRecord(
-        job_id=job_id, name=spec.name or spec.kernel.name, state="queued",
-        priority=spec.priority, tasks_total=sum(c.count for c in chunks),
-        chunks_total=len(chunks), submitted_at=time.time(), per_node=spec.per_node,
-        has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
-        rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)
-
-
-def _after_result(job: ActiveJob, result: pb.ChunkResult) -> JobRecord:
-    """The job's record once ``result`` is in: progress, and its end if this was it."""
-    failed = len(result.errors)
-    info = dataclasses.replace(
-        job.info, chunks_done=job.info.chunks_done + 1, tasks_failed=job.info.tasks_failed + failed,
-        tasks_done=job.info.tasks_done + _tasks_with_values(job.spec, result),
-        result_bytes=job.info.result_bytes + len(result.results))
-    if failed and not job.spec.continue_on_failure:
-        e = result.errors[0]
-        return dataclasses.replace(info, state="failed", finished_at=time.time(), collected=False,
-                                   error=f"task {e.task} raised {e.type}: {e.message}")
-    if info.chunks_done >= info.chunks_total:
-        return dataclasses.replace(info, state="finished", finished_at=time.time(),
-                                   collected=job.collect_on_finish)
-    return info

@@ -39,6 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .. import defaults
+from ..states import ACTIVE
 from .errors import HeadError
 from .metrics import render
 from .users import NOBODY, User, Users
@@ -61,7 +62,6 @@ JOB_FIELDS = ("job_id", "name", "owner", "state", "priority", "tasks_total", "ta
               "per_node", "collected", "result_bytes", "rng_kind")
 WORKER_FIELDS = ("name", "host", "cores", "busy", "state", "last_heartbeat", "registered_at", "pid",
                  "chunks_done")
-ACTIVE_STATES = ("queued", "running")
 
 # On every answer: live data must not be cached, and nothing is to be sniffed as HTML.
 COMMON_HEADERS = ("Cache-Control: no-store", "X-Content-Type-Options: nosniff", "Connection: close")
@@ -389,7 +389,7 @@ def _fields(message, names: tuple[str, ...]) -> dict:
 def _job(info) -> dict:
     out = _fields(info, JOB_FIELDS)
     out["seed"] = str(info.seed) if info.has_seed else None  # a uint64 is too big for JS numbers
-    out["active"] = info.state in ACTIVE_STATES
+    out["active"] = info.state in ACTIVE
     return out
 
 

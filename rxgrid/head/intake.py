@@ -2,6 +2,7 @@
 
     JobSpec ─► job_id (checked, or made) ─► check_source (kernel or function, blobs held)
             ─► chunk_layout ─► [ChunkLayout(index, first task, task count, pinned worker)]
+            ─► new_record ─► its first JobRecord (queued)
 
 No I/O: the head passes in what it knows (connected workers, free slots, which blobs it
 holds) and gets a :class:`~rxgrid.head.errors.HeadError` for a job it must refuse.
@@ -15,11 +16,12 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .._chunk import guided_sizes
+from .._chunk_sizes import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from ..errors import MISSING_BLOB
+from ..states import JobState
 from .errors import HeadError
-from .jobs import ChunkLayout, spec_blobs
+from .jobs import ChunkLayout, JobRecord, spec_blobs
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 KERNEL_NAMES = ("dice", "birthday", "mandelbrot")
@@ -84,3 +86,13 @@ def _chunk_sizes(spec: pb.JobSpec, slots: int) -> list[int]:
     if spec.chunk_size:
         return [min(spec.chunk_size, n - first) for first in range(0, n, spec.chunk_size)]
     return guided_sizes(n, slots)
+
+
+def new_record(spec: pb.JobSpec, job_id: str, layout: list[ChunkLayout], owner: str) -> JobRecord:
+    """The record of a job just accepted: queued, with its tasks and chunks counted."""
+    return JobRecord(
+        job_id=job_id, name=spec.name or spec.kernel.name, state=JobState.QUEUED,
+        priority=spec.priority, tasks_total=sum(c.count for c in layout),
+        chunks_total=len(layout), submitted_at=time.time(), per_node=spec.per_node,
+        has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
+        rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)

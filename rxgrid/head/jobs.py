@@ -22,9 +22,9 @@ from typing import NamedTuple
 
 from .._proto import rxgrid_pb2 as pb
 from ..defaults import RESULT_PAGE_ROWS
+from ..states import ACTIVE, TERMINAL, JobState
 from .store import JOB_PROGRESS_SQL, Store
 
-ENDED_STATES = ("finished", "failed", "cancelled")
 JOB_TABLES = ("jobs", "chunks", "task_errors", "task_output", "task_files", "job_blobs")
 
 
@@ -34,7 +34,7 @@ class JobRecord:
 
     job_id: str
     name: str = ""
-    state: str = "queued"
+    state: JobState = JobState.QUEUED
     priority: int = 0
     tasks_total: int = 0
     tasks_done: int = 0
@@ -163,7 +163,7 @@ class JobRepository:
     def unfinished(self) -> list[StoredJob]:
         """Queued and running jobs with their chunks, in submission order."""
         return [self._stored_job(row) for row in self.store.query(
-            "SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq")]
+            f"SELECT * FROM jobs WHERE state IN {_placeholders(ACTIVE)} ORDER BY seq", tuple(ACTIVE))]
 
     def _stored_job(self, row) -> StoredJob:
         chunks = [ChunkLayout(c["chunk"], c["first_task"], c["num_tasks"], c["pinned"],
@@ -200,7 +200,7 @@ class JobRepository:
     def ended(self) -> list[JobRecord]:
         """Every job that has ended (finished, failed or cancelled)."""
         return [_record(r) for r in self.store.query(
-            "SELECT * FROM jobs WHERE state IN ('finished', 'failed', 'cancelled')")]
+            f"SELECT * FROM jobs WHERE state IN {_placeholders(TERMINAL)}", tuple(TERMINAL))]
 
     # ------------------------------------------------------------ reading results
     def results(self, job_id: str) -> Iterator[ChunkRecord]:
@@ -307,8 +307,8 @@ class JobRepository:
 
     def mark_running(self, job_id: str, started_at: float) -> None:
         """Record that a job's first chunk went out (nobody waits for this commit)."""
-        self.store.write_nowait([("UPDATE jobs SET state='running', started_at=? WHERE job_id=?",
-                                  (started_at, job_id))])
+        self.store.write_nowait([("UPDATE jobs SET state=?, started_at=? WHERE job_id=?",
+                                  (JobState.RUNNING, started_at, job_id))])
 
     def record_result(self, job: JobRecord, result: pb.ChunkResult) -> asyncio.Future:
         """Store a chunk's result (as the worker sent it) and the job's progress after it."""
@@ -339,6 +339,22 @@ class JobRepository:
         self.store.write_nowait([(
             "INSERT OR REPLACE INTO workers(name, host, cores, pid, registered_at, last_seen) "
             "VALUES (?,?,?,?,?,?)", (name, host, cores, pid, registered_at, last_seen))])
+
+
+def removable(records: list[JobRecord], force: bool) -> tuple[list[str], list[str], str]:
+    """Which jobs a cleanup may delete, which it must keep, and why: a job that has not
+    ended, or (without ``force``) one that finished with results nobody has read."""
+    removed, refused, reasons = [], [], []
+    for r in records:
+        if r.state not in TERMINAL:
+            refused.append(r.job_id)
+            reasons.append(f"{r.job_id} is {r.state} (cancel it first)")
+        elif r.state == JobState.FINISHED and not r.collected and not force:
+            refused.append(r.job_id)
+            reasons.append(f"{r.job_id} has results nobody has read (use force)")
+        else:
+            removed.append(r.job_id)
+    return removed, refused, "; ".join(reasons)
 
 
 def spec_blobs(spec: pb.JobSpec) -> list[str]:
@@ -387,7 +403,7 @@ def _record(row) -> JobRecord:
     except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
         has_seed, seed, per_node, single, kind = False, 0, False, False, ""
     return JobRecord(
-        job_id=row["job_id"], name=row["name"] or "", state=row["state"], priority=row["priority"],
+        job_id=row["job_id"], name=row["name"] or "", state=JobState(row["state"]), priority=row["priority"],
         tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
         tasks_failed=row["tasks_failed"], chunks_total=row["chunks_total"],
         chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
@@ -395,3 +411,8 @@ def _record(row) -> JobRecord:
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
         has_seed=has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
         rng_kind=kind, service=row["service"], owner=row["owner"])
+
+
+def _placeholders(states) -> str:
+    """``(?,?)`` for an SQL ``IN`` over ``states``."""
+    return "(" + ",".join("?" * len(states)) + ")"

@@ -20,6 +20,7 @@ from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION, __version__
 from ..defaults import MAX_MESSAGE_BYTES
+from ..states import ACTIVE, TERMINAL, JobState
 from . import validate
 from .auth import caller
 from .core import Head
@@ -191,7 +192,7 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
                                                    request.progress):
             yield (pb.JobEvent(chunk=chunk_result(payload)) if kind == "chunk"
                    else pb.JobEvent(info=job_info(payload)))
-        if request.results and self.head.job_info(request.job_id).state == "finished":
+        if request.results and self.head.job_info(request.job_id).state == JobState.FINISHED:
             await self.head.mark_collected(request.job_id)
 
     @_translate_errors
@@ -199,7 +200,7 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
         info = self._job(request.job_id, context)
         for chunk in self.head.stored_results(request.job_id):
             yield chunk_result(chunk)
-        if info.state == "finished":
+        if info.state == JobState.FINISHED:
             await self.head.mark_collected(request.job_id)
 
     @_translate_errors
@@ -228,10 +229,9 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def ListJobs(self, request, context):
-        if request.state and request.state not in ("queued", "running", "finished", "failed",
-                                                   "cancelled"):
-            raise HeadError("invalid", f"unknown state {request.state!r}: use queued, running, "
-                                       f"finished, failed or cancelled")
+        if request.state and request.state not in ACTIVE | TERMINAL:
+            raise HeadError("invalid", f"unknown state {request.state!r}: use one of "
+                                       f"{', '.join(JobState)}")
         jobs = self.head.list_jobs(request.state, request.since, request.until, request.limit,
                                    request.service, self._user(context))
         return pb.ListJobsReply(jobs=[job_info(j) for j in jobs])

@@ -22,8 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 
-from .._paths import is_blob_hash
-from .._serialize import blob_hash
+from .._paths import blob_hash, is_blob_hash
 from ..defaults import LAZY_COMMIT_SECONDS, SMALL_BLOB_BYTES, SMALL_BLOB_CACHE_ENTRIES
 
 log = logging.getLogger("rxgrid.head.store")

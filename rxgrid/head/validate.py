@@ -18,8 +18,7 @@ from __future__ import annotations
 import math
 import re
 
-from .._paths import is_blob_hash, output_pattern, relative_path
-from .._serialize import blob_hash
+from .._paths import blob_hash, is_blob_hash, output_pattern, relative_path
 from .errors import HeadError
 
 MAX_TASKS = 10_000_000        # tasks per job

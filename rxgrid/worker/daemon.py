@@ -394,7 +394,7 @@ class WorkerDaemon:
     async def _upload(self, data: bytes) -> str:
         """Store ``data`` on the head as a blob (as a file when the head is on this host,
         else in 1 MB pieces); return its hash."""
-        from .._serialize import blob_hash
+        from .._paths import blob_hash
 
         digest = blob_hash(data)
         if len(data) >= FILE_BLOB_BYTES and await self._put_file(data, digest):
