@@ -53,7 +53,6 @@ class StampedStderr:
 
 
 sys.stderr = stamped = StampedStderr(sys.stderr)
-waiting_again = threading.Event()
 
 
 def blocked() -> bool:
@@ -79,30 +78,28 @@ def report():
         time.sleep(0.005)
     print("BLOCKED", flush=True)
     stamped.detached.wait()
-    waiting_again.wait()
     time.sleep(max(0.0, stamped.at + 2.5 - time.monotonic()))
     print("LATE 2.5 s after the detach message", flush=True)
 
 
 threading.Thread(target=report, daemon=True).start()
 try:
-    if mode == "exec":
-        cluster.exec(fixtures.gated_record, data, rxgrid.each(["a", "b"]), gate, chunk_size=1)
-    elif mode == "result":
-        cluster.exec(fixtures.gated_record, data, rxgrid.each(["a", "b"]), gate, chunk_size=1,
-                     wait=False).result()
-    else:  # a fit whose first step waits behind a job holding both slots until the gate opens
-        cluster.exec(fixtures.gated_record, data + ".log", rxgrid.each(["x", "y"]), gate,
-                     chunk_size=1, wait=False)
-        cluster.lin_mod("y ~ x", data=data)
-except KeyboardInterrupt:
-    print("LAST", cluster.last_job.id, flush=True)
-if late == "late":
     try:
-        waiting_again.set()
-        threading.Event().wait()
+        if mode == "exec":
+            cluster.exec(fixtures.gated_record, data, rxgrid.each(["a", "b"]), gate, chunk_size=1)
+        elif mode == "result":
+            cluster.exec(fixtures.gated_record, data, rxgrid.each(["a", "b"]), gate,
+                         chunk_size=1, wait=False).result()
+        else:  # a fit whose first step waits behind a job holding both slots until the gate opens
+            cluster.exec(fixtures.gated_record, data + ".log", rxgrid.each(["x", "y"]), gate,
+                         chunk_size=1, wait=False)
+            cluster.lin_mod("y ~ x", data=data)
     except KeyboardInterrupt:
-        print("SECOND CTRL-C", flush=True)
+        print("LAST", cluster.last_job.id, flush=True)
+    if late == "late":
+        threading.Event().wait()
+except KeyboardInterrupt:  # wherever it lands, as a user's later Ctrl-C would
+    print("SECOND CTRL-C", flush=True)
 """
 
 
@@ -194,8 +191,9 @@ def _detach(script: _Script) -> str:
     """Interrupt the script once it is blocked; the id of the job it detached from."""
     script.expect("out", "BLOCKED")
     script.interrupt()
+    job_id = script.expect("err", "keeps running").split()[2]
     script.expect("err", "press Ctrl-C again within 2 s")
-    return script.expect("out", "LAST").split()[1]
+    return job_id
 
 
 def _check_finished(address: str, job_id: str, mode: str) -> None:
@@ -214,6 +212,7 @@ def _check_finished(address: str, job_id: str, mode: str) -> None:
 def test_ctrl_c_leaves_the_job_running_and_says_how_to_reattach(cluster2, run, mode):
     script = run(mode)
     job_id = _detach(script)
+    assert script.expect("out", "LAST").split()[1] == job_id  # it is cluster.last_job
     assert script.finish() == 0, script.output()
     err = "".join(script.seen["err"])
     assert err.count("keeps running") == 1, err  # one message, naming the job that runs on
