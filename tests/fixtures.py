@@ -81,6 +81,11 @@ def gated_record(path: str, label: str, gate: str):
     return label
 
 
+def filled_bytes(i: int, size: int) -> bytes:
+    """``size`` bytes, each ``i % 256`` (a result of known size and content)."""
+    return bytes([i % 256]) * size
+
+
 def pid_then_sleep(path: str, seconds: float):
     """Write this executor's pid to ``path``, then sleep (a task to be killed)."""
     with open(path, "w") as f:

@@ -206,3 +206,52 @@ def test_a_per_node_task_waiting_for_a_worker_that_never_returns_fails_instead_o
     lost = results["local-1"]
     assert isinstance(lost, rxgrid.TaskFailure) and lost.type == "WorkerLostError"
     assert "did not come back" in lost.message
+
+
+def test_a_blocking_exec_whose_results_exceed_half_the_message_limit_streams_them(fresh_cluster):
+    port = free_port()
+    cluster = fresh_cluster(workers=2, dashboard=f"127.0.0.1:{port}")
+    metrics = f"http://127.0.0.1:{port}/metrics"
+    assert cluster.exec(fixtures.filled_bytes, each(range(4)), 10, progress=False) == [
+        bytes([i]) * 10 for i in range(4)]
+    assert _metric(metrics, "rxgrid_blocking_results_streamed_total") == 0
+    # 40 one-task chunks of 1,000,000 bytes: each chunk's results stay inline in its report
+    # (under the worker's 1 MiB limit, so no blob file), 40 MB in all: over half of the
+    # 64 MiB message limit, so the head replies without them and the client streams them.
+    size = 1_000_000
+    results = cluster.exec(fixtures.filled_bytes, each(range(40)), size, chunk_size=1,
+                           progress=False)
+    assert len(results) == 40 and all(r == bytes([i]) * size for i, r in enumerate(results))
+    assert _metric(metrics, "rxgrid_blocking_results_streamed_total") == 1
+    info = cluster.last_job.info()
+    assert (info.state, info.tasks_done, info.collected) == ("finished", 40, True)
+
+
+def test_a_head_that_dies_between_reply_and_commit_runs_the_job_again_with_nobody_waiting(
+        fresh_cluster, tmp_path, monkeypatch):
+    # The head reads this test-only variable at start: it holds a blocking job's last
+    # result uncommitted and SIGKILLs itself once the reply carrying it is written.
+    monkeypatch.setenv("RXGRID_TEST_KILL_HEAD_BEFORE_COMMIT", "1")
+    cluster = fresh_cluster(workers=1)
+    monkeypatch.delenv("RXGRID_TEST_KILL_HEAD_BEFORE_COMMIT")
+    starts, gate = tmp_path / "starts.txt", tmp_path / "gate"
+    box = {}
+    runner = threading.Thread(target=lambda: box.setdefault("r", cluster.exec(
+        fixtures.gated_record, str(starts), each(["a", "b", "c"]), str(gate), chunk_size=3,
+        progress=False)))
+    runner.start()
+    try:
+        # Release the tasks only once the job is stored (ListJobs reads the database), so
+        # that a restarted head knows it.
+        _wait_until(lambda: len(cluster.jobs()) == 1 and starts.exists(), 60)
+        job_id = cluster.jobs()[0].id
+    finally:
+        gate.touch()  # a failure above must not leave the runner (and the teardown) blocked
+        runner.join(120)
+    assert box.get("r") == ["a", "b", "c"]  # the client has every result ...
+    assert cluster._procs["head"].wait(60) == -signal.SIGKILL  # ... from a head now dead
+    cluster.start_head()
+    job = cluster.job(job_id)
+    assert job.result(timeout=120) == ["a", "b", "c"]
+    assert job.status() == "finished"
+    assert starts.read_text().split() == ["a", "b", "c", "a", "b", "c"]  # the work ran again

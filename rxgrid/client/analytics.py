@@ -9,10 +9,15 @@ it survives the client's exit and ``job.result()`` is the fitted model.
 
 from __future__ import annotations
 
+import contextvars
 import os
 
 from .._args import each
 from ..errors import InvalidArgumentError
+
+# True while a waiting fit runs one of its steps: a Ctrl-C then detaches the fit as a
+# whole (AnalyticsMixin._detach_fit), not the step's job, which that cancels.
+FIT_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("rxgrid_fit_step", default=False)
 
 
 class ContextMap:
@@ -26,8 +31,12 @@ class ContextMap:
         if not arguments:
             return []
         columns = [each(list(c)) for c in zip(*arguments, strict=True)]
-        return self.context.options(priority=self.priority, continue_on_failure=False).exec(
-            fn, *columns)
+        step = FIT_STEP.set(True)
+        try:
+            return self.context.options(priority=self.priority, continue_on_failure=False).exec(
+                fn, *columns)
+        finally:
+            FIT_STEP.reset(step)
 
 
 def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):

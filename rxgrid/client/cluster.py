@@ -33,6 +33,7 @@ from ..errors import (
     RxgridError,
     TaskFailure,
 )
+from .analytics import FIT_STEP
 from .context import ComputeContext
 from .job import Job, JobInfo, outcome
 from .options import JobOptions
@@ -369,13 +370,15 @@ def detach(job: Job, resubmitted: bool = False) -> None:
     RevoScaleR turns a waiting job into a non-waiting one on Esc / Ctrl-C; so do we. The
     job becomes ``cluster.last_job`` and how to re-attach or cancel it is printed.
     """
+    if FIT_STEP.get():  # a step of a waiting fit: the fit detaches as a whole (_detach_fit)
+        return
     job._cluster.last_job = job
-    print(f"\nrxgrid: job {job.id} keeps running on the cluster"
-          f"{' (restarted as a non-waiting job)' if resubmitted else ''}.\n"
-          f"  re-attach: cluster.job({job.id!r}).result()   (or cluster.last_job)\n"
-          f"  cancel:    cluster.job({job.id!r}).cancel()   or: rxgrid cancel {job.id}\n"
-          f"  press Ctrl-C again within 2 s to cancel it now", file=sys.stderr, flush=True)
-    try:
+    try:  # a Ctrl-C while the message is being printed is within the 2 s too
+        print(f"\nrxgrid: job {job.id} keeps running on the cluster"
+              f"{' (restarted as a non-waiting job)' if resubmitted else ''}.\n"
+              f"  re-attach: cluster.job({job.id!r}).result()   (or cluster.last_job)\n"
+              f"  cancel:    cluster.job({job.id!r}).cancel()   or: rxgrid cancel {job.id}\n"
+              f"  press Ctrl-C again within 2 s to cancel it now", file=sys.stderr, flush=True)
         time.sleep(2.0)
     except KeyboardInterrupt:
         job.cancel()

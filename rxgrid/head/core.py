@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,11 @@ class Head:
         self._seq = 0
         self._monitor: asyncio.Task | None = None
         self._lease_started: dict[int, float] = {}
+        # Test-only (tests/test_faults.py), read once at start; it does nothing unless set
+        # to 1. Then a blocking job's last result is never committed, and the Exec
+        # servicer SIGKILLs the head once the reply carrying it is written: the head dies
+        # between reply and commit, deterministically.
+        self.test_kill_before_commit = os.environ.get("RXGRID_TEST_KILL_HEAD_BEFORE_COMMIT") == "1"
 
     # ================================================================ life cycle
     async def start(self) -> None:
@@ -453,6 +459,8 @@ class Head:
             job.waiter.put_nowait(("chunk", result))
             if info.state in TERMINAL:
                 job.waiter.put_nowait(("end", info))
+                if self.test_kill_before_commit:
+                    await asyncio.get_running_loop().create_future()  # held until the kill
         try:
             await self.repository.record_result(info, result)
         except StoreError:

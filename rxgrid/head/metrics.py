@@ -40,6 +40,9 @@ class HeadMetrics:
     chunks_rerun: int = 0
     late_results_ignored: int = 0  # results of chunks that meanwhile ran elsewhere, or of ended jobs
     jobs_submitted: int = 0
+    # Blocking jobs (RunJob, Exec) whose results were too big for one reply: the client
+    # read them through GetResults instead.
+    blocking_results_streamed: int = 0
     # By user name: one series per user of the users file ("" without tokens).
     jobs_submitted_by_owner: collections.Counter = field(default_factory=collections.Counter)
     # Large blobs that reached the head, by way: "stream" (PutBlob) or "file" (PutBlobFile,
@@ -78,6 +81,9 @@ def render(head) -> str:
         _one("rxgrid_late_results_ignored_total", "counter",
              "Chunk results ignored: the chunk had run elsewhere or its job had ended",
              m.late_results_ignored),
+        _one("rxgrid_blocking_results_streamed_total", "counter",
+             "Blocking jobs whose results exceeded half the message limit (streamed by the client)",
+             m.blocking_results_streamed),
         "# HELP rxgrid_blob_bytes_received_total Bytes of large blobs received, by way",
         "# TYPE rxgrid_blob_bytes_received_total counter",
         *(f'rxgrid_blob_bytes_received_total{{via="{via}"}} {n}' for via, n in m.blob_bytes_in.items()),

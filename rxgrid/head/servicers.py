@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import signal
 
 import grpc
 
@@ -149,6 +151,8 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
             except HeadError as exc:
                 outcome = pb.JobOutcome(error_code=_CODES[exc.code].name, error=str(exc))
             await context.write(outcome)
+            if self.head.test_kill_before_commit:  # test-only: see Head.__init__
+                os.kill(os.getpid(), signal.SIGKILL)
 
     async def _run(self, request: pb.JobSpec, user: User) -> pb.JobOutcome:
         """Submit a job, wait for its end, and gather its results into one outcome."""
@@ -175,7 +179,9 @@ class ClusterService(_BlobMethods, pb_grpc.ClusterServicer):
         if outcome.complete:
             if request.auto_cleanup:
                 await self.head.mark_collected(info.job_id, request)
-        elif outcome.info.collected:
+            return outcome
+        self.head.metrics.blocking_results_streamed += 1
+        if outcome.info.collected:
             # Too big for one reply: not collected until the client has streamed them.
             await self.head.repository.set_collected(info.job_id, False)
             outcome.info.collected = False
