@@ -23,6 +23,7 @@ import pytest
 import rxgrid
 from rxgrid.analytics import write_dataset
 from tests.conftest import ROOT
+from tests import fixtures
 from tests.test_cluster import _wait_until
 
 SCRIPT = """
@@ -246,3 +247,21 @@ def test_a_second_ctrl_c_after_two_seconds_does_not_cancel(cluster2, run, mode):
     assert "cancelled" not in "".join(script.seen["err"])
     run.gate.touch()
     _check_finished(cluster2.address, job_id, mode)
+
+
+def test_a_ctrl_c_before_the_job_left_still_leaves_it_running(cluster2, monkeypatch, capsys):
+    # The Ctrl-C can land before the blocking call has sent the job: "keeps running" must
+    # still be true, so the client submits it as a non-waiting job (its id makes that safe).
+    def interrupted_before_sending(spec):
+        raise KeyboardInterrupt
+
+    cluster = rxgrid.connect(cluster2.address)
+    try:
+        monkeypatch.setattr(cluster._conn, "run_job", interrupted_before_sending)
+        with pytest.raises(KeyboardInterrupt):
+            cluster.exec(fixtures.square, rxgrid.each(range(4)), job_id=f"early-{time.time_ns()}")
+        job = cluster.last_job
+        assert job.result(timeout=120) == [0, 1, 4, 9]
+        assert "restarted as a non-waiting job" in capsys.readouterr().err
+    finally:
+        cluster.close()

@@ -186,11 +186,24 @@ class Cluster(ComputeContext):
                     raise
                 return
 
+    def _submit_if_not_there(self, spec: pb.JobSpec) -> bool:
+        """After a Ctrl-C in a blocking call: make sure the job is on the head, so "keeps
+        running" is true even if the Ctrl-C came before the job left. True if it had not
+        arrived and was submitted now (as a non-waiting job; the id makes this safe)."""
+        try:
+            self._conn.call("SubmitJob", spec, retry=False)
+            return True
+        except DuplicateJobError:
+            return False  # it got there: it runs on
+        except RxgridError as exc:
+            log.warning("could not check that job %s reached the head: %s", spec.job_id, exc)
+            return False
+
     def _run_spec(self, spec: pb.JobSpec, job: Job):
         try:
             reply = self._conn.run_job(spec)
         except KeyboardInterrupt:
-            detach(job)
+            detach(job, resubmitted=self._submit_if_not_there(spec))
             raise
         except HeadUnavailableError:
             log.warning("lost the head while job %s ran; waiting for it to come back", job.id)
