@@ -22,8 +22,8 @@ import pytest
 
 import rxgrid
 from rxgrid.analytics import write_dataset
-from tests.conftest import ROOT
 from tests import fixtures
+from tests.conftest import ROOT
 from tests.test_cluster import _wait_until
 
 SCRIPT = """
