@@ -23,20 +23,24 @@ def exact_birthday(n: int) -> float:
     return 1.0 - math.prod((365 - k) / 365 for k in range(n))
 
 
+ONE_TASK_CHUNKS = 1_000  # one-task chunks cost a round trip each: the first 1,000 games
+
+
 @pytest.fixture(scope="module")
 def dice_runs(cluster1, cluster2):
     runs = {}
     for name, cluster in (("1 worker", cluster1), ("2 workers", cluster2)):
-        for chunk in (1, 7, 2000):
-            runs[(name, chunk)] = cluster.exec(fixtures.play_dice, times=GAMES, chunk_size=chunk,
-                                               seed=777)
+        for chunk in (2000, 7, 1):
+            runs[(name, chunk)] = cluster.exec(fixtures.play_dice, chunk_size=chunk, seed=777,
+                                               times=ONE_TASK_CHUNKS if chunk == 1 else GAMES)
     return runs
 
 
 def test_dice_is_the_same_for_any_chunking_and_worker_count(dice_runs):
     first = next(iter(dice_runs.values()))
+    assert len(first) == GAMES
     for key, run in dice_runs.items():
-        assert run == first, f"dice differ for {key}"
+        assert run == first[:len(run)], f"dice differ for {key}"
 
 
 def test_dice_win_rate_is_within_4_sigma_of_244_over_495(dice_runs):
