@@ -101,6 +101,13 @@ try:
         threading.Event().wait()
 except KeyboardInterrupt:  # wherever it lands, as a user's later Ctrl-C would
     print("SECOND CTRL-C", flush=True)
+    if late == "late":
+        # Once (1 run in 3 of the full CI) this script then hung at interpreter exit in
+        # the "result" mode; not yet understood (see the closing note of issue 14). What
+        # this test is about has been decided by now: end without running exit handlers.
+        sys.stderr.flush()
+        import os
+        os._exit(0)
 """
 
 
