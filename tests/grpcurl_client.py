@@ -430,4 +430,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Exit at once, as the grpcurl binary does: with grpcio 1.85.1 an open reflection
+    # stream left this process hanging at interpreter exit after an Unauthenticated reply.
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
