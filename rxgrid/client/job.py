@@ -290,11 +290,15 @@ class Job(JobHandle):
                         if info.is_done:
                             return
             except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise self._timeout(timeout) from None
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise self._conn._error(exc) from None
-                self._ride_out_restart()
+                self._watch_broke(exc, timeout)
+
+    def _watch_broke(self, exc: grpc.RpcError, timeout: float | None) -> None:
+        """A WatchJob stream ended in an error: raise it, or wait out a head restart."""
+        if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise self._timeout(timeout) from None
+        if exc.code() != grpc.StatusCode.UNAVAILABLE:
+            raise self._conn._error(exc) from None
+        self._ride_out_restart()
 
     def _ride_out_restart(self) -> None:
         # The head went away: wait for it (GetJob retries) and watch again.
@@ -326,11 +330,7 @@ class Job(JobHandle):
                     elif JobInfo.from_proto(event.info).is_done:
                         ended = JobInfo.from_proto(event.info)
             except grpc.RpcError as exc:
-                if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
-                    raise self._timeout(timeout) from None
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                    raise self._conn._error(exc) from None
-                self._ride_out_restart()
+                self._watch_broke(exc, timeout)
         yield from outcome(ended, results)[position:]
 
     def _detach(self) -> None:
