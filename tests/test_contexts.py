@@ -96,7 +96,7 @@ def test_seeded_tasks_in_threads_draw_only_from_their_own_streams():
 def test_chunks_are_sized_for_the_executor_slots(threads_ctx):
     job = threads_ctx.exec(fixtures.square, each(range(80)), wait=False)
     job.wait(30)
-    from rxgrid._chunk_sizes import guided_sizes
+    from rxgrid.runtime.chunk_sizes import guided_sizes
     # guided chunks for 2 slots: large first, small at the end
     assert job.info().chunks_total == len(guided_sizes(80, 2))
     assert threads_ctx.workers()[0].cores == 2

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 
 import grpc
 
-from .. import _blobfiles
-from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from ..errors import (
@@ -26,6 +24,8 @@ from ..errors import (
     ProtocolMismatchError,
     RxgridError,
 )
+from ..transport import blobfiles as _blobfiles
+from ..transport.channel import ChannelSettings
 
 log = logging.getLogger("rxgrid.client")
 
