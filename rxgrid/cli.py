@@ -129,7 +129,7 @@ def cmd_demo(args) -> int:
 
 def _connect(args):
     from .client.cluster import Cluster
-    return Cluster(_head_address(args), retry_deadline=5,
+    return Cluster(_head_address(args), retry_deadline=5, timeout=5,
                    settings=_channel_settings(args, "RXGRID_TOKEN"))
 
 

@@ -39,12 +39,13 @@ from .job import Job, JobInfo, outcome
 from .options import JobOptions
 from .prepare import PreparedCall
 from .results import ResultSet, print_outputs
-from .rpc import HeadConnection
+from .rpc import HeadConnection, check_address
 
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
 ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
+CONNECT_TIMEOUT = 10.0  # seconds the first connect waits for a head that is not there
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,10 @@ class Cluster(ComputeContext):
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
     """
 
-    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
+    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None,
+                 timeout: float = CONNECT_TIMEOUT):
+        if not address.startswith("unix:"):
+            check_address(address)
         self.address = address
         self._conn = HeadConnection(address, retry_deadline, settings)
         # Blobs the head holds, as far as this client knows (a bounded memory: a forgotten
@@ -92,11 +96,16 @@ class Cluster(ComputeContext):
         self.last_job: Job | None = None
         self._inbox: str | None = None  # the head's blob inbox, if it may be on this host
         self._slots, self._slots_at = 1, 0.0
-        self._connect()
+        try:
+            self._connect(give_up_after=timeout)
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _connect(self) -> pb.ConnectReply:
+    def _connect(self, give_up_after: float | None = None) -> pb.ConnectReply:
         reply = self._conn.call("Connect", pb.ConnectRequest(protocol_version=PROTOCOL_VERSION,
-                                                              client="python"))
+                                                              client="python"),
+                                give_up_after=give_up_after)
         if reply.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
                                         f"client {PROTOCOL_VERSION}")
