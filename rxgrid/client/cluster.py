@@ -20,7 +20,7 @@ from typing import Any
 from .. import _blobfiles
 from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import dumps
+from .._serialize import dumps, in_band_bytes
 from .._version import PROTOCOL_VERSION
 from ..errors import (
     MISSING_BLOB,
@@ -45,6 +45,7 @@ log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
 ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
+LARGE_PICKLE_BYTES = 10_000_000  # a function or argument pickled in band above this: a warning
 CONNECT_TIMEOUT = 10.0  # seconds the first connect waits for a head that is not there
 
 
@@ -245,16 +246,18 @@ class Cluster(ComputeContext):
         o = call.options
         spec = pb.JobSpec(
             job_id=call.job_id, name=call.name,
-            function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
+            function_blob=function_blob or self._blob(_checked(dumps(call.function, "function"),
+                                                               "function"), inline),
             num_tasks=call.num_tasks, priority=o.priority,
             has_seed=call.seed is not None, seed=call.seed or 0,
             continue_on_failure=o.continue_on_failure, per_node=o.per_node,
             packages=o.packages, timeout=o.timeout or 0, auto_cleanup=o.auto_cleanup,
             rng_kind=o.rng_kind)
         if call.args or call.kwargs:
-            spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
+            spec.common_blob = self._blob(_checked(dumps((call.args, call.kwargs), "arguments"),
+                                                   "common arguments"), inline)
         if call.objects:
-            spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
+            spec.objects_blob = self._blob(_checked(dumps(call.objects, "objects"), "objects"), inline)
         if call.columns:
             chunks = call.chunks(self._current_slots())
             spec.chunk_size = o.chunk_size or 0
@@ -379,6 +382,24 @@ class Cluster(ComputeContext):
 
     def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
         return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
+
+
+def _checked(data: bytes, what: str) -> bytes:
+    """``data``; a WARNING first when its in-band pickle is larger than LARGE_PICKLE_BYTES.
+
+    In-band bytes are unpickled into a private copy by every executor that runs the job;
+    numpy arrays travel out of band and are mapped, so they do not count.
+    """
+    size = in_band_bytes(data)
+    if size > LARGE_PICKLE_BYTES:
+        how = ("a function that captures data (a closure, a global of __main__) carries it "
+               "in every job: pass the data as an argument instead"
+               if what == "function" else
+               "every executor unpickles its own copy: pass large data as numpy arrays "
+               "(mapped, not copied) or as a path on storage the workers share, read inside "
+               "the task")
+        log.warning("the %s: %.0f MB pickled in band; %s", what, size / 1e6, how)
+    return data
 
 
 def _progress_wanted(progress) -> bool:
