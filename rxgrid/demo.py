@@ -74,7 +74,8 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
     pick = {k: v[1] if test else v[0] for k, v in SIZES.items()}
     os.makedirs(out, exist_ok=True)
     started = time.perf_counter()
-    with rxgrid.local(workers=workers, warm_kernels=not test) as cluster:
+    # Kernels compile when a task first calls them (once per machine, saying so), not before.
+    with rxgrid.local(workers=workers) as cluster:
         print(f"local cluster of {workers} workers ready in {time.perf_counter() - started:.1f} s "
               f"at {cluster.address}{' (test sizes)' if test else ''}\n")
 
