@@ -79,6 +79,14 @@ class WorkerInfo:
     blob_bytes_sent: int = 0
 
 
+class WorkerList(list):
+    """A list of WorkerInfo that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .html import workers_html
+        return workers_html(self)
+
+
 class Cluster(ComputeContext):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
 
@@ -121,6 +129,11 @@ class Cluster(ComputeContext):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: workers, executor slots (busy / all) and the queue."""
+        from .html import cluster_html
+        return cluster_html(self.address, self.workers(), self.disk_usage().jobs_by_state)
 
     # ---------------------------------------------------------------- exec
     def _run(self, call: PreparedCall, options: JobOptions):
@@ -340,11 +353,11 @@ class Cluster(ComputeContext):
             log.warning("cleanup kept %d job(s): %s", len(reply.refused), reply.reason)
         return list(reply.removed)
 
-    def workers(self) -> list[WorkerInfo]:
-        """The workers connected to the head."""
+    def workers(self) -> WorkerList:
+        """The workers connected to the head (a list; a table in Jupyter)."""
         reply = self._conn.call("ListWorkers", pb.Empty())
-        return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
-                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers]
+        return WorkerList(WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
+                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers)
 
     def disk_usage(self) -> DiskUsage:
         """How much the head's state dir holds (database, blobs) and its jobs by state."""
@@ -536,4 +549,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo"]
+__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo", "WorkerList"]

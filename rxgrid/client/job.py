@@ -142,6 +142,11 @@ class JobHandle:
     id: str
     _POLL = 0.05  # seconds between info() calls while waiting, doubling up to 1 s
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: id, state, a progress bar and the errors count."""
+        from .html import job_html
+        return job_html(self.info())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 

@@ -7,6 +7,7 @@ where someone watches (an interactive terminal, or a notebook), so logs and pipe
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import sys
 import time
@@ -32,7 +33,10 @@ def wanted(progress: bool | None) -> bool:
 def progress_bar(job_id: str, stream=None):
     """A bar for job ``job_id``: tqdm's when it is installed, else :class:`ProgressBar`."""
     try:
-        from tqdm.auto import tqdm
+        if in_notebook() and importlib.util.find_spec("ipywidgets") is None:
+            from tqdm.std import tqdm  # what tqdm.auto falls back to, without its warning
+        else:
+            from tqdm.auto import tqdm
     except ImportError:
         return ProgressBar(job_id, stream)
     return TqdmBar(tqdm, job_id, stream)
