@@ -108,6 +108,8 @@ def announce_compilation(module: str, cache_path: str) -> None:
     if module in _announced:
         return
     _announced.add(module)
+    if any(_depth.get(outer) for outer in _announced if outer != module):
+        return  # a kernel that another one calls (the random streams): its line said it
     name = module.rpartition(".")[2].lstrip("_")
     notice(f"rxgrid: compiling the {name} kernels with Numba (first run on this machine only; "
            f"cached in {cache_path})")
