@@ -37,9 +37,12 @@ class Config:
     reps: int = 3
     systems: tuple[str, ...] = systems.ALL
     keep_up: bool = False
+    smoke: bool = False  # tiny sizes: proves the harness end to end, times nothing useful
 
-    def size(self, full, quick):
-        return quick if self.quick else full
+    def size(self, full, quick, smoke=None):
+        if self.smoke and smoke is not None:
+            return smoke
+        return quick if self.quick or self.smoke else full
 
 
 @dataclass

@@ -39,7 +39,7 @@ def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
 
 
 def roundtrip(system, cfg: Config, rec: Recorder, rnd: int) -> None:
-    calls = cfg.size(300, 100)
+    calls = cfg.size(300, 100, 20)
     for _ in range(WARMUP_CALLS):
         system.call(trivial, 1)
     times, answers = [], set()
@@ -69,12 +69,12 @@ def _throughput(workload: str, run, n: int, system, rec: Recorder, rnd: int) -> 
 
 
 def throughput_each(system, cfg: Config, rec: Recorder, rnd: int) -> None:
-    n = cfg.size(20_000, 2_000)  # 20,000: rxgrid's limit of chunks per job
+    n = cfg.size(20_000, 2_000, 200)  # 20,000: rxgrid's limit of chunks per job
     _throughput("throughput-each", system.map_each, n, system, rec, rnd)
 
 
 def throughput_batched(system, cfg: Config, rec: Recorder, rnd: int) -> None:
-    n = cfg.size(100_000, 20_000)
+    n = cfg.size(100_000, 20_000, 2_000)
     _throughput("throughput-batched", lambda fn, n: system.map_batched(fn, [(i,) for i in range(n)]),
                 n, system, rec, rnd)
 

@@ -169,3 +169,14 @@ def test_peers_batch_in_rxgrids_automatic_chunk_sizes():
     out = System.map_batched(peer, tasks.trivial, rows)
     assert out == list(range(1000))
     assert peer.batches == guided_sizes(1000, 2)
+
+
+def test_load_tally_catches_missing_duplicated_and_unknown_jobs():
+    from benchmarks.load import tally
+    clean = [{"proved": [0, 1], "bad": 0}, {"proved": [2, 3], "bad": 0}]
+    assert tally(clean, 2, 2) == {"proved": 4, "missing": 0, "duplicated": 0, "unknown": 0,
+                                  "wrong": 0, "failed clients": 0}
+    mixed = [{"proved": [0, 0], "bad": 0}, {"proved": [2, 9], "bad": 1}, {"proved": [], "bad": -1}]
+    counts = tally(mixed, 2, 2)
+    assert (counts["missing"], counts["duplicated"], counts["unknown"]) == (2, 1, 1)
+    assert (counts["wrong"], counts["failed clients"]) == (1, 1)
