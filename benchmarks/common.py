@@ -123,6 +123,18 @@ def guarded(rec: Recorder, group: str, system: str, workload: str = "*") -> Iter
         rec.status(group, workload, system, f"error: {type(exc).__name__}: {first_line}")
 
 
+def _start(stack: ExitStack, make: Callable, name: str):
+    """Enter system ``name`` on ``stack``; a failed start (Ray's raylet can time out on a
+    busy machine) is tried once more before the system counts as down."""
+    try:
+        return stack.enter_context(make(name))
+    except systems.NotInstalled:
+        raise
+    except Exception as exc:
+        log.warning("%s failed to start (%s); trying once more", name, exc)
+        return stack.enter_context(make(name))
+
+
 def interleave(group: str, cfg: Config, rec: Recorder, workloads: list[str],
                measure: Callable, names: tuple[str, ...] | None = None,
                make: Callable = systems.make) -> None:
@@ -154,7 +166,7 @@ def interleave(group: str, cfg: Config, rec: Recorder, workloads: list[str],
                     if name not in alive:
                         log.info("[%s] round %d: starting %s", group, rnd + 1, name)
                         owner = stack if cfg.keep_up else this_turn
-                        alive[name] = owner.enter_context(make(name))
+                        alive[name] = _start(owner, make, name)
                         alive[name].warm()
                         if not cfg.keep_up:
                             this_turn.callback(alive.pop, name)

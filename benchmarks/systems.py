@@ -53,8 +53,19 @@ class System:
         self.warm_on_start = warm
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self._stop_after_failed_start()
+            raise
         return self
+
+    def _stop_after_failed_start(self) -> None:
+        """A start that failed half way may have left processes: stop what can be stopped."""
+        try:
+            self.stop()
+        except Exception as exc:
+            log.warning("%s: stop after a failed start: %s", self.name, exc)
 
     def __exit__(self, *exc) -> None:
         self.stop()
