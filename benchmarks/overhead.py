@@ -57,13 +57,15 @@ def roundtrip(system, cfg: Config, rec: Recorder, rnd: int) -> None:
 
 def _throughput(workload: str, run, n: int, system, rec: Recorder, rnd: int) -> None:
     seconds, results = timed(run, trivial, n)
+    chunks = system.chunks_of_last_map()  # a size: a ratio needs the same on both sides
     key = digest(list(results))
     expected = digest(list(range(n)))
     check = Check(f"{len(results)} results, " + ("0..N-1 in order" if key == expected
                                                   else f"WRONG #{key}"), key)
     rec.add(GROUP, workload, "tasks/s", "tasks/s", "higher", system.name, n / seconds, check,
-            tasks=n)
-    rec.add(GROUP, workload, "wall", "s", "lower", system.name, seconds, check, tasks=n)
+            tasks=n, chunks=chunks)
+    rec.add(GROUP, workload, "wall", "s", "lower", system.name, seconds, check, tasks=n,
+            chunks=chunks)
     log.info("[%s] %s round %d: %d tasks in %.2f s (%.0f tasks/s)", workload, system.name,
              rnd + 1, n, seconds, n / seconds)
 

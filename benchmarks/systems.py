@@ -77,6 +77,7 @@ class System:
         return self.run_tasks(fn, [(x,)])[0]
 
     def map_each(self, fn, n):
+        self.chunks = n
         return self.run_tasks(fn, [(i,) for i in range(n)])
 
     def map_batched(self, fn, rows):
@@ -85,7 +86,12 @@ class System:
         for size in guided_sizes(len(rows), self.workers):
             batches.append((fn, rows[first:first + size]))
             first += size
+        self.chunks = len(batches)
         return [r for part in self.run_tasks(tasks.run_batch, batches) for r in part]
+
+    def chunks_of_last_map(self) -> int:
+        """How many tasks (chunks) the last ``map_each`` or ``map_batched`` ran."""
+        return self.chunks
 
     def warm(self) -> None:
         pass
@@ -134,6 +140,10 @@ class Rxgrid(System):
     def map_batched(self, fn, rows):
         # rxgrid's automatic chunking: guided_sizes(len(rows), slots), the peers' batches
         return self.run_tasks(fn, rows)
+
+    def chunks_of_last_map(self) -> int:
+        """The chunks the head laid out for the last job (proves the granularity)."""
+        return self.cluster.last_job.info().chunks_total
 
     def run_tasks(self, fn, rows, common=()):
         import rxgrid
