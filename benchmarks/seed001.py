@@ -65,17 +65,26 @@ def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
     chosen = [w for w in WORKLOADS if w in only]
     X = np.random.default_rng(1).standard_normal((sizes.kmeans_rows, sizes.kmeans_cols))
     names = tuple(s for s in SYSTEMS if s.split("-")[0] in cfg.systems or s == "in-process")
-    tiny_X = np.ascontiguousarray(X[:TINY.kmeans_rows, :TINY.kmeans_cols])
+    tiny_X, warm_X = np.ascontiguousarray(X[:TINY.kmeans_rows, :TINY.kmeans_cols]), warm_data(X)
 
     def measure(system, workload: str, rnd: int) -> None:
         """One untimed run on tiny sizes (imports, first calls), then one timed run."""
-        RUNNERS[workload](system, TINY, tiny_X)
+        RUNNERS[workload](system, TINY, warm_X if workload == "kmeans" else tiny_X)
         seconds, check = timed(RUNNERS[workload], system, sizes, X)
         rec.add(GROUP, workload, "wall", "s", "lower", system.name, seconds, check,
                 **params(workload, sizes))
         log.info("[%s] %s round %d: %.3f s (%s)", workload, system.name, rnd + 1, seconds,
                  check.text)
     interleave(GROUP, cfg, rec, chosen, measure, names)
+
+
+def warm_data(X: np.ndarray) -> np.ndarray:
+    """Data of X's size and other content for k-means' untimed run: a big array reaches
+    rxgrid's tasks read-only (memory-mapped), a kernel signature of its own that a tiny array
+    would not load; other content, so no system finds the timed run's data already sent."""
+    warm = X.copy()
+    warm[0, 0] += 1.0
+    return warm
 
 
 def params(workload: str, s: Sizes) -> dict:
