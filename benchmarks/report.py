@@ -147,9 +147,9 @@ def _ratio(ref: Measurement | None, m: Measurement) -> tuple[str, str]:
         return "", ""
     if m.system == ref.system:
         return ("", "") if ref.system == REFERENCE else ("*reference*", "")
-    if _size(ref) != _size(m):
+    bound = ref.system in BOUNDS or m.system in BOUNDS  # not the same work by nature
+    if not bound and _size(ref) != _size(m):
         return "refused", "different sizes"
-    bound = ref.system in BOUNDS or m.system in BOUNDS
     if not bound and not fair.same_work(ref.checks, m.checks):
         return "refused", "results differ" if ref.checks and m.checks else "results unchecked"
     r = ref.median / m.median
