@@ -34,9 +34,9 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import psutil  # noqa: E402
 
 import rxgrid  # noqa: E402
-from rxgrid._chunk_sizes import guided_sizes  # noqa: E402
 from rxgrid.analytics import get_info, models  # noqa: E402
 from rxgrid.client.analytics import ContextMap  # noqa: E402
+from rxgrid.runtime.chunk_sizes import guided_sizes  # noqa: E402
 
 from .analytics import FORMULAS, dataset  # noqa: E402
 

@@ -24,7 +24,7 @@ import logging
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from rxgrid._chunk_sizes import guided_sizes
+from rxgrid.runtime.chunk_sizes import guided_sizes
 
 from . import tasks
 

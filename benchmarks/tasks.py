@@ -48,8 +48,8 @@ def _rx_seed() -> int:
 
 def peer_seed(seed: int, task: int) -> int:
     """The kernel seed ``_rx_seed`` draws in task ``task`` of an rxgrid job with ``seed``:
-    the first draw of rxgrid's stream for (seed, task), ``rxgrid._seeding.task_generator``."""
-    from rxgrid._seeding import task_generator
+    the first draw of rxgrid's stream for (seed, task), ``rxgrid.runtime.seeding.task_generator``."""
+    from rxgrid.runtime.seeding import task_generator
     return int(task_generator(seed, task).integers(2**31))
 
 

@@ -7,8 +7,8 @@ import pytest
 from benchmarks import fair, goals, report, tasks
 from benchmarks.common import Config, Measurement, Recorder, interleave
 from benchmarks.fair import MET, MISSED, TIE, Check, same_work, verdict
-from rxgrid._chunk_sizes import guided_sizes
-from rxgrid._seeding import enter_task
+from rxgrid.runtime.chunk_sizes import guided_sizes
+from rxgrid.runtime.seeding import enter_task
 
 
 @pytest.mark.parametrize(("ours", "theirs", "better", "factor", "expected"), [
