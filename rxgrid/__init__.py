@@ -34,8 +34,20 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._seeding import task_rng
+    from .analytics.importing import import_data
     from .client.cluster import Cluster
-    from .client.context import BoundContext, ComputeContext
+    from .client.context import (
+        BoundContext,
+        ComputeContext,
+        crosstabs,
+        cube,
+        glm,
+        kmeans,
+        lin_mod,
+        logit,
+        quantile,
+        summary,
+    )
     from .client.job import Job, JobHandle, JobInfo
     from .client.local import LocalCluster
     from .client.options import JobOptions
@@ -50,6 +62,7 @@ __all__ = [
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
     "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",
+    "lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile", "import_data",
     "__version__", "PROTOCOL_VERSION",
 ]
 
@@ -61,6 +74,10 @@ _LAZY = {
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
+    # the analytics on the current context (README: rxgrid.lin_mod(...)), and rxImport
+    **dict.fromkeys(("lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile"),
+                    "client.context"),
+    "import_data": "analytics.importing",
     "task_rng": "_seeding",  # numpy: a head or a worker daemon never loads it
 }
 
