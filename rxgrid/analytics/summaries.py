@@ -11,9 +11,12 @@ caller, only per-cell statistics::
     stats <- combine_moments(parts)   (Chan)       <---  cell n, missing, mean, M2, min, max
     DataFrame <- stats
 
-Within a block, means come first and squared deviations from them second (two passes
-over memory-mapped columns); blocks combine with Chan, Golub and LeVeque's pairwise
-update, so variances stay accurate whatever the mean. Sums are ``n * mean``.
+Within a block, each cell's values are taken relative to a shift (one of the cell's own
+values, so ``y - shift`` is exact for values within a factor of 2), then means come first
+and squared deviations from them second; blocks combine with Chan, Golub and LeVeque's
+pairwise update on the shifted means, so a spread of 2 around 1e9 keeps 15 digits
+(unshifted means would be rounded to 1e9's spacing, 1.2e-7, and the between-block term
+with them). Sums are ``n * mean``.
 """
 
 from __future__ import annotations
@@ -41,16 +44,22 @@ class Moments:
 
     n: np.ndarray
     missing: np.ndarray
-    mean: np.ndarray
+    offset: np.ndarray  # mean - shift
     m2: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    shift: np.ndarray
+
+    @property
+    def mean(self) -> np.ndarray:
+        """Mean per cell (0 where a cell is empty)."""
+        return self.shift + self.offset
 
 
 def _empty(cells: int) -> Moments:
     zeros = np.zeros(cells)
     return Moments(np.zeros(cells, np.int64), np.zeros(cells, np.int64), zeros, zeros.copy(),
-                   np.full(cells, np.inf), np.full(cells, -np.inf))
+                   np.full(cells, np.inf), np.full(cells, -np.inf), zeros.copy())
 
 
 def block_moments(y: np.ndarray | None, cells: np.ndarray, n_cells: int) -> Moments:
@@ -58,14 +67,17 @@ def block_moments(y: np.ndarray | None, cells: np.ndarray, n_cells: int) -> Mome
     if y is None:
         n = np.bincount(cells[cells >= 0], minlength=n_cells).astype(np.int64)
         empty = _empty(n_cells)
-        return Moments(n, empty.missing, empty.mean, empty.m2, empty.low, empty.high)
+        return Moments(n, empty.missing, empty.offset, empty.m2, empty.low, empty.high, empty.shift)
     y = np.asarray(y, dtype=np.float64)
     nan = np.isnan(y)
     ok = ~nan & (cells >= 0)
     c, v = cells[ok], y[ok]
     n = np.bincount(c, minlength=n_cells).astype(np.int64)
-    mean = np.divide(np.bincount(c, v, n_cells), n, out=np.zeros(n_cells), where=n > 0)
-    m2 = np.bincount(c, (v - mean[c]) ** 2, n_cells)
+    shift = np.zeros(n_cells)
+    shift[c] = v  # any one value of each cell will do
+    d = v - shift[c]
+    offset = np.divide(np.bincount(c, d, n_cells), n, out=np.zeros(n_cells), where=n > 0)
+    m2 = np.bincount(c, (d - offset[c]) ** 2, n_cells)
     low, high = np.full(n_cells, np.inf), np.full(n_cells, -np.inf)
     if n_cells == 1:
         if len(v):
@@ -74,7 +86,7 @@ def block_moments(y: np.ndarray | None, cells: np.ndarray, n_cells: int) -> Mome
         np.minimum.at(low, c, v)
         np.maximum.at(high, c, v)
     missing = np.bincount(cells[nan & (cells >= 0)], minlength=n_cells).astype(np.int64)
-    return Moments(n, missing, mean, m2, low, high)
+    return Moments(n, missing, offset, m2, low, high, shift)
 
 
 def combine_moments(parts: Sequence[Moments]) -> Moments:
@@ -83,11 +95,13 @@ def combine_moments(parts: Sequence[Moments]) -> Moments:
     for part in parts[1:]:
         n = total.n + part.n
         safe = np.maximum(n, 1)
-        delta = part.mean - total.mean
-        mean = np.where(n > 0, total.mean + delta * part.n / safe, 0.0)
+        shift = np.where(total.n > 0, total.shift, part.shift)  # keep a shift that is a value
+        start = np.where(total.n > 0, total.offset, 0.0)
+        delta = np.where(part.n > 0, (part.shift - shift) + part.offset - start, 0.0)  # of the means
+        offset = np.where(n > 0, start + delta * part.n / safe, 0.0)
         m2 = total.m2 + part.m2 + delta**2 * total.n * part.n / safe
-        total = Moments(n, total.missing + part.missing, mean, m2, np.minimum(total.low, part.low),
-                        np.maximum(total.high, part.high))
+        total = Moments(n, total.missing + part.missing, offset, m2, np.minimum(total.low, part.low),
+                        np.maximum(total.high, part.high), shift)
     return total
 
 
