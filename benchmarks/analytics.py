@@ -146,7 +146,7 @@ def _fit(system, workload: str, path: str):
         return system.cluster.glm(formula, data=path, family=family, **options)
     from rxgrid.analytics import glm
 
-    return glm(path, formula, family, map_blocks=lambda fn, args: system.run_tasks(fn, args), **options)
+    return glm(formula, path, family, map_blocks=lambda fn, args: system.run_tasks(fn, args), **options)
 
 
 def measure(system, workload: str, path: str, rows: int, cfg: Config, rec: Recorder) -> None:

@@ -13,7 +13,7 @@ map); a cluster's workers read only what is on disk. Scratch data sets and views
 under ``$RXGRID_SCRATCH`` (default: ``<tempdir>/rxgrid-<uid>``); a cluster's workers must
 be able to read it, so on several hosts point it at shared storage, as the data path.
 ``keep=True`` leaves a scratch data set in place (a non-waiting fit reads it after the
-call returns).
+call returns), and so does a Ctrl-C (a waiting fit on a cluster then goes on detached).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".csv.bz2", ".csv.zst")
 
 def scratch_dir() -> Path:
     """Where scratch data sets and Parquet views are made (``$RXGRID_SCRATCH`` or a temp dir)."""
-    root = os.environ.get("RXGRID_SCRATCH") or os.path.join(tempfile.gettempdir(), f"rxgrid-{os.getuid()}")
+    user = os.getuid() if hasattr(os, "getuid") else os.environ.get("USERNAME", "user")
+    root = os.environ.get("RXGRID_SCRATCH") or os.path.join(tempfile.gettempdir(), f"rxgrid-{user}")
     path = Path(root)
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -114,6 +115,9 @@ def _scratch(data, keep: bool, block_rows: int = DEFAULT_BLOCK_ROWS) -> Iterator
         else:
             import_data(data, path, block_rows=block_rows)
         yield str(path)
+    except KeyboardInterrupt:  # a waiting fit on a cluster detaches and goes on reading it
+        keep = True
+        raise
     finally:
         if not keep:
             shutil.rmtree(path, ignore_errors=True)
