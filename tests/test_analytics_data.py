@@ -190,3 +190,20 @@ def test_dataframe_parquet_and_csv_on_two_workers(cluster2, air, monkeypatch, tm
     expected = lin_mod("ArrDelay ~ Distance", air["dataset"])
     np.testing.assert_allclose(fit.params, expected.params, rtol=1e-10)
     assert not [p for p in os.listdir(tmp_path / "scratch") if p.startswith("data-")]  # removed
+
+
+@pytest.mark.parametrize("form", ["parquet", "frame"])
+def test_seed_000_flow_on_two_workers(cluster2, air, form, tmp_path):
+    """import_data -> summary -> logit -> crosstabs, each step against its reference
+    (prediction and interactions are the other half of issue 17)."""
+    frame = air["frame"]
+    info = import_data(air[form], tmp_path / "air", block_rows=4_000)
+    assert info.blocks == 3 and info.variable("DayOfWeek").levels == DAYS
+    described = cluster2.summary("~ ArrDelay + Distance + DayOfWeek", data=tmp_path / "air")
+    assert described.loc["ArrDelay", "mean"] == pytest.approx(frame["ArrDelay"].mean(), rel=1e-12)
+    assert described.loc["ArrDelay", "missing"] == frame["ArrDelay"].isna().sum()
+    fit = cluster2.logit(FORMULA, data=tmp_path / "air")
+    np.testing.assert_allclose(fit.params, logit(FORMULA, air["dataset"]).params, rtol=1e-10)
+    observed = cluster2.crosstabs("~ DayOfWeek:F(Late)", data=air[form])  # F(): 0/1 as levels
+    expected = pd.crosstab(frame["DayOfWeek"], frame["Late"])
+    np.testing.assert_array_equal(observed.to_numpy(), expected.to_numpy())

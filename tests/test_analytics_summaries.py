@@ -142,3 +142,13 @@ def test_bad_summary_formulas_are_refused(data):
         summary("~ y:g", data)
     with pytest.raises(ValueError, match="quantiles need a numeric column"):
         quantile("g", data)
+
+
+def test_f_makes_a_numeric_column_a_factor_of_its_integer_values(run, frame):
+    table = run("crosstabs", "~ F(x):h")
+    expected = pd.crosstab(np.floor(frame["x"]).astype(int), frame["h"])
+    assert list(table.index) == [str(v) for v in range(40)]
+    np.testing.assert_array_equal(table.to_numpy(), expected.to_numpy())
+    by_value = run("summary", "y ~ F(x)")
+    reference = frame.groupby(np.floor(frame["x"]).astype(int))["y"].mean()
+    np.testing.assert_allclose(by_value.loc["y"]["mean"], reference, rtol=1e-12)

@@ -21,6 +21,7 @@ with them). Sums are ``n * mean``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -34,7 +35,9 @@ from .models import MapBlocks, block_ranges, map_sequential
 from .sources import data_source
 
 Group = tuple[str | None, tuple[str, ...]]  # (numeric column or None for counts, factors)
-_NAME = r"`[^`]+`|[A-Za-z_.][\w.]*"
+_COLUMN = r"`[^`]+`|[A-Za-z_.][\w.]*"
+_NAME = rf"{_COLUMN}|F\(\s*(?:{_COLUMN})\s*\)"  # F(x): a numeric column as a factor, as RevoScaleR's
+MAX_F_LEVELS = 100_000
 STATISTICS = ("count", "missing", "mean", "std", "min", "max")
 
 
@@ -105,21 +108,34 @@ def combine_moments(parts: Sequence[Moments]) -> Moments:
     return total
 
 
+def _codes(columns: dict[str, np.ndarray], factor: str, numeric: dict[str, tuple[str, int]]) -> np.ndarray:
+    if factor not in numeric:
+        return np.asarray(columns[factor], dtype=np.int64)
+    column, low = numeric[factor]
+    x = np.floor(np.asarray(columns[column], dtype=np.float64)) - low
+    return np.where(np.isnan(x), -1, x).astype(np.int64)
+
+
 def _cells(columns: dict[str, np.ndarray], factors: tuple[str, ...], n_levels: tuple[int, ...],
-           rows: int) -> np.ndarray:
+           rows: int, numeric: dict[str, tuple[str, int]]) -> np.ndarray:
     if not factors:
         return np.zeros(rows, dtype=np.int64)
-    codes = [np.asarray(columns[f], dtype=np.int64) for f in factors]
+    codes = [_codes(columns, f, numeric) for f in factors]
     cells = np.ravel_multi_index([np.maximum(c, 0) for c in codes], n_levels)
     cells[np.logical_or.reduce([c < 0 for c in codes])] = -1
     return cells
 
 
 def cell_moments_partial(path: str | os.PathLike, blocks: list[int], groups: tuple[Group, ...],
-                         n_levels: dict[str, int]) -> list[Moments]:
-    """Per-cell moments of each group over ``blocks`` (the map step of every summary)."""
+                         n_levels: dict[str, int], numeric: dict[str, tuple[str, int]]) -> list[Moments]:
+    """Per-cell moments of each group over ``blocks`` (the map step of every summary).
+
+    ``numeric`` maps each ``F(x)`` factor to its column and lowest integer value.
+    """
     info = get_info(path)
-    wanted = list(dict.fromkeys(n for y, fs in groups for n in ((y,) if y else ()) + fs))
+    columns_of = [((y,) if y else ()) + tuple(numeric[f][0] if f in numeric else f for f in fs)
+                  for y, fs in groups]
+    wanted = list(dict.fromkeys(n for names in columns_of for n in names))
     sizes = [(tuple(n_levels[f] for f in fs), int(np.prod([n_levels[f] for f in fs], dtype=np.int64)))
              for _, fs in groups]
     totals = [[_empty(cells)] for _, cells in sizes]
@@ -127,7 +143,7 @@ def cell_moments_partial(path: str | os.PathLike, blocks: list[int], groups: tup
         columns = read_block(path, block, wanted, info=info)
         rows = info.block_rows[block]
         for (y, factors), (shape, cells), parts in zip(groups, sizes, totals, strict=True):
-            index = _cells(columns, factors, shape, rows)
+            index = _cells(columns, factors, shape, rows, numeric)
             parts.append(block_moments(None if y is None else columns[y], index, cells))
     return [combine_moments(parts) for parts in totals]
 
@@ -158,14 +174,26 @@ def parse_summary_formula(formula: str, info: DatasetInfo) -> tuple[list[str], l
         used = set(ys) | {n for t in terms for n in t}
         terms = [t for t in terms if t != (".",)] + [(n,) for n in info.names if n not in used]
     for name in ys + [n for t in terms for n in t]:
-        info.variable(name)  # DatasetError naming the columns if unknown
+        info.variable(_column_of(name))  # DatasetError naming the columns if unknown
     return ys, terms
 
 
+def _column_of(name: str) -> str:
+    """The column of a factor: ``x`` for ``F(x)``, else the name itself."""
+    found = re.fullmatch(r"F\(\s*(.+?)\s*\)", name)
+    return found.group(1).strip("`") if found else name
+
+
+def _is_factor(info: DatasetInfo, name: str) -> bool:
+    return _column_of(name) != name or info.variable(name).type == "category"
+
+
 def _categorical(info: DatasetInfo, name: str) -> None:
+    if _column_of(name) != name:
+        return _numeric(info, _column_of(name))
     if info.variable(name).type != "category":
-        raise ModelError(f"{name!r} is numeric; a factor must be a categorical column "
-                         f"(import it with types={{{name!r}: 'category'}})")
+        raise ModelError(f"{name!r} is numeric; a factor must be a categorical column or F({name}) "
+                         "(its integer values as levels)")
 
 
 def _numeric(info: DatasetInfo, name: str) -> None:
@@ -173,14 +201,38 @@ def _numeric(info: DatasetInfo, name: str) -> None:
         raise ModelError(f"{name!r} is categorical; statistics need a numeric column")
 
 
+def _factor_levels(path, info, factors, map_blocks, tasks) -> tuple[dict, dict]:
+    """Levels of each factor, and each ``F(x)``'s (column, lowest integer): a pass for its range."""
+    from .quantiles import range_partial
+    levels = {f: info.variable(f).levels for f in factors if _column_of(f) == f}
+    numeric = {}
+    for f in factors:
+        if f in levels:
+            continue
+        parts = map_blocks(range_partial, [(path, b, _column_of(f)) for b in tasks]) if tasks else []
+        if not sum(p[0] for p in parts):
+            levels[f], numeric[f] = (), (_column_of(f), 0)
+            continue
+        low, high = (math.floor(min(p[1] for p in parts)), math.floor(max(p[2] for p in parts)))
+        if high - low >= MAX_F_LEVELS:
+            raise ModelError(f"{f} would have {high - low + 1} levels (from {low} to {high}); "
+                             f"at most {MAX_F_LEVELS}")
+        levels[f], numeric[f] = tuple(str(v) for v in range(low, high + 1)), (_column_of(f), low)
+    return levels, numeric
+
+
 def _run(path: str, groups: list[Group], info: DatasetInfo, map_blocks: MapBlocks,
-         blocks_per_read: int) -> list[Moments]:
-    n_levels = {v.name: len(v.levels) for v in info.variables if v.levels is not None}
+         blocks_per_read: int) -> tuple[list[Moments], dict[str, tuple[str, ...]]]:
+    """One pass: each group's per-cell moments, and the levels of the factors."""
     tasks = block_ranges(info.blocks, blocks_per_read)
-    if not tasks:
-        return [_empty(int(np.prod([n_levels[f] for f in fs], dtype=np.int64))) for _, fs in groups]
-    parts = map_blocks(cell_moments_partial, [(path, blocks, tuple(groups), n_levels) for blocks in tasks])
-    return [combine_moments([p[g] for p in parts]) for g in range(len(groups))]
+    factors = list(dict.fromkeys(f for _, fs in groups for f in fs))
+    levels, numeric = _factor_levels(path, info, factors, map_blocks, tasks)
+    n_levels = {f: len(v) for f, v in levels.items()}
+    if not tasks or 0 in n_levels.values():
+        return [_empty(int(np.prod([n_levels[f] for f in fs], dtype=np.int64))) for _, fs in groups], levels
+    parts = map_blocks(cell_moments_partial,
+                       [(path, blocks, tuple(groups), n_levels, numeric) for blocks in tasks])
+    return [combine_moments([p[g] for p in parts]) for g in range(len(groups))], levels
 
 
 def _statistics(m: Moments):
@@ -194,10 +246,9 @@ def _statistics(m: Moments):
                          "min": where(m.low), "max": where(m.high)})
 
 
-def _cell_index(info: DatasetInfo, factors: tuple[str, ...]):
+def _cell_index(levels_of: dict[str, tuple[str, ...]], factors: tuple[str, ...]):
     import pandas as pd
-    levels = [pd.CategoricalIndex(info.variable(f).levels, categories=info.variable(f).levels, name=f)
-              for f in factors]
+    levels = [pd.CategoricalIndex(levels_of[f], categories=levels_of[f], name=f) for f in factors]
     if len(levels) == 1:
         return levels[0]
     return pd.MultiIndex.from_product(levels, names=list(factors))
@@ -225,14 +276,14 @@ def summary(formula: str, data, *, map_blocks: MapBlocks = map_sequential, block
         if any(len(t) > 1 for t in terms):
             raise ModelError(f"{formula!r}: give statistics by group as 'y ~ g' (or 'y ~ g:h')")
         names = [t[0] for t in terms]
-        groups = [(n, ()) if info.variable(n).type != "category" else (None, (n,)) for n in names]
-        stats = _run(path, groups, info, map_blocks, blocks_per_read)
+        groups = [(None, (n,)) if _is_factor(info, n) else (n, ()) for n in names]
+        stats, levels_of = _run(path, groups, info, map_blocks, blocks_per_read)
     rows, levels = [], {}
     for name, (y, _), m in zip(names, groups, stats, strict=True):
         if y is not None:
             rows.append(_statistics(m).iloc[0])
             continue
-        levels[name] = pd.Series(m.n, index=_cell_index(info, (name,)), name="count")
+        levels[name] = pd.Series(m.n, index=_cell_index(levels_of, (name,)), name="count")
         counted = int(m.n.sum())
         rows.append(pd.Series({"count": counted, "missing": info.rows - counted}))
     frame = pd.DataFrame(rows, index=pd.Index(names, name="Name"), columns=list(STATISTICS))
@@ -250,8 +301,8 @@ def _grouped_summary(path, info, ys, terms, map_blocks, blocks_per_read):
         _numeric(info, y)
     for f in factors:
         _categorical(info, f)
-    stats = _run(path, [(y, factors) for y in ys], info, map_blocks, blocks_per_read)
-    index = _cell_index(info, factors)
+    stats, levels_of = _run(path, [(y, factors) for y in ys], info, map_blocks, blocks_per_read)
+    index = _cell_index(levels_of, factors)
     frames = [_statistics(m).set_index(index) for m in stats]
     return pd.concat(frames, keys=ys, names=["Name"])
 
@@ -278,9 +329,9 @@ def cube(formula: str, data, *, remove_zero_counts: bool = False, map_blocks: Ma
     with data_source(data, in_process=map_blocks is map_sequential) as path:
         info = get_info(path)
         y, factors = _cross_groups(formula, info)
-        (m,) = _run(path, [(y, factors)], info, map_blocks, blocks_per_read)
-    frame = _cell_index(info, factors).to_frame(index=False) if len(factors) > 1 else \
-        _cell_index(info, factors).to_frame(index=False, name=factors[0])
+        (m,), levels_of = _run(path, [(y, factors)], info, map_blocks, blocks_per_read)
+    index = _cell_index(levels_of, factors)
+    frame = index.to_frame(index=False) if len(factors) > 1 else index.to_frame(index=False, name=factors[0])
     if y is not None:
         frame[y] = np.where(m.n > 0, m.mean, np.nan)
     frame["Counts"] = m.n
@@ -305,23 +356,22 @@ def crosstabs(formula: str, data, *, values: str | None = None, map_blocks: MapB
         values = values or ("sums" if y else "counts")
         if values not in ("counts", "sums", "means") or (y is None and values != "counts"):
             raise ModelError(f"values must be 'counts', or with a response 'sums' or 'means'; got {values!r}")
-        (m,) = _run(path, [(y, factors)], info, map_blocks, blocks_per_read)
+        (m,), levels_of = _run(path, [(y, factors)], info, map_blocks, blocks_per_read)
     cells = {"counts": m.n, "sums": m.n * m.mean, "means": np.where(m.n > 0, m.mean, np.nan)}[values]
-    table = _wide(cells, info, factors, y or "count")
+    table = _wide(cells, levels_of, factors, y or "count")
     if len(factors) > 1:
-        table.attrs["chi_squared"] = chi_squared(_wide(m.n, info, factors, "count").to_numpy())
+        table.attrs["chi_squared"] = chi_squared(_wide(m.n, levels_of, factors, "count").to_numpy())
     return table
 
 
-def _wide(cells: np.ndarray, info: DatasetInfo, factors: tuple[str, ...], name: str):
+def _wide(cells: np.ndarray, levels_of: dict, factors: tuple[str, ...], name: str):
     import pandas as pd
-    index = _cell_index(info, factors)
+    index = _cell_index(levels_of, factors)
     series = pd.Series(cells, index=index)
     if len(factors) == 1:
         return series.to_frame(name)
     table = series.unstack(factors[-1], sort=False)
-    table.columns = pd.CategoricalIndex(table.columns, categories=info.variable(factors[-1]).levels,
-                                        name=factors[-1])
+    table.columns = pd.CategoricalIndex(table.columns, categories=levels_of[factors[-1]], name=factors[-1])
     return table
 
 
