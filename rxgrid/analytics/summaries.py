@@ -1,6 +1,10 @@
 """Descriptive statistics over big data: ``summary`` (rxSummary), ``crosstabs`` (rxCrossTabs)
 and ``cube`` (rxCube), returned as pandas DataFrames.
 
+Formulas: numeric columns on the left (``y``, ``y1 + y2``), factors on the right, crossed
+with ``:``; a factor is a categorical column or ``F(x)``, the integer values (floor) of a
+numeric column from its minimum to its maximum as levels (RevoScaleR's ``F()``).
+
 Every one is one pass of the same map and combine step; the data never comes to the
 caller, only per-cell statistics::
 
