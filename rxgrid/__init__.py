@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import each
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (
     AuthenticationError,
@@ -31,9 +30,9 @@ from .errors import (
     TaskError,
     TaskFailure,
 )
+from .runtime.args import each
 
 if TYPE_CHECKING:
-    from ._seeding import task_rng
     from .analytics.importing import import_data
     from .client.cluster import Cluster
     from .client.context import (
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
     from .client.local import LocalCluster
     from .client.options import JobOptions
     from .client.sequential import SequentialCluster
+    from .runtime.seeding import task_rng
     from .states import JobState
 
 __all__ = [
@@ -78,7 +78,7 @@ _LAZY = {
     **dict.fromkeys(("lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile"),
                     "client.context"),
     "import_data": "analytics.importing",
-    "task_rng": "_seeding",  # numpy: a head or a worker daemon never loads it
+    "task_rng": "runtime.seeding",  # numpy: a head or a worker daemon never loads it
 }
 
 
@@ -100,8 +100,8 @@ def connect(address: str | None = None, *, token: str | None = None, tls: bool =
     """
     import os
 
-    from ._channel import ChannelSettings
     from .client.cluster import Cluster
+    from .transport.channel import ChannelSettings
     address = address or os.environ.get("RXGRID_HEAD")
     if not address:
         raise InvalidArgumentError("connect() needs the head's address (HOST:PORT) or "

@@ -10,8 +10,8 @@ import concurrent.futures
 import logging
 import time
 
-from .. import _chunk
 from ..errors import DuplicateJobError, JobNotFoundError, TaskFailure
+from ..runtime import chunk as _chunk
 from ..states import JobState
 from .cluster import WorkerInfo, _warn_failures
 from .context import ComputeContext, plain_pool
