@@ -131,6 +131,9 @@ def test_summaries_take_dataframes_and_parquet(frame, tmp_path):
     pd.testing.assert_frame_equal(crosstabs("~ g:h", frame), crosstabs("~ g:h", tmp_path / "f.parquet"))
     pd.testing.assert_frame_equal(cube("~ h:k", frame), cube("~ h:k", tmp_path / "f.parquet"))
     np.testing.assert_array_equal(quantile("x", frame)["x"], quantile("x", tmp_path / "f.parquet")["x"])
+    frame.to_csv(tmp_path / "f.tsv", sep="\t", index=False)
+    from_tsv = summary("~ y + x", tmp_path / "f.tsv")  # tab-separated by its suffix
+    pd.testing.assert_frame_equal(from_tsv, summary("~ y + x", frame), rtol=1e-12)
 
 
 def test_bad_summary_formulas_are_refused(data):

@@ -3,7 +3,7 @@
     data_source(data, in_process=...) ──► a path that get_info / read_block read
       block data set directory       ──► itself
       Parquet file or directory      ──► a view: one block per row group (parquet.open_view)
-      CSV file                       ──► imported to a scratch data set (removed afterwards)
+      CSV file (.tsv: tab-separated) ──► imported to a scratch data set (removed afterwards)
       pandas DataFrame (or a dict of ──► in_process and small: ``memory:<id>``, blocks that
       equally long arrays)                are views of its columns, nothing written;
                                          else written to a scratch data set (removed after)
@@ -113,7 +113,8 @@ def _scratch(data, keep: bool, block_rows: int = DEFAULT_BLOCK_ROWS) -> Iterator
         if isinstance(data, Mapping) and not _is_frame(data):
             write_dataset(path, data, block_rows)
         else:
-            import_data(data, path, block_rows=block_rows)
+            tabs = isinstance(data, str) and data.lower().endswith(".tsv")
+            import_data(data, path, block_rows=block_rows, delimiter="\t" if tabs else ",")
         yield str(path)
     except KeyboardInterrupt:  # a waiting fit on a cluster detaches and goes on reading it
         keep = True
