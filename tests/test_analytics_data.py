@@ -207,3 +207,12 @@ def test_seed_000_flow_on_two_workers(cluster2, air, form, tmp_path):
     observed = cluster2.crosstabs("~ DayOfWeek:F(Late)", data=air[form])  # F(): 0/1 as levels
     expected = pd.crosstab(frame["DayOfWeek"], frame["Late"])
     np.testing.assert_array_equal(observed.to_numpy(), expected.to_numpy())
+
+
+def test_a_non_waiting_fit_of_a_dataframe_keeps_its_scratch_data(cluster2, air, monkeypatch, tmp_path):
+    monkeypatch.setenv("RXGRID_SCRATCH", str(tmp_path / "scratch"))
+    job = cluster2.lin_mod("ArrDelay ~ DayOfWeek", data=air["frame"], cube=True, wait=False)
+    fit = job.result(timeout=300)  # the driver reads the scratch data set after lin_mod returned
+    np.testing.assert_allclose(fit.params, lin_mod("ArrDelay ~ DayOfWeek", air["dataset"], cube=True).params,
+                               rtol=1e-10)
+    assert len([p for p in os.listdir(tmp_path / "scratch") if p.startswith("data-")]) == 1
