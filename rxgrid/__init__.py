@@ -118,9 +118,12 @@ def local(workers: int = 2, **options) -> LocalCluster:
 
 
 def get_info(path):
-    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``)."""
+    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``), or of any
+    other ``data=`` form: a Parquet file (one block per row group), a CSV file, a DataFrame."""
     from .analytics.dataset import get_info as _get_info
-    return _get_info(path)
+    from .analytics.sources import data_source
+    with data_source(path) as readable:
+        return _get_info(readable)
 
 
 def local_sequential() -> SequentialCluster:

@@ -101,6 +101,7 @@ def test_a_parquet_directory_is_one_data_set_and_a_view_is_made_once(tmp_path):
     for i in range(3):
         frame.iloc[i * 300:(i + 1) * 300].to_parquet(tmp_path / "parts" / f"part-{i}.parquet",
                                                      row_group_size=150)
+    assert rxgrid.get_info(tmp_path / "parts").rows == 900  # rxGetInfo of a Parquet directory
     with data_source(tmp_path / "parts") as first, data_source(tmp_path / "parts") as again:
         assert first == again
         assert get_info(first).block_rows == (150,) * 6
