@@ -172,7 +172,7 @@ def _fit(system, workload: str, path: str):
         return system.cluster.glm(formula, data=path, family=family, **options)
     from rxgrid.analytics import glm
 
-    return glm(path, formula, family, map_blocks=system.map_batched, **options)
+    return glm(formula, path, family, map_blocks=system.map_batched, **options)
 
 
 def coefficients_check(fit, rel_tol: float = COEF_REL_TOL) -> Check:

@@ -33,8 +33,20 @@ from .errors import (
 from .runtime.args import each
 
 if TYPE_CHECKING:
+    from .analytics.importing import import_data
     from .client.cluster import Cluster
-    from .client.context import BoundContext, ComputeContext
+    from .client.context import (
+        BoundContext,
+        ComputeContext,
+        crosstabs,
+        cube,
+        glm,
+        kmeans,
+        lin_mod,
+        logit,
+        quantile,
+        summary,
+    )
     from .client.job import Job, JobHandle, JobInfo
     from .client.local import LocalCluster
     from .client.options import JobOptions
@@ -50,6 +62,7 @@ __all__ = [
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
     "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",
+    "lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile", "import_data",
     "__version__", "PROTOCOL_VERSION",
 ]
 
@@ -61,6 +74,10 @@ _LAZY = {
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
+    # the analytics on the current context (README: rxgrid.lin_mod(...)), and rxImport
+    **dict.fromkeys(("lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile"),
+                    "client.context"),
+    "import_data": "analytics.importing",
     "task_rng": "runtime.seeding",  # numpy: a head or a worker daemon never loads it
 }
 
@@ -107,9 +124,12 @@ def local(workers: int = 2, **options) -> LocalCluster:
 
 
 def get_info(path):
-    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``)."""
+    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``), or of any
+    other ``data=`` form: a Parquet file (one block per row group), a CSV file, a DataFrame."""
     from .analytics.dataset import get_info as _get_info
-    return _get_info(path)
+    from .analytics.sources import data_source
+    with data_source(path) as readable:
+        return _get_info(readable)
 
 
 def local_sequential() -> SequentialCluster:

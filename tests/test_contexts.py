@@ -237,12 +237,12 @@ def test_module_analytics_forward_to_the_current_context(restore_context, tmp_pa
     with ctx, rxcontext.use_context(ctx):
         fit = rxcontext.logit("Late ~ DayOfWeek", data=tmp_path / "air")
         assert ctx.last_job is not None and ctx.jobs(state="finished")
-        centres = rxcontext.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
+        centres = rxcontext.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", centers=2, seed=1)
     sequential = rxgrid.local_sequential()
     reference = sequential.logit("Late ~ DayOfWeek", data=tmp_path / "air")
     assert list(fit.params) == pytest.approx(list(reference.params), rel=1e-10)
     assert fit.n_used == reference.n_used and fit.iterations == reference.iterations
-    expected = sequential.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
+    expected = sequential.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", centers=2, seed=1)
     assert centres.centers.shape == (2, 2)
     np.testing.assert_allclose(centres.centers, expected.centers, rtol=1e-12)
     assert list(centres.sizes) == list(expected.sizes) and sum(centres.sizes) == centres.n_used

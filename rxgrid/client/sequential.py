@@ -82,6 +82,7 @@ class SequentialCluster(ComputeContext):
     """Runs every job at once, in this process (no workers, no head); ``timeout`` is not enforced."""
 
     address = "local-sequential"
+    _in_process = True  # a DataFrame is fitted and summarised where it is
 
     def __init__(self):
         self._jobs: dict[str, SequentialJob] = {}
@@ -125,6 +126,9 @@ class SequentialCluster(ComputeContext):
             return fit_model(kind, str(data), formula, options, self._map)
         return self.options(wait=False, _single_result=True).exec(
             fit_model, kind, str(data), formula, options, self._map)
+
+    def _block_map(self, priority: int):
+        return self._map
 
     @staticmethod
     def _map(fn, arguments):
