@@ -20,10 +20,13 @@ GENERATED = ("rxgrid_pb2.py", "rxgrid_pb2.pyi", "rxgrid_pb2_grpc.py")
 
 def generate(out_dir: pathlib.Path) -> None:
     """Write the generated modules into ``out_dir`` with imports fixed for this package."""
+    from importlib import resources
+
     from grpc_tools import protoc
 
+    well_known = resources.files("grpc_tools") / "_proto"  # google/protobuf/*.proto
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["protoc", f"-I{PROTO_ROOT}", f"--python_out={tmp}", f"--pyi_out={tmp}",
+        args = ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={tmp}", f"--pyi_out={tmp}",
                 f"--grpc_python_out={tmp}", str(PROTO_ROOT / PROTO)]
         if protoc.main(args) != 0:
             raise SystemExit("protoc failed")
