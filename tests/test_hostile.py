@@ -301,12 +301,12 @@ def test_raw_output_patterns_outside_the_task_dir_are_refused_at_submit(grid, un
 
 @pytest.mark.parametrize("pattern", ["../*", "/tmp/*", "a/../../*"])
 def test_the_worker_checks_patterns_too_and_leaves_no_task_dir(tmp_path, untouched, pattern):
-    from rxgrid.runtime.chunk import ChunkCall, run_chunk
+    from rxgrid.runtime.chunk import ChunkCall, TaskSettings, run_chunk
     (tmp_path / "outside.txt").write_text("not yours")
     work = tmp_path / "work"
     work.mkdir()
     call = ChunkCall(fixtures.write_files, columns=None, args=(0,), count=1,
-                     output_patterns=(pattern,), workdir=str(work))
+                     settings=TaskSettings(output_patterns=(pattern,)), workdir=str(work))
     values, failures = run_chunk(call)
     assert failures and "output_files pattern" in failures[0].message
     assert call.files == [] and os.listdir(work) == []

@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..runtime.serialize import dumps
 from ..transport import blobfiles as _blobfiles
-from ..transport.wire import duration, job_state, job_state_from_wire, seconds, timestamp
+from ..transport.wire import job_state, job_state_from_wire, seconds, timestamp
 from .analytics import FIT_STEP
 from .context import ComputeContext
 from .job import Job, JobInfo, outcome
@@ -258,13 +258,9 @@ class Cluster(ComputeContext):
 
     def _recipe(self, call: PreparedCall, function_blob: str,
                 inline: dict[str, bytes]) -> pb.TaskRecipe:
-        """The one converter from a call and its JobOptions to the wire's TaskRecipe."""
-        o = call.options
-        recipe = pb.TaskRecipe(
-            function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
-            seed=call.seed, rng_kind=o.rng_kind, packages=o.packages, timeout=duration(o.timeout),
-            continue_on_failure=o.continue_on_failure, console_output=o.console_output,
-            output_files=o.output_files)
+        """A call's TaskRecipe: its options' (``JobOptions.task_recipe``) and its blobs."""
+        recipe = call.options.task_recipe(call.seed)
+        recipe.function_blob = function_blob or self._blob(dumps(call.function, "function"), inline)
         if call.args or call.kwargs:
             recipe.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
         if call.objects:

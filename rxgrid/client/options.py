@@ -21,9 +21,13 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from .._proto import rxgrid_pb2 as pb
+    from ..runtime.chunk import TaskSettings
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -99,6 +103,27 @@ class JobOptions:
         for name in ("wait", "continue_on_failure", "per_node", "auto_cleanup",
                      "console_output", "_single_result"):
             set_field(self, name, bool(getattr(self, name)))
+
+    # -------------------------------------------------------------- the two converters
+    def task_settings(self, seed: int | None) -> TaskSettings:
+        """How each task runs, for the runtime (``local_sequential()``, executor contexts).
+
+        ``seed``: the job's seed as drawn (``"auto"`` resolved).
+        """
+        from ..runtime.chunk import TaskSettings
+        return TaskSettings(seed=seed, rng_kind=self.rng_kind,
+                            stop_on_failure=not self.continue_on_failure,
+                            capture_output=self.console_output, output_patterns=self.output_files)
+
+    def task_recipe(self, seed: int | None) -> pb.TaskRecipe:
+        """How each task runs, for the wire (an rxgrid cluster): the TaskRecipe without its
+        blobs (``Cluster`` adds the function, arguments and objects it has sent)."""
+        from .._proto import rxgrid_pb2 as pb
+        from ..transport.wire import duration
+        return pb.TaskRecipe(seed=seed, rng_kind=self.rng_kind, packages=self.packages,
+                             timeout=duration(self.timeout),
+                             continue_on_failure=self.continue_on_failure,
+                             console_output=self.console_output, output_files=self.output_files)
 
     def replace(self, **changes: Any) -> JobOptions:
         """A copy with ``changes`` applied (checked); an unknown name is an error."""

@@ -19,6 +19,20 @@ from .._paths import output_pattern, relative_path
 from ..errors import TaskFailure
 
 
+@dataclass(frozen=True)
+class TaskSettings:
+    """How every task of a job runs, the same in each of its chunks: the runtime's side of
+    a job's options. The client makes it from ``JobOptions`` (``JobOptions.task_settings``)
+    and a worker from the wire's ``TaskRecipe`` (``WorkerDaemon._work``); it travels to an
+    executor as it is."""
+
+    seed: int | None = None  # task i's streams derive from (seed, i); None: not seeded
+    rng_kind: str = "pcg64"
+    stop_on_failure: bool = False
+    capture_output: bool = False
+    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+
+
 @dataclass
 class ChunkCall:
     """Everything needed to run tasks ``first .. first + count - 1`` of one job."""
@@ -29,11 +43,7 @@ class ChunkCall:
     columns: list | None = None  # per-task values: one list (of ``count``) per each() argument
     first: int = 0
     count: int = 1
-    seed: int | None = None
-    stop_on_failure: bool = False
-    rng_kind: str = "pcg64"
-    capture_output: bool = False
-    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+    settings: TaskSettings = field(default_factory=TaskSettings)
     outputs: list = field(default_factory=list)  # (task, stdout, stderr) when captured
     files: list = field(default_factory=list)  # (task, relative path, bytes) kept
     workdir: str | None = None  # where per-task directories are made (default: a temp dir)
@@ -74,7 +84,7 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
 @contextlib.contextmanager
 def _captured(call: ChunkCall, task: int):
     """Keep what the task prints and the files it makes, if the job asked for them."""
-    if call.output_patterns:
+    if call.settings.output_patterns:
         with _task_directory(call, task):
             with _printed(call, task):
                 yield
@@ -94,7 +104,7 @@ def _task_directory(call: ChunkCall, task: int):
     import os
     import shutil
     import tempfile
-    patterns = [output_pattern(p) for p in call.output_patterns]
+    patterns = [output_pattern(p) for p in call.settings.output_patterns]
     base = tempfile.mkdtemp(prefix=f"rxgrid-task{task}-", dir=call.workdir)
     previous = os.getcwd()
     os.chdir(base)
@@ -130,7 +140,7 @@ def matching_files(root: str, patterns) -> list[str]:
 
 @contextlib.contextmanager
 def _printed(call: ChunkCall, task: int):
-    if not call.capture_output:
+    if not call.settings.capture_output:
         yield
         return
     out, err = io.StringIO(), io.StringIO()
@@ -173,8 +183,9 @@ def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = Non
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
     from . import seeding as _seeding  # numpy: loaded where tasks run, not in the head
 
-    with _seeding.seeded_globals(call.seed):
-        _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
+    s = call.settings
+    with _seeding.seeded_globals(s.seed):
+        _seeding.enter_task(s.seed, call.first + offset, s.rng_kind)
         args, kwargs = (make_arguments or argument_maker(call))(offset)
         with _captured(call, call.first + offset):
             return call.function(*args, **kwargs)
@@ -189,20 +200,21 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     """
     from . import seeding as _seeding
 
-    with _seeding.seeded_globals(call.seed):  # threads: one seeded chunk at a time
+    with _seeding.seeded_globals(call.settings.seed):  # threads: one seeded chunk at a time
         return _run_tasks(call, on_task, _seeding.enter_task)
 
 
 def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]]:
     values: list = []
     failures: list[TaskFailure] = []
-    function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)
-    kind = call.rng_kind
+    s = call.settings
+    function, first, seed, make = call.function, call.first, s.seed, argument_maker(call)
+    kind, capture = s.rng_kind, s.capture_output or bool(s.output_patterns)
     for offset in range(call.count):
         enter(seed, first + offset, kind)
         try:
             args, kwargs = make(offset)
-            if call.capture_output or call.output_patterns:
+            if capture:
                 with _captured(call, first + offset):
                     value = function(*args, **kwargs)
             else:
@@ -214,7 +226,7 @@ def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]
         values.append(value)
         if on_task is not None:
             on_task(first + offset, value, failure)
-        if failure is not None and call.stop_on_failure:
+        if failure is not None and s.stop_on_failure:
             break
     return values, failures
 

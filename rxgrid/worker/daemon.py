@@ -30,6 +30,7 @@ import grpc
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
+from ..runtime.chunk import TaskSettings
 from ..transport import blobfiles as _blobfiles
 from ..transport.channel import ChannelSettings
 from ..transport.errors import PROTOCOL_MISMATCH, reason_of
@@ -280,10 +281,11 @@ class WorkerDaemon:
             lease=a.lease, job_id=a.job_id, first=a.first_task, count=a.num_tasks,
             blob=self._blob_or_fail, function=r.function_blob, common=r.common_blob,
             objects=r.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
-            seed=r.seed if r.HasField("seed") else None, timeout=seconds(r.timeout),
-            packages=tuple(r.packages), kernel=r.kernel.name, kernel_params=dict(r.kernel.params),
-            stop_on_failure=not r.continue_on_failure, rng_kind=r.rng_kind,
-            console_output=r.console_output, output_files=tuple(r.output_files))
+            timeout=seconds(r.timeout), packages=tuple(r.packages), kernel=r.kernel.name,
+            kernel_params=dict(r.kernel.params), settings=TaskSettings(
+                seed=r.seed if r.HasField("seed") else None, rng_kind=r.rng_kind or "pcg64",
+                stop_on_failure=not r.continue_on_failure, capture_output=r.console_output,
+                output_patterns=tuple(r.output_files)))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)
