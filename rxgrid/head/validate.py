@@ -29,6 +29,7 @@ MAX_DESCRIPTION_CHARS = 64 << 10
 MAX_LIST_ITEMS = 256          # packages, output_files patterns, service fields
 MAX_QUERY_ITEMS = 100_000     # hashes in FindMissingBlobs, job ids in CleanupJobs
 MAX_TIMEOUT_SECONDS = 366 * 86400
+MAX_RETRIES = 100             # re-runs of a task that raises
 RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid.runtime.seeding (no numpy here)
 PACKAGE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -91,7 +92,7 @@ def job_spec(spec) -> None:
 
 
 def task_recipe(recipe) -> None:
-    """How a job's tasks run: bit generator, timeout, packages, patterns, blobs
+    """How a job's tasks run: bit generator, timeout, retries, packages, patterns, blobs
     and kernel, each known and in its range."""
     if recipe.rng_kind and recipe.rng_kind not in RNG_KINDS:
         raise invalid(f"rng_kind {_show(recipe.rng_kind)} is unknown: use one of "
@@ -100,6 +101,9 @@ def task_recipe(recipe) -> None:
     if not (0 <= timeout.seconds <= MAX_TIMEOUT_SECONDS and 0 <= timeout.nanos < 10**9):
         raise invalid(f"timeout {timeout.seconds}s {timeout.nanos}ns is not a duration from 0 "
                       f"(none) to {MAX_TIMEOUT_SECONDS:g} seconds")
+    if recipe.retries > MAX_RETRIES:
+        raise invalid(f"retries={recipe.retries:,} is more than the {MAX_RETRIES} re-runs a task "
+                      f"may have: use a smaller number")
     _packages(recipe.packages)
     _patterns(recipe.output_files)
     for what, name in (("function_blob", recipe.function_blob), ("common_blob", recipe.common_blob),

@@ -31,6 +31,7 @@ class TaskSettings:
     stop_on_failure: bool = False
     capture_output: bool = False
     output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+    retries: int = 0  # a task that raises runs again up to this many times, on the same stream
 
 
 @dataclass
@@ -78,7 +79,25 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return TaskFailure(task, type(exc).__name__, str(exc), text, pickled=pickle_exception(exc))
+    message = str(exc) + "".join(f" ({note[len(_NOTE):]})" for note in getattr(exc, "__notes__", ())
+                                 if isinstance(note, str) and note.startswith(_NOTE))
+    return TaskFailure(task, type(exc).__name__, message, text, pickled=pickle_exception(exc))
+
+
+_NOTE = "rxgrid: "  # notes rxgrid adds to a task's exception (PEP 678), shown in its message
+
+
+def _attempt(call: ChunkCall, task: int, attempt: int, exc: Exception) -> None:
+    """After ``exc`` ended attempt ``attempt`` (0-based) of ``task``: return to try again,
+    or raise ``exc`` (noted with the attempts made) when the retries are used up. What a
+    failed attempt printed or kept is dropped: the task's output is its last attempt's."""
+    retries = call.settings.retries
+    if attempt >= retries:
+        if retries:
+            exc.add_note(f"{_NOTE}failed on all {attempt + 1} attempts, retries={retries}")
+        raise exc
+    call.outputs[:] = [o for o in call.outputs if o[0] != task]
+    call.files[:] = [f for f in call.files if f[0] != task]
 
 
 @contextlib.contextmanager
@@ -180,15 +199,21 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
 
 
 def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
-    """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
+    """Run task ``call.first + offset`` (again on its own stream, up to ``retries`` times,
+    while it raises) and return its value; the last attempt's exception propagates."""
     from . import seeding as _seeding  # numpy: loaded where tasks run, not in the head
 
-    s = call.settings
+    s, task = call.settings, call.first + offset
+    make = make_arguments or argument_maker(call)
     with _seeding.seeded_globals(s.seed):
-        _seeding.enter_task(s.seed, call.first + offset, s.rng_kind)
-        args, kwargs = (make_arguments or argument_maker(call))(offset)
-        with _captured(call, call.first + offset):
-            return call.function(*args, **kwargs)
+        for attempt in range(s.retries + 1):
+            _seeding.enter_task(s.seed, task, s.rng_kind)
+            try:
+                args, kwargs = make(offset)
+                with _captured(call, task):
+                    return call.function(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - retried, or raised by _attempt
+                _attempt(call, task, attempt, exc)
 
 
 def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None], None] | None = None
@@ -211,14 +236,19 @@ def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]
     function, first, seed, make = call.function, call.first, s.seed, argument_maker(call)
     kind, capture = s.rng_kind, s.capture_output or bool(s.output_patterns)
     for offset in range(call.count):
-        enter(seed, first + offset, kind)
         try:
-            args, kwargs = make(offset)
-            if capture:
-                with _captured(call, first + offset):
-                    value = function(*args, **kwargs)
-            else:
-                value = function(*args, **kwargs)
+            for attempt in range(s.retries + 1):  # one, unless the job asked for retries
+                enter(seed, first + offset, kind)
+                try:
+                    args, kwargs = make(offset)
+                    if capture:
+                        with _captured(call, first + offset):
+                            value = function(*args, **kwargs)
+                    else:
+                        value = function(*args, **kwargs)
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried, or raised by _attempt
+                    _attempt(call, first + offset, attempt, exc)
             failure = None
         except Exception as exc:
             value, failure = None, describe_failure(first + offset, exc)

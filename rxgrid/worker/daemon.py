@@ -285,7 +285,7 @@ class WorkerDaemon:
             kernel_params=dict(r.kernel.params), settings=TaskSettings(
                 seed=r.seed if r.HasField("seed") else None, rng_kind=r.rng_kind or "pcg64",
                 stop_on_failure=not r.continue_on_failure, capture_output=r.console_output,
-                output_patterns=tuple(r.output_files)))
+                output_patterns=tuple(r.output_files), retries=r.retries))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)
