@@ -24,7 +24,9 @@ def generate(out_dir: pathlib.Path) -> None:
 
     from grpc_tools import protoc
 
-    well_known = resources.files("grpc_tools") / "_proto"  # google/protobuf/*.proto
+    # protos/google/protobuf/ holds copies of the well-known types the contract imports
+    # (Timestamp, Duration), so protos/ alone compiles; grpc_tools' own are the fallback.
+    well_known = resources.files("grpc_tools") / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
         args = ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={tmp}", f"--pyi_out={tmp}",
                 f"--grpc_python_out={tmp}", str(PROTO_ROOT / PROTO)]
