@@ -527,6 +527,14 @@ def test_kernel_params_are_checked_at_submit(grid, untouched, name, params, word
     assert serving(grid.address)
 
 
+def test_an_unknown_job_state_is_refused_naming_the_known_ones(grid, untouched):
+    channel, stub, auth = client(grid.address)
+    with channel:
+        message = refused(stub.ListJobs, pb.ListJobsRequest(state=99), metadata=auth)
+    assert "unknown job state 99" in message and "JOB_STATE_FINISHED" in message
+    assert serving(grid.address)
+
+
 def test_an_empty_blob_name_is_invalid_and_names_no_path(grid, untouched):
     channel, stub, auth = client(grid.address)
     with channel:

@@ -286,10 +286,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def ListJobs(self, request, context):
-        if request.state not in pb.JobState.values():
-            raise HeadError("invalid", f"unknown state {request.state}: use one of "
-                                       f"{', '.join(pb.JobState.keys())}")
-        state = job_state_from_wire(request.state) or ""
+        state = job_state_from_wire(validate.job_state(request.state)) or ""
         jobs = self.head.list_jobs(state, seconds(request.since_time), seconds(request.until_time),
                                    request.limit, request.service, self._user(context))
         return pb.ListJobsResponse(jobs=[job_info(j) for j in jobs])

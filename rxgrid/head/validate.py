@@ -19,6 +19,7 @@ import math
 import re
 
 from .._paths import blob_hash, is_blob_hash, output_pattern, relative_path
+from .._proto import rxgrid_pb2 as pb
 from .errors import HeadError
 
 MAX_TASKS = 10_000_000        # tasks per job
@@ -176,6 +177,14 @@ def service_spec(spec) -> None:
             _text(f.name, MAX_TEXT_CHARS, f"service {what} name")
             _text(f.type, MAX_TEXT_CHARS, f"service {what} type")
     inline_blobs(spec.inline_blobs)
+
+
+def job_state(value: int) -> int:
+    """A JobState enum value from the wire (an open enum: any number may arrive)."""
+    if value not in pb.JobState.values():
+        raise invalid(f"unknown job state {value}: use one of {', '.join(pb.JobState.keys())} "
+                      f"(JOB_STATE_UNSPECIFIED: any)")
+    return value
 
 
 def job_ids(ids) -> None:
