@@ -18,6 +18,7 @@ import sys
 import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import rxgrid
@@ -531,7 +532,9 @@ def test_an_unknown_job_state_is_refused_naming_the_known_ones(grid, untouched):
     channel, stub, auth = client(grid.address)
     with channel:
         message = refused(stub.ListJobs, pb.ListJobsRequest(state=99), metadata=auth)
-    assert "unknown job state 99" in message and "JOB_STATE_FINISHED" in message
+        assert "unknown job state 99" in message and "JOB_STATE_FINISHED" in message
+        before_year_1 = pb.ListJobsRequest(since_time=Timestamp(seconds=-62_135_596_801))
+        assert "not a time from 0001-01-01" in refused(stub.ListJobs, before_year_1, metadata=auth)
     assert serving(grid.address)
 
 

@@ -24,7 +24,7 @@ from .._version import PROTOCOL_VERSION, __version__
 from ..defaults import MAX_MESSAGE_BYTES
 from ..states import JobState
 from ..transport import errors as wire_errors
-from ..transport.wire import duration, job_state, job_state_from_wire, seconds, timestamp
+from ..transport.wire import duration, job_state, job_state_from_wire, timestamp
 from . import validate
 from .auth import bearer_token, caller, matches
 from .core import Head
@@ -287,8 +287,10 @@ class ClusterService(pb_grpc.ClusterServicer):
     @_translate_errors
     async def ListJobs(self, request, context):
         state = job_state_from_wire(validate.job_state(request.state)) or ""
-        jobs = self.head.list_jobs(state, seconds(request.since_time), seconds(request.until_time),
-                                   request.limit, request.service, self._user(context))
+        since = validate.timestamp(request.since_time, "since_time")
+        until = validate.timestamp(request.until_time, "until_time")
+        jobs = self.head.list_jobs(state, since, until, request.limit, request.service,
+                                   self._user(context))
         return pb.ListJobsResponse(jobs=[job_info(j) for j in jobs])
 
     @_translate_errors

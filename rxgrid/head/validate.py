@@ -187,6 +187,20 @@ def job_state(value: int) -> int:
     return value
 
 
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+MIN_TIMESTAMP_SECONDS, MAX_TIMESTAMP_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def timestamp(stamp, what: str) -> float:
+    """A Timestamp from the wire as unix seconds (0.0 when unset), if it is one."""
+    if not (MIN_TIMESTAMP_SECONDS <= stamp.seconds <= MAX_TIMESTAMP_SECONDS
+            and 0 <= stamp.nanos < 1_000_000_000):
+        raise invalid(f"{what} ({stamp.seconds} s, {stamp.nanos} ns) is not a time from "
+                      f"0001-01-01 to 9999-12-31: send an RFC 3339 time such as "
+                      f"2026-01-31T12:00:00Z")
+    return stamp.seconds + stamp.nanos / 1e9
+
+
 def job_ids(ids) -> None:
     _count(ids, MAX_QUERY_ITEMS, "job ids")
     for job_id in ids:
