@@ -30,7 +30,7 @@ from ..errors import (
     RxgridError,
     TaskFailure,
 )
-from ..runtime.serialize import dumps
+from ..runtime.serialize import dumps, in_band_bytes
 from ..transport import blobfiles as _blobfiles
 from ..transport.wire import job_state, job_state_from_wire, seconds, timestamp
 from .analytics import FIT_STEP
@@ -39,12 +39,14 @@ from .job import Job, JobInfo, outcome
 from .options import JobOptions
 from .prepare import PreparedCall
 from .results import ResultSet, print_outputs
-from .rpc import HeadConnection
+from .rpc import HeadConnection, check_address
 
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
 ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
+LARGE_PICKLE_BYTES = 10_000_000  # a function or argument pickled in band above this: a warning
+CONNECT_TIMEOUT = 10.0  # seconds the first connect waits for a head that is not there
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,24 @@ class WorkerInfo:
                    w.chunks_done, w.blob_bytes_sent)
 
 
+class WorkerList(list):
+    """A list of WorkerInfo that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .html import workers_html
+        return workers_html(self)
+
+
 class Cluster(ComputeContext):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
 
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
     """
 
-    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
+    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None,
+                 timeout: float = CONNECT_TIMEOUT):
+        if not address.startswith("unix:"):
+            check_address(address)
         self.address = address
         self._conn = HeadConnection(address, retry_deadline, settings)
         # Blobs the head holds, as far as this client knows (a bounded memory: a forgotten
@@ -99,11 +112,16 @@ class Cluster(ComputeContext):
         self.last_job: Job | None = None
         self._inbox: str | None = None  # the head's blob inbox, if it may be on this host
         self._slots, self._slots_at = 1, 0.0
-        self._connect()
+        try:
+            self._connect(give_up_after=timeout)
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _connect(self) -> pb.ConnectResponse:
+    def _connect(self, give_up_after: float | None = None) -> pb.ConnectResponse:
         reply = self._conn.call("Connect", pb.ConnectRequest(protocol_version=PROTOCOL_VERSION,
-                                                              client="python"))
+                                                              client="python"),
+                                give_up_after=give_up_after)
         if reply.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
                                         f"client {PROTOCOL_VERSION}")
@@ -118,6 +136,11 @@ class Cluster(ComputeContext):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: workers, executor slots (busy / all) and the queue."""
+        from .html import cluster_html
+        return cluster_html(self.address, self.workers(), self.disk_usage().jobs_by_state)
 
     # ---------------------------------------------------------------- exec
     def _run(self, call: PreparedCall, options: JobOptions):
@@ -260,11 +283,14 @@ class Cluster(ComputeContext):
                 inline: dict[str, bytes]) -> pb.TaskRecipe:
         """A call's TaskRecipe: its options' (``JobOptions.task_recipe``) and its blobs."""
         recipe = call.options.task_recipe(call.seed)
-        recipe.function_blob = function_blob or self._blob(dumps(call.function, "function"), inline)
+        recipe.function_blob = function_blob or self._blob(
+            _checked(dumps(call.function, "function"), "function"), inline)
         if call.args or call.kwargs:
-            recipe.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
+            recipe.common_blob = self._blob(_checked(dumps((call.args, call.kwargs), "arguments"),
+                                                     "common arguments"), inline)
         if call.objects:
-            recipe.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
+            recipe.objects_blob = self._blob(_checked(dumps(call.objects, "objects"), "objects"),
+                                             inline)
         return recipe
 
     def _total_slots(self) -> int:
@@ -340,10 +366,10 @@ class Cluster(ComputeContext):
             log.warning("cleanup kept %d job(s): %s", len(reply.refused), reply.reason)
         return list(reply.removed)
 
-    def workers(self) -> list[WorkerInfo]:
-        """The workers connected to the head."""
+    def workers(self) -> WorkerList:
+        """The workers connected to the head (a list; a table in Jupyter)."""
         reply = self._conn.call("ListWorkers", pb.ListWorkersRequest())
-        return [WorkerInfo.from_proto(w) for w in reply.workers]
+        return WorkerList(WorkerInfo.from_proto(w) for w in reply.workers)
 
     def disk_usage(self) -> DiskUsage:
         """How much the head's state dir holds (database, blobs) and its jobs by state."""
@@ -384,6 +410,24 @@ class Cluster(ComputeContext):
 
     def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
         return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
+
+
+def _checked(data: bytes, what: str) -> bytes:
+    """``data``; a WARNING first when its in-band pickle is larger than LARGE_PICKLE_BYTES.
+
+    In-band bytes are unpickled into a private copy by every executor that runs the job;
+    numpy arrays travel out of band and are mapped, so they do not count.
+    """
+    size = in_band_bytes(data)
+    if size > LARGE_PICKLE_BYTES:
+        how = ("a function that captures data (a closure, a global of __main__) carries it "
+               "in every job: pass the data as an argument instead"
+               if what == "function" else
+               "every executor unpickles its own copy: pass large data as numpy arrays "
+               "(mapped, not copied) or as a path on storage the workers share, read inside "
+               "the task")
+        log.warning("the %s: %.0f MB pickled in band; %s", what, size / 1e6, how)
+    return data
 
 
 def _progress_wanted(progress) -> bool:
@@ -520,4 +564,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo"]
+__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo", "WorkerList"]

@@ -145,6 +145,11 @@ class JobHandle:
     id: str
     _POLL = 0.05  # seconds between info() calls while waiting, doubling up to 1 s
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: id, state, a progress bar and the errors count."""
+        from .html import job_html
+        return job_html(self.info())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
@@ -170,8 +175,8 @@ class JobHandle:
 
         ``progress=None`` draws a progress bar when stderr is a terminal; True always.
         """
-        from .progress import ProgressBar, wanted
-        bar = ProgressBar(self.id) if wanted(progress) else None
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
         try:
             for info in self._infos(timeout, progress=bar is not None):
                 if bar is not None:
@@ -270,12 +275,22 @@ class Job(JobHandle):
         """Everything the head knows of this job right now."""
         return JobInfo.from_proto(self._conn.call("GetJob", pb.GetJobRequest(job_id=self.id)).job)
 
-    def watch(self, timeout: float | None = None):
+    def watch(self, timeout: float | None = None, progress: bool | None = None):
         """Yield the job's JobInfo each time its state or progress changes, until it ends.
 
-        A server-streaming call: the head pushes each change, nothing is polled.
+        A server-streaming call: the head pushes each change, nothing is polled. A
+        progress bar follows it too (``progress=None``: in a terminal or a notebook).
         """
-        return self._infos(timeout, progress=True)
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
+        try:
+            for info in self._infos(timeout, progress=True):
+                if bar is not None:
+                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
+                yield info
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _infos(self, timeout: float | None, progress: bool):
         """JobInfo from WatchJob (every change, or only the final one), riding out restarts."""
@@ -284,9 +299,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchJobRequest(job_id=self.id, progress=progress),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchJobRequest(job_id=self.id, progress=progress), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "info":
                         info = JobInfo.from_proto(event.info)
                         yield info
@@ -294,6 +310,8 @@ class Job(JobHandle):
                             return
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:  # left early (Ctrl-C, a caller's break): end the call now, not at GC
+                stream.cancel()
 
     def _watch_broke(self, exc: grpc.RpcError, timeout: float | None) -> None:
         """A WatchJob stream ended in an error: raise it, or wait out a head restart."""
@@ -322,9 +340,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchJobRequest(job_id=self.id, results=True),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchJobRequest(job_id=self.id, results=True), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "chunk":
                         results.add(event.chunk, self._conn.fetch_blob)
                         for value in results.in_order(position):
@@ -334,6 +353,8 @@ class Job(JobHandle):
                         ended = JobInfo.from_proto(event.info)
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:
+                stream.cancel()
         yield from outcome(ended, results)[position:]
 
     def _detach(self) -> None:
