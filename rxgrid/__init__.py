@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (
     AuthenticationError,
+    BlobNotFoundError,
     DuplicateJobError,
     HeadStorageError,
     HeadUnavailableError,
@@ -23,10 +24,12 @@ from .errors import (
     JobFailedError,
     JobNotFinishedError,
     JobNotFoundError,
+    NotFoundError,
     ProtocolMismatchError,
     ResultTimeout,
     RxgridError,
     SerializationError,
+    ServiceNotFoundError,
     TaskError,
     TaskFailure,
 )
@@ -58,7 +61,8 @@ __all__ = [
     "connect", "local", "local_sequential", "each", "task_rng", "get_info", "Cluster", "LocalCluster",
     "SequentialCluster", "Job", "JobInfo", "JobHandle", "JobOptions", "JobState", "ComputeContext",
     "BoundContext", "TaskFailure", "RxgridError", "InvalidArgumentError",
-    "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
+    "SerializationError", "DuplicateJobError", "NotFoundError", "JobNotFoundError",
+    "ServiceNotFoundError", "BlobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
     "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",

@@ -59,6 +59,17 @@ def draws(k: int = 3) -> list:
         [rxgrid.task_rng().random() for _ in range(k - 1)]
 
 
+def flaky_draw(folder: str, failures: int, x: int = 0) -> float:
+    """A draw of the task's stream; the first ``failures`` runs for ``x`` raise after
+    drawing (runs are counted as files in ``folder``, shared by every process)."""
+    draw = float(rxgrid.task_rng().random())
+    runs = sum(name.startswith(f"{x}-") for name in os.listdir(folder))
+    open(os.path.join(folder, f"{x}-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"), "w").close()
+    if runs < failures:
+        raise ValueError(f"run {runs + 1} of {x} fails")
+    return draw
+
+
 def sleep_then(seconds: float, value=None):
     time.sleep(seconds)
     return value

@@ -283,8 +283,8 @@ class ExecutorContext(ComputeContext):
         if o.auto_cleanup:
             job._on_collected = self._forget
         function = _chunk.with_objects(call.function, call.objects)
-        template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0, call.seed,
-                                    not o.continue_on_failure, o.rng_kind)
+        template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0,
+                                    o.task_settings(call.seed))
         dumps(function, "function")  # a clear error naming the function, and by-value modules
         call_bytes = dumps(template, "function and arguments")
         node = self.name if o.per_node else None

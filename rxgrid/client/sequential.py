@@ -108,8 +108,7 @@ class SequentialCluster(ComputeContext):
         failed = False
         for first, count in (call.chunks(1) if not o.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
-                                     first, count, call.seed, not o.continue_on_failure,
-                                     o.rng_kind, o.console_output, o.output_files)
+                                     first, count, o.task_settings(call.seed))
             values, failures = _chunk.run_chunk(chunk)
             results.files.extend(chunk.files)
             results.add_values(first, values, WORKER_NAME, failures)

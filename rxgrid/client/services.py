@@ -59,7 +59,8 @@ def publish(cluster, name, version, fn, description, inputs, outputs) -> Service
     spec = pb.ServiceSpec(name=name, version=version, description=description, runner_blob=digest,
                           inputs=_fields(inputs, fn, False), outputs=_fields(outputs, fn, True))
     spec.inline_blobs.add(hash=digest, data=data)
-    return Service(cluster, cluster._conn.call("PublishService", spec))
+    reply = cluster._conn.call("PublishService", pb.PublishServiceRequest(service=spec))
+    return Service(cluster, reply.service)
 
 
 class Service:
@@ -117,7 +118,7 @@ class Service:
             spec = cluster._spec(call, function_blob=self._info.runner_blob)
             spec.name = spec.service = f"{self.name}/{self.version}"
             spec.max_parallel = parallel_count
-            spec.output_files.append("**")
+            spec.recipe.output_files.append("**")
             return spec
 
         if wait:

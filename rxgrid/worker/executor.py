@@ -158,9 +158,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     columns = (serialize.loads(blob_bytes(request["chunk_data"]), "per-task arguments")
                if request.get("chunk_data") else None)
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
-                               request.get("seed"), request.get("stop_on_failure", False),
-                               request.get("rng_kind") or "pcg64", request.get("console_output", False),
-                               tuple(request.get("output_files", ())), workdir=request.get("workdir"))
+                               request["settings"], workdir=request.get("workdir"))
 
 
 def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:
@@ -184,7 +182,7 @@ def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:
             conn.send(("result", offset, _dump_value(value, call.first + offset, serialize)
                        if failure is None else None, _failure_tuple(failure),
                        call.take_side_results()))
-            if failure is not None and call.stop_on_failure:
+            if failure is not None and call.settings.stop_on_failure:
                 break
         conn.send(("done", None, [], False, {}))
         return
