@@ -64,9 +64,13 @@ def cmd_head(args) -> int:
         insecure=args.insecure)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("rxgrid: --tls-cert and --tls-key go together")
-    serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
-          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security,
-          dashboard=args.dashboard)
+    from .head.store import StateFormatError
+    try:
+        serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
+              heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout,
+              security=security, dashboard=args.dashboard)
+    except StateFormatError as exc:
+        raise SystemExit(f"rxgrid: {exc}") from None
     return 0
 
 

@@ -264,6 +264,40 @@ def run_head(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+def test_a_state_dir_whose_jobs_an_older_rxgrid_wrote_is_refused_and_left_as_it_was(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    db_path = state / "rxgrid.sqlite3"
+    with sqlite3.connect(db_path) as db:  # state format 0: wire protocol 1's messages
+        db.executescript(store_module.SCHEMA)
+        db.execute("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, "
+                   "chunks_total, submitted_at) VALUES ('old-job', 1, 'old', x'0a0141', "
+                   "'queued', 0, 1, 1, 1.0)")
+    db.close()
+    before = db_path.read_bytes()
+    out = run_head("--state-dir", str(state))
+    assert out.returncode != 0, out.stderr
+    assert "holds 1 jobs and 0 services written by an older rxgrid" in out.stderr
+    assert "new --state-dir" in out.stderr and "Traceback" not in out.stderr
+    assert db_path.read_bytes() == before
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    db.close()
+
+
+def test_an_empty_state_dir_of_an_older_rxgrid_is_brought_up_to_this_format(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    with sqlite3.connect(state / "rxgrid.sqlite3") as db:
+        db.executescript(store_module.SCHEMA)
+    db.close()
+    with rxgrid.local(workers=1, cores_per_worker=1, state_dir=str(state)) as cluster:
+        assert cluster.exec(fixtures.square, 3) == [9]
+    with sqlite3.connect(state / "rxgrid.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store_module.STATE_FORMAT
+    db.close()
+
+
 def test_the_head_refuses_a_users_file_others_can_read_or_with_a_bad_line(tmp_path):
     users = write_private(tmp_path / "users", f"alice {ALICE}\n", mode=0o644)
     out = run_head("--users-file", users, "--state-dir", str(tmp_path / "s"))
@@ -284,6 +318,7 @@ def test_an_old_state_dir_gains_owners_and_the_single_token_file_is_an_admin(tmp
     assert "owner" not in old_schema
     with sqlite3.connect(state / "rxgrid.sqlite3") as db:
         db.executescript(old_schema)
+        db.execute(f"PRAGMA user_version = {store_module.STATE_FORMAT}")  # columns came later
         db.execute("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, "
                    "chunks_total, submitted_at) VALUES ('old-job', 1, 'old', ?, 'cancelled', 0, "
                    "1, 1, 1.0)", (pb.JobSpec().SerializeToString(),))
