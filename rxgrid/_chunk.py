@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
 import io
 import traceback
 from collections.abc import Callable
@@ -37,6 +38,7 @@ class ChunkCall:
     outputs: list = field(default_factory=list)  # (task, stdout, stderr) when captured
     files: list = field(default_factory=list)  # (task, relative path, bytes) kept
     workdir: str | None = None  # where per-task directories are made (default: a temp dir)
+    cores: int = 1  # Numba threads of each task (the slots it holds)
 
     def take_side_results(self) -> dict:
         """What the tasks printed and the files they kept, since the last call."""
@@ -173,7 +175,7 @@ def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = Non
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
     from . import _seeding  # numpy: loaded where tasks run, not in the head
 
-    with _seeding.seeded_globals(call.seed):
+    with _seeding.seeded_globals(call.seed), task_threads(call.cores):
         _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
         args, kwargs = (make_arguments or argument_maker(call))(offset)
         with _captured(call, call.first + offset):
@@ -189,8 +191,65 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     """
     from . import _seeding
 
-    with _seeding.seeded_globals(call.seed):  # threads: one seeded chunk at a time
+    with _seeding.seeded_globals(call.seed), task_threads(call.cores):  # threads: one seeded chunk at a time
         return _run_tasks(call, on_task, _seeding.enter_task)
+
+
+@contextlib.contextmanager
+def task_threads(cores: int):
+    """Numba runs ``cores`` threads while the tasks run, and as many as before after them.
+
+    Numba's starting count is its ceiling (``NUMBA_NUM_THREADS``: a worker's executor
+    sets it to the worker's cores), so a one-core task that imports Numba first would
+    run on every core: Numba is not imported for it, but set to one thread as the task
+    imports it, and back to its default after the task.
+    """
+    import sys
+    if cores <= 1 and "numba" not in sys.modules:
+        hook = _OneThreadOnImport()
+        sys.meta_path.insert(0, hook)
+        try:
+            yield
+        finally:
+            hook.remove()
+            if hook.loaded is not None:
+                hook.loaded.set_num_threads(hook.loaded.config.NUMBA_NUM_THREADS)
+        return
+    import numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(cores)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+class _OneThreadOnImport(importlib.abc.MetaPathFinder):
+    """Sets Numba to one thread when it is first imported (by a one-core task)."""
+
+    def __init__(self):
+        self.loaded = None
+
+    def remove(self) -> None:
+        import sys
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "numba":
+            return None
+        self.remove()
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def load_on_one_thread(module):
+                load(module)
+                module.set_num_threads(1)
+                self.loaded = module
+            spec.loader.exec_module = load_on_one_thread
+        return spec
 
 
 def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]]:

@@ -9,7 +9,6 @@ slow to start, so its tests carry the ``ray`` marker, which the default run dese
 
 from __future__ import annotations
 
-import os
 import time
 
 import distributed
@@ -28,8 +27,9 @@ ENGINES = ["dask", pytest.param("ray", marks=pytest.mark.ray)]
 @pytest.fixture(scope="module")
 def dask_client():
     # Worker processes: seeded `random` draws reproduce there (see rxgrid.client.engines).
+    # Each declares the resource 'CPU' that cores= asks for.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  resources={"CPU": 2}, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
@@ -104,16 +104,25 @@ def test_cancel_drops_queued_chunks_and_stops_what_the_engine_can(engine, tmp_pa
         "no chunk may start after the cancel"
     if isinstance(engine, RayContext):  # ray.cancel(force=True) killed the running tasks
         assert not [line for line in lines if line.endswith("ended")]
-        assert not any(_alive(pid) for pid in running.values())
+        _wait_until(lambda: not any(_alive(pid) for pid in running.values()), 30)
     assert job.result(partial=True) == [None] * 8
 
 
 def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a killed process its parent has not reaped yet is dead)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
         return False
-    return True
+
+
+def test_cores_map_to_the_engines_cpus_and_numba_threads(engine):
+    wide = engine.exec(fixtures.numba_threads, each(range(2)), chunk_size=1, cores=2)
+    assert [threads for threads, _ in wide] == [2, 2]
+    assert [t for t, _ in engine.exec(fixtures.numba_threads, each(range(2)), chunk_size=1)] == [1, 1]
+    with pytest.raises(rxgrid.InvalidArgumentError, match="cores=3"):
+        engine.exec(fixtures.square, 1, cores=3)
 
 
 def test_per_node_names_the_engines_workers(engine):

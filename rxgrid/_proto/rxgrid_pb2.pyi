@@ -57,7 +57,7 @@ class TaskError(_message.Message):
     def __init__(self, task: _Optional[int] = ..., type: _Optional[str] = ..., message: _Optional[str] = ..., traceback: _Optional[str] = ..., worker: _Optional[str] = ..., exception: _Optional[bytes] = ...) -> None: ...
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output", "output_files", "max_parallel", "service", "chunk_sizes")
+    __slots__ = ("job_id", "name", "function_blob", "common_blob", "num_tasks", "chunk_size", "chunk_blobs", "priority", "has_seed", "seed", "continue_on_failure", "per_node", "packages", "timeout", "auto_cleanup", "objects_blob", "kernel", "inline_blobs", "single_result", "rng_kind", "console_output", "output_files", "max_parallel", "service", "chunk_sizes", "cores")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class JobSpec(_message.Message):
     MAX_PARALLEL_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     CHUNK_SIZES_FIELD_NUMBER: _ClassVar[int]
+    CORES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     name: str
     function_blob: str
@@ -108,7 +109,8 @@ class JobSpec(_message.Message):
     max_parallel: int
     service: str
     chunk_sizes: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., max_parallel: _Optional[int] = ..., service: _Optional[str] = ..., chunk_sizes: _Optional[_Iterable[int]] = ...) -> None: ...
+    cores: int
+    def __init__(self, job_id: _Optional[str] = ..., name: _Optional[str] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., num_tasks: _Optional[int] = ..., chunk_size: _Optional[int] = ..., chunk_blobs: _Optional[_Iterable[str]] = ..., priority: _Optional[int] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., continue_on_failure: _Optional[bool] = ..., per_node: _Optional[bool] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., auto_cleanup: _Optional[bool] = ..., objects_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., inline_blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., single_result: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., max_parallel: _Optional[int] = ..., service: _Optional[str] = ..., chunk_sizes: _Optional[_Iterable[int]] = ..., cores: _Optional[int] = ...) -> None: ...
 
 class KernelCall(_message.Message):
     __slots__ = ("name", "params")
@@ -525,7 +527,7 @@ class RegisterReply(_message.Message):
     def __init__(self, name: _Optional[str] = ..., heartbeat_interval: _Optional[float] = ..., lease_timeout: _Optional[float] = ..., session: _Optional[str] = ..., blob_inbox: _Optional[str] = ...) -> None: ...
 
 class ChunkAssignment(_message.Message):
-    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output", "output_files")
+    __slots__ = ("job_id", "chunk", "lease", "first_task", "num_tasks", "function_blob", "common_blob", "chunk_blob", "objects_blob", "has_seed", "seed", "packages", "timeout", "blobs", "kernel", "stop_on_failure", "rng_kind", "console_output", "output_files", "cores")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     LEASE_FIELD_NUMBER: _ClassVar[int]
@@ -545,6 +547,7 @@ class ChunkAssignment(_message.Message):
     RNG_KIND_FIELD_NUMBER: _ClassVar[int]
     CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
+    CORES_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     chunk: int
     lease: int
@@ -564,7 +567,8 @@ class ChunkAssignment(_message.Message):
     rng_kind: str
     console_output: bool
     output_files: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ...) -> None: ...
+    cores: int
+    def __init__(self, job_id: _Optional[str] = ..., chunk: _Optional[int] = ..., lease: _Optional[int] = ..., first_task: _Optional[int] = ..., num_tasks: _Optional[int] = ..., function_blob: _Optional[str] = ..., common_blob: _Optional[str] = ..., chunk_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., has_seed: _Optional[bool] = ..., seed: _Optional[int] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[float] = ..., blobs: _Optional[_Iterable[_Union[Blob, _Mapping]]] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., stop_on_failure: _Optional[bool] = ..., rng_kind: _Optional[str] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., cores: _Optional[int] = ...) -> None: ...
 
 class CancelChunks(_message.Message):
     __slots__ = ("leases",)

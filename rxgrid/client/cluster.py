@@ -241,7 +241,7 @@ class Cluster(ComputeContext):
             has_seed=call.seed is not None, seed=call.seed or 0,
             continue_on_failure=o.continue_on_failure, per_node=o.per_node,
             packages=o.packages, timeout=o.timeout or 0, auto_cleanup=o.auto_cleanup,
-            rng_kind=o.rng_kind)
+            rng_kind=o.rng_kind, cores=o.cores)
         if call.args or call.kwargs:
             spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
         if call.objects:

@@ -85,7 +85,8 @@ class ComputeContext(AnalyticsMixin):
                 ``rng_kind`` (str, ``"pcg64"``): pcg64, philox, sfc64 or mt19937;
                 ``console_output`` (bool): keep what tasks print (``job.logs()``);
                 ``output_files`` (list of str): glob patterns of files kept per task;
-                ``progress`` (bool or None): a progress bar while blocking.
+                ``progress`` (bool or None): a progress bar while blocking;
+                ``cores`` (int, 1): slots of one worker per task, and its Numba threads.
 
         Returns:
             With ``wait=True`` the results in task order (a failed task's place holds a

@@ -121,6 +121,14 @@ class DaskContext(ExecutorContext):
         super()._check_options(options)
         _refuse_timeout("Dask", options)
 
+    def _check_cores(self, cores: int) -> None:
+        declared = [w.get("resources", {}).get("CPU", 0) for w in self._workers().values()]
+        if not any(n >= cores for n in declared):
+            _refuse("Dask", f"cores={cores}",
+                    f"a task holds cores through the Dask resource 'CPU', and no worker declares "
+                    f"{cores} (they declare {sorted(set(declared))}); start workers with "
+                    f"`dask worker --resources CPU=N` or LocalCluster(resources={{'CPU': N}})")
+
     def _workers(self) -> dict[str, dict]:
         info = self._client.scheduler_info(n_workers=-1)["workers"]
         named = {str(w.get("name", address)): dict(w, address=address) for address, w in info.items()}
@@ -142,6 +150,8 @@ class DaskContext(ExecutorContext):
     def _submit_chunk(self, options: JobOptions, node: str | None, fn: Callable, *args):
         where = {} if node is None else {"workers": [self._addresses[node]],
                                          "allow_other_workers": False}
+        if options.cores > 1:
+            where["resources"] = {"CPU": options.cores}
         task = self._client.submit(outcome_as_bytes, fn, *args, pure=False,
                                    priority=options.priority, **where)
         future = EngineFuture(lambda: self._client.cancel([task], force=True), task)
@@ -247,6 +257,13 @@ class RayContext(ExecutorContext):
                     "Ray core runs tasks without priorities; submit the urgent job first or "
                     "use rxgrid.local() / rxgrid.connect() or Dask")
 
+    def _check_cores(self, cores: int) -> None:
+        widest = max((int(n["Resources"].get("CPU", 0)) for n in self._alive_nodes().values()),
+                     default=0)
+        if cores > widest:
+            _refuse("Ray", f"cores={cores}", f"a task asks Ray for num_cpus={cores}, and the "
+                                              f"largest node has {widest} CPUs")
+
     def _alive_nodes(self) -> dict[str, dict]:
         nodes = {f"ray-{n['NodeID'][:12]}": n for n in self._ray.nodes() if n.get("Alive")}
         self._nodes = {name: n["NodeID"] for name, n in nodes.items()}
@@ -263,7 +280,7 @@ class RayContext(ExecutorContext):
         return self._ray.put(call_bytes)
 
     def _submit_chunk(self, options: JobOptions, node: str | None, fn: Callable, *args):
-        settings: dict = {}
+        settings: dict = {"num_cpus": options.cores}
         if node is not None:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
             settings["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self._nodes[node],

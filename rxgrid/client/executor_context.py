@@ -272,6 +272,15 @@ class ExecutorContext(ComputeContext):
             raise InvalidArgumentError("console_output and output_files need an rxgrid cluster "
                                        "(rxgrid.local() or rxgrid.connect()); an executor context "
                                        "runs tasks where it cannot keep their output")
+        if options.cores > 1:
+            self._check_cores(options.cores)
+
+    def _check_cores(self, cores: int) -> None:
+        """Refuse ``cores`` > 1 unless the engine can hold that many slots for one task."""
+        raise InvalidArgumentError(
+            f"cores={cores}: a concurrent.futures executor gives each call one worker and "
+            f"cannot hold several of its slots for one task; use rxgrid.local() / "
+            f"rxgrid.connect(), rxgrid.from_ray() or rxgrid.from_dask()")
 
     def _reserve(self, job_id: str) -> None:
         with self._jobs_lock:
@@ -292,7 +301,7 @@ class ExecutorContext(ComputeContext):
             job._on_collected = self._forget
         function = _chunk.with_objects(call.function, call.objects)
         template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0, call.seed,
-                                    not o.continue_on_failure, o.rng_kind)
+                                    not o.continue_on_failure, o.rng_kind, cores=o.cores)
         dumps(function, "function")  # a clear error naming the function, and by-value modules
         call_bytes = self._share(dumps(template, "function and arguments"))
         try:
@@ -335,7 +344,7 @@ class ExecutorContext(ComputeContext):
         # The driver runs on a thread of this process, not as a task: a task could not
         # reach this executor to submit the fit's block steps.
         priority = options.pop("priority", 0)
-        map_blocks = ContextMap(self, priority)
+        map_blocks = ContextMap(self, priority, options.pop("cores", 1))
         call = prepare(fit_model, (kind, os.fspath(data), formula, dict(options), map_blocks), {},
                        JobOptions(priority=priority, _single_result=True))
         job = ExecutorJob(call, self.name, [(0, 1)])

@@ -55,6 +55,9 @@ class JobOptions:
         console_output: Keep what each task prints (shown after a blocking call, ``job.logs()``).
         output_files: Glob patterns of files kept per task (``"test-*.txt"``, ``"out/**"``).
         progress: Draw a progress bar while blocking: None when stderr is a terminal.
+        cores: Slots of one worker each task holds; Numba kernels in the task run on that
+            many threads (``numba.get_num_threads()``). Refused at submit when no worker
+            has that many.
     """
 
     times: int | None = None
@@ -73,12 +76,14 @@ class JobOptions:
     console_output: bool = False
     output_files: tuple[str, ...] = ()
     progress: bool | None = None
+    cores: int = 1
     # Internal: the job's value is its one task's result, not a list (non-waiting fits).
     _single_result: bool = dataclasses.field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         _positive_int(self.times, "times")
         _positive_int(self.chunk_size, "chunk_size")
+        _positive_int(self.cores, "cores")
         _check_seed(self.seed)
         _check_rng_kind(self.rng_kind)
         if self.timeout is not None and (isinstance(self.timeout, bool)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import time
 
 from .. import _chunk
-from ..errors import DuplicateJobError, JobNotFoundError, TaskFailure
+from ..errors import DuplicateJobError, InvalidArgumentError, JobNotFoundError, TaskFailure
 from ..states import JobState
 from .cluster import WorkerInfo, _warn_failures
 from .context import ComputeContext, plain_pool
@@ -88,6 +89,9 @@ class SequentialCluster(ComputeContext):
         self.last_job: SequentialJob | None = None
 
     def _run(self, call: PreparedCall, options: JobOptions):
+        if options.cores > (os.cpu_count() or 1):
+            raise InvalidArgumentError(f"cores={options.cores}, but this machine has "
+                                       f"{os.cpu_count()} cores to run local_sequential() tasks on")
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
         job = self._run_now(call)
@@ -108,7 +112,7 @@ class SequentialCluster(ComputeContext):
         for first, count in (call.chunks(1) if not o.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
                                      first, count, call.seed, not o.continue_on_failure,
-                                     o.rng_kind, o.console_output, o.output_files)
+                                     o.rng_kind, o.console_output, o.output_files, cores=o.cores)
             values, failures = _chunk.run_chunk(chunk)
             results.files.extend(chunk.files)
             results.add_values(first, values, WORKER_NAME, failures)
@@ -121,9 +125,11 @@ class SequentialCluster(ComputeContext):
     def _fit(self, kind, data, formula, options, wait):
         from .analytics import fit_model
         options.pop("priority", None)
+        cores = options.pop("cores", 1)
         if wait:
-            return fit_model(kind, str(data), formula, options, self._map)
-        return self.options(wait=False, _single_result=True).exec(
+            with _chunk.task_threads(cores):
+                return fit_model(kind, str(data), formula, options, self._map)
+        return self.options(wait=False, _single_result=True, cores=cores).exec(
             fit_model, kind, str(data), formula, options, self._map)
 
     @staticmethod

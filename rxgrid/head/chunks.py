@@ -35,7 +35,8 @@ def assignment(spec: pb.JobSpec, lease: ChunkLease, sent_blobs: set[str],
         objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
         packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
         stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind,
-        console_output=spec.console_output, output_files=spec.output_files)
+        console_output=spec.console_output, output_files=spec.output_files,
+        cores=spec.cores or 1)
     for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
         if digest and digest not in sent_blobs:
             data = inline(digest)

@@ -87,6 +87,9 @@ def job_spec(spec) -> None:
     if not (math.isfinite(spec.timeout) and 0 <= spec.timeout <= MAX_TIMEOUT_SECONDS):
         raise invalid(f"timeout {spec.timeout!r} is not a number of seconds from 0 (none) "
                       f"to {MAX_TIMEOUT_SECONDS:g}")
+    if spec.cores > MAX_CORES:
+        raise invalid(f"cores={spec.cores:,} per task is more than any worker can have "
+                      f"({MAX_CORES:,})")
     _packages(spec.packages)
     _patterns(spec.output_files)
     for what, name in (("function_blob", spec.function_blob), ("common_blob", spec.common_blob),

@@ -54,6 +54,7 @@ class ChunkWork:
     rng_kind: str = ""
     console_output: bool = False
     output_files: tuple = ()
+    cores: int = 1  # Numba threads of its tasks (the worker slots it holds)
 
 
 @dataclass
@@ -68,9 +69,10 @@ class ChunkOutcome:
 class Slot:
     """An executor process the daemon can run chunks on, kill, and replace."""
 
-    def __init__(self, index: int, worker_name: str, max_attempts: int = 3):
+    def __init__(self, index: int, worker_name: str, max_attempts: int = 3, threads: int = 1):
         self.index = index
         self.worker_name = worker_name
+        self.threads = threads  # most Numba threads a task may ask for: the worker's cores
         self.max_attempts = max_attempts
         self.lease: int | None = None
         self._cancelled = False
@@ -87,7 +89,7 @@ class Slot:
     # ---------------------------------------------------------------- process
     def _spawn(self):
         parent, child = _SPAWN.Pipe()
-        process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name),
+        process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name, self.threads),
                                  name=f"rxgrid-executor-{self.index}", daemon=True)
         process.start()
         child.close()
@@ -212,7 +214,7 @@ class Slot:
                 "packages": work.packages, "kernel": work.kernel,
                 "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
                 "rng_kind": work.rng_kind, "console_output": work.console_output,
-                "output_files": work.output_files, "workdir": self.scratch}
+                "output_files": work.output_files, "workdir": self.scratch, "cores": work.cores}
 
     async def _collect(self, work: ChunkWork, pieces: list, failures: dict, side: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.
