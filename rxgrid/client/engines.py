@@ -130,7 +130,10 @@ class DaskContext(ExecutorContext):
                     f"`dask worker --resources CPU=N` or LocalCluster(resources={{'CPU': N}})")
 
     def _workers(self) -> dict[str, dict]:
-        info = self._client.scheduler_info(n_workers=-1)["workers"]
+        try:
+            info = self._client.scheduler_info(n_workers=-1)["workers"]  # newer: 5 by default
+        except TypeError:  # distributed before n_workers= listed every worker
+            info = self._client.scheduler_info()["workers"]
         named = {str(w.get("name", address)): dict(w, address=address) for address, w in info.items()}
         self._addresses = {name: w["address"] for name, w in named.items()}
         self._slots = max(1, sum(w.get("nthreads", 1) for w in named.values()))
