@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import each
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (
     AuthenticationError,
@@ -31,15 +30,16 @@ from .errors import (
     TaskError,
     TaskFailure,
 )
+from .runtime.args import each
 
 if TYPE_CHECKING:
-    from ._seeding import task_rng
     from .client.cluster import Cluster
     from .client.context import BoundContext, ComputeContext
     from .client.job import Job, JobHandle, JobInfo
     from .client.local import LocalCluster
     from .client.options import JobOptions
     from .client.sequential import SequentialCluster
+    from .runtime.seeding import task_rng
     from .states import JobState
 
 __all__ = [
@@ -63,7 +63,7 @@ _LAZY = {
     "from_dask": "client.engines", "from_ray": "client.engines",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
-    "task_rng": "_seeding",  # numpy: a head or a worker daemon never loads it
+    "task_rng": "runtime.seeding",  # numpy: a head or a worker daemon never loads it
 }
 
 
@@ -85,8 +85,8 @@ def connect(address: str | None = None, *, token: str | None = None, tls: bool =
     """
     import os
 
-    from ._channel import ChannelSettings
     from .client.cluster import Cluster
+    from .transport.channel import ChannelSettings
     address = address or os.environ.get("RXGRID_HEAD")
     if not address:
         raise InvalidArgumentError("connect() needs the head's address (HOST:PORT) or "

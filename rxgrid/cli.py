@@ -82,8 +82,8 @@ def _read_users(path: str | None):
 
 
 def _channel_settings(args, token_var: str):
-    from ._channel import ChannelSettings
     from .head.auth import read_secret
+    from .transport.channel import ChannelSettings
     token = read_secret(getattr(args, "token_file", None), None, "token")
     return ChannelSettings.from_env(token_var, token=token, tls_ca=getattr(args, "tls_ca", None),
                                     tls_cert=getattr(args, "tls_cert", None),

@@ -115,7 +115,7 @@ class TaskFailure:
         The exception object rebuilt here (a ``ZeroDivisionError`` stays one), with the
         remote traceback as ``__cause__``; if it cannot be rebuilt here, :meth:`exception`.
         """
-        from ._remote_exceptions import rebuild
+        from .runtime.remote_exceptions import rebuild
         exc = rebuild(self.pickled, self.type).instance
         if exc is None:
             return self.exception()
@@ -134,7 +134,7 @@ class TaskFailure:
     def as_error(self, base: type[RxgridError], message: str, **fields) -> RxgridError:
         """An instance of ``base`` with ``fields`` as attributes, which is also an instance
         of the task's exception class when possible (else the message says why not)."""
-        from ._remote_exceptions import instance_of_both, rebuild
+        from .runtime.remote_exceptions import instance_of_both, rebuild
         rebuilt = rebuild(self.pickled, self.type)
         if rebuilt.problem:
             message += f" ({rebuilt.problem})"

@@ -141,7 +141,7 @@ def score_record(x: float, y: float) -> dict:
     """Seed 002's scoring function: writes a PNG and a CSV, returns its outputs."""
     import numpy as np
 
-    from rxgrid._png import write_png
+    from rxgrid.demo.png import write_png
     if x < 0:
         raise ValueError(f"x must not be negative, got {x}")
     img = np.zeros((8, 8, 3), np.uint8)

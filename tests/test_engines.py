@@ -57,6 +57,21 @@ def engine(request):
     return request.getfixturevalue(f"{request.param}_ctx")
 
 
+@pytest.mark.parametrize("chunk_size", [1, 3, 100])
+def test_seeded_streams_do_not_depend_on_chunking_or_context(ctx, chunk_size):
+    # Replaces the contract test of that name (as tests/test_contexts.py does for Dask's
+    # in-process workers): a Dask worker's event loop draws from the process-wide
+    # ``random`` while tasks run, in worker processes too, so on Dask only the
+    # task_rng() streams are promised. On Ray every draw reproduces.
+    expected = rxgrid.local_sequential().exec(fixtures.draws, times=12, seed=42, chunk_size=12)
+    got = ctx.exec(fixtures.draws, times=12, seed=42, chunk_size=chunk_size)
+    if isinstance(ctx, DaskContext):
+        task_rng_only = [0, 3, 4]  # draws(): task_rng, random, numpy.random, task_rng x2
+        expected, got = ([[row[i] for i in task_rng_only] for row in rows] for rows in (expected, got))
+    assert got == expected
+    assert len({tuple(r) for r in got}) == 12, "every task must get its own stream"
+
+
 # ------------------------------------------------------------------ what each engine maps
 def test_a_timeout_is_refused_saying_why(engine):
     with pytest.raises(rxgrid.InvalidArgumentError, match="no per-task time limit"):

@@ -274,7 +274,7 @@ def test_raw_output_patterns_outside_the_task_dir_are_refused_at_submit(grid, un
 
 @pytest.mark.parametrize("pattern", ["../*", "/tmp/*", "a/../../*"])
 def test_the_worker_checks_patterns_too_and_leaves_no_task_dir(tmp_path, untouched, pattern):
-    from rxgrid._chunk import ChunkCall, run_chunk
+    from rxgrid.runtime.chunk import ChunkCall, run_chunk
     (tmp_path / "outside.txt").write_text("not yours")
     work = tmp_path / "work"
     work.mkdir()

@@ -37,13 +37,25 @@ def test_the_bar_reports_rate_failures_and_eta():
     assert "[#####.....]" in text and "6/12" in text and "(1 failed)" in text and "ETA" in text
 
 
-def test_status_follow_prints_each_change(cluster2):
-    job = cluster2.exec(fixtures.sleep_then, 0.3, each(range(12)), chunk_size=1, wait=False)
-    out = subprocess.run([sys.executable, "-m", "rxgrid", "status", job.id, "--follow"],
-                         capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "RXGRID_HEAD": cluster2.address})
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
+def test_status_follow_prints_each_change(cluster2, tmp_path):
+    # The tasks wait for a gate, opened once --follow has printed the job still going:
+    # it must then print each change up to the end, whatever the machine's speed.
+    gate = tmp_path / "gate"
+    job = cluster2.exec(fixtures.gated_record, str(tmp_path / "log"), each(range(12)), str(gate),
+                        chunk_size=1, wait=False)
+    follow = subprocess.Popen([sys.executable, "-m", "rxgrid", "status", job.id, "--follow"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "RXGRID_HEAD": cluster2.address})
+    try:
+        first = follow.stdout.readline()
+        gate.touch()
+        rest, err = follow.communicate(timeout=60)
+    finally:
+        follow.kill()
+        follow.wait()
+    assert follow.returncode == 0, err
+    assert " finished:" not in first and "of 12" in first, first
+    lines = (first + rest).strip().splitlines()
     assert lines[-1].endswith("finished: 12 done, 0 failed of 12") and len(lines) >= 2
 
 

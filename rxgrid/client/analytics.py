@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextvars
 import os
 
-from .._args import each
 from ..errors import InvalidArgumentError
+from ..runtime.args import each
 
 # True while a waiting fit runs one of its steps: a Ctrl-C then detaches the fit as a
 # whole (AnalyticsMixin._detach_fit), not the step's job, which that cancels.

@@ -17,10 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _blobfiles
 from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (
     MISSING_BLOB,
@@ -33,6 +31,8 @@ from ..errors import (
     RxgridError,
     TaskFailure,
 )
+from ..runtime.serialize import dumps
+from ..transport import blobfiles as _blobfiles
 from .analytics import FIT_STEP
 from .context import ComputeContext
 from .job import Job, JobInfo, outcome
@@ -453,7 +453,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         ready ``timeout`` seconds after this call; the job is then cancelled, as it is
         when a task raises or the iterator is dropped early.
         """
-        from .._args import each
+        from ..runtime.args import each
         columns = [list(it) for it in iterables]
         if not columns or not columns[0]:
             return iter(())

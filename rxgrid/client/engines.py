@@ -44,9 +44,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from .. import _chunk
-from .._serialize import dumps, loads
 from ..errors import InvalidArgumentError
+from ..runtime import chunk as _chunk
+from ..runtime.serialize import dumps, loads
 from .cluster import WorkerInfo
 from .executor_context import ExecutorContext, run_pickled_chunk
 from .options import JobOptions

@@ -281,9 +281,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id, progress=progress),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchRequest(job_id=self.id, progress=progress), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "info":
                         info = JobInfo.from_proto(event.info)
                         yield info
@@ -291,6 +292,8 @@ class Job(JobHandle):
                             return
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:  # left early (Ctrl-C, a caller's break): end the call now, not at GC
+                stream.cancel()
 
     def _watch_broke(self, exc: grpc.RpcError, timeout: float | None) -> None:
         """A WatchJob stream ended in an error: raise it, or wait out a head restart."""
@@ -319,9 +322,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchRequest(job_id=self.id, results=True),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchRequest(job_id=self.id, results=True), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "chunk":
                         results.add(event.chunk, self._conn.fetch_blob)
                         for value in results.in_order(position):
@@ -331,6 +335,8 @@ class Job(JobHandle):
                         ended = JobInfo.from_proto(event.info)
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:
+                stream.cancel()
         yield from outcome(ended, results)[position:]
 
     def _detach(self) -> None:

@@ -83,7 +83,7 @@ class LocalCluster(Cluster):
 
         With ``users_file`` the head takes its named users, and ``token`` is the one this
         client connects with (one of that file's)."""
-        from .._channel import ChannelSettings
+        from ..transport.channel import ChannelSettings
         if bool(token) != bool(worker_token):
             raise ValueError("give both token and worker_token, or neither")
         if token:

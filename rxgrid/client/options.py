@@ -204,7 +204,7 @@ def _check_seed(seed: Any) -> None:
 
 
 def _check_rng_kind(rng_kind: Any) -> None:
-    from .._seeding import RNG_KINDS
+    from ..runtime.seeding import RNG_KINDS
     if rng_kind not in RNG_KINDS:
         raise InvalidArgumentError(f"rng_kind must be one of {', '.join(RNG_KINDS)}, "
                                    f"got {rng_kind!r}")

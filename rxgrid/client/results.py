@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import loads
 from ..errors import TaskFailure
+from ..runtime.serialize import loads
 
 log = logging.getLogger("rxgrid.client")
 

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 
 import grpc
 
-from .. import _blobfiles
-from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from ..errors import (
@@ -26,6 +24,8 @@ from ..errors import (
     ProtocolMismatchError,
     RxgridError,
 )
+from ..transport import blobfiles as _blobfiles
+from ..transport.channel import ChannelSettings
 
 log = logging.getLogger("rxgrid.client")
 
@@ -130,10 +130,13 @@ class HeadConnection:
 
     def stream(self, method: str, request) -> Iterator:
         """A server-streaming call (not retried here: callers resume where they were)."""
+        call = getattr(self.stub, method)(request)
         try:
-            yield from getattr(self.stub, method)(request)
+            yield from call
         except grpc.RpcError as exc:
             raise self._error(exc) from None
+        finally:  # left early (Ctrl-C, a caller's break): end the call now, not at GC
+            call.cancel()
 
     def _error(self, exc: grpc.RpcError) -> RxgridError:
         error = translate(exc)

@@ -11,8 +11,8 @@ import logging
 import os
 import time
 
-from .. import _chunk
 from ..errors import DuplicateJobError, InvalidArgumentError, JobNotFoundError, TaskFailure
+from ..runtime import chunk as _chunk
 from ..states import JobState
 from .cluster import WorkerInfo, _warn_failures
 from .context import ComputeContext, plain_pool

@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from .._args import each
 from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import dumps
 from ..errors import InvalidArgumentError, TaskFailure
+from ..runtime.args import each
+from ..runtime.serialize import dumps
 from .job import Job, download_files
 from .prepare import prepare
 

@@ -16,9 +16,9 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .._chunk_sizes import guided_sizes
 from .._proto import rxgrid_pb2 as pb
 from ..errors import MISSING_BLOB
+from ..runtime.chunk_sizes import guided_sizes
 from ..states import JobState
 from .errors import HeadError
 from .jobs import ChunkLayout, JobRecord, spec_blobs

@@ -29,7 +29,7 @@ MAX_DESCRIPTION_CHARS = 64 << 10
 MAX_LIST_ITEMS = 256          # packages, output_files patterns, service fields
 MAX_QUERY_ITEMS = 100_000     # hashes in MissingBlobs, job ids in Cleanup
 MAX_TIMEOUT_SECONDS = 366 * 86400.0
-RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid._seeding (no numpy here)
+RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid.runtime.seeding (no numpy here)
 PACKAGE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 # name -> (smallest, largest, whole number?)

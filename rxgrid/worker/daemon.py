@@ -27,11 +27,11 @@ import time
 
 import grpc
 
-from .. import _blobfiles
-from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
+from ..transport import blobfiles as _blobfiles
+from ..transport.channel import ChannelSettings
 from .executor import BlobFile, scrub_secrets
 from .slot import ChunkWork, SimulatedSlot, Slot
 

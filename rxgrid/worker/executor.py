@@ -97,9 +97,12 @@ def main(conn, worker_name: str, threads: int = 1) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # One executor per core already fills the machine, so a task runs Numba on one
     # thread unless its job asked for more cores (and holds that many slots):
-    # _chunk.task_threads sets the count per task, up to this ceiling.
+    # runtime.chunk.task_threads sets the count per task, up to this ceiling.
     os.environ["NUMBA_NUM_THREADS"] = str(max(1, threads))
-    from .. import _chunk, _seeding, _serialize  # noqa: F401 - numpy loads before "ready"
+    # numpy loads before "ready"
+    from ..runtime import chunk as _chunk
+    from ..runtime import seeding as _seeding  # noqa: F401
+    from ..runtime import serialize as _serialize
 
     cache = ObjectCache()
     os.environ["RXGRID_WORKER"] = worker_name
@@ -147,7 +150,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     chunk_mod.import_packages(request.get("packages", ()))
     loaded = _load(request, cache, serialize)
     if request.get("kernel"):
-        from .._builtin import kernel_function
+        from ..runtime.builtin import kernel_function
         function = kernel_function(request["kernel"], request.get("kernel_params", {}))
     else:
         function = loaded["function"]

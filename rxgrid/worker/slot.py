@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._chunk import PickledValues
+from ..runtime.chunk import PickledValues
 from . import executor
 
 log = logging.getLogger("rxgrid.worker")

@@ -7,7 +7,11 @@ and the global ``random`` and legacy ``numpy.random`` states are seeded from it 
 A task's stream is per thread, so tasks in a thread pool (``from_executor`` over threads,
 Dask threads) never draw from each other's. The global ``random`` and ``numpy.random``
 states cannot be per thread: :func:`seeded_globals` is a lock that the chunk runner
-holds while a seeded chunk runs outside the main thread, so those draws reproduce too.
+holds while a seeded chunk runs outside the main thread, so those draws reproduce too,
+as long as nothing else in the process draws from them. A framework whose own threads share
+the process can: Dask's in-process workers draw from the global ``random`` (``dask.sizeof``
+samples lists, message compression samples bytes) while tasks run. There only
+``task_rng()``, which is per thread, is guaranteed to reproduce.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._paths import output_pattern, relative_path
-from .errors import TaskFailure
+from .._paths import output_pattern, relative_path
+from ..errors import TaskFailure
 
 
 @dataclass
@@ -65,7 +65,7 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
     line a user reads is their own function. The exception itself is pickled too, so the
     caller can raise it again as its own type.
     """
-    from ._remote_exceptions import pickle_exception
+    from .remote_exceptions import pickle_exception
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
@@ -150,7 +150,7 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
     The slot positions are found once per chunk, not once per task: a trivial task
     costs little more than the call itself.
     """
-    from ._args import _Slot
+    from .args import _Slot
 
     args, kwargs, columns = call.args, call.kwargs, call.columns
     if not columns:
@@ -173,7 +173,7 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
 
 def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
     """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
-    from . import _seeding  # numpy: loaded where tasks run, not in the head
+    from . import seeding as _seeding  # numpy: loaded where tasks run, not in the head
 
     with _seeding.seeded_globals(call.seed), task_threads(call.cores):
         _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
@@ -189,7 +189,7 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     ``values`` has one entry per task, ``None`` where the task failed. With
     ``stop_on_failure`` the chunk stops at the first failure and the rest are not run.
     """
-    from . import _seeding
+    from . import seeding as _seeding
 
     with _seeding.seeded_globals(call.seed), task_threads(call.cores):  # threads: one seeded chunk at a time
         return _run_tasks(call, on_task, _seeding.enter_task)
@@ -279,7 +279,7 @@ def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]
 
 
 def _join_pickled(pieces: list) -> list:
-    from ._serialize import loads
+    from .serialize import loads
     return [None if p is None else loads(p) for p in pieces]
 
 

@@ -70,7 +70,7 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
     """Run the tour; ``test`` uses tiny sizes. Returns a process exit code."""
     import os
 
-    from ._png import heat, scatter, write_png
+    from .png import heat, scatter, write_png
     pick = {k: v[1] if test else v[0] for k, v in SIZES.items()}
     os.makedirs(out, exist_ok=True)
     started = time.perf_counter()
@@ -127,7 +127,7 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
 
 
 def _regressions(cluster, path: str, rows: int) -> None:
-    from .analytics import make_airline
+    from ..analytics import make_airline
     t = time.perf_counter()
     make_airline(path, rows=rows, seed=0, block_rows=max(rows // 20, 1000), overwrite=True)
     print(f"airline data: {rows:,} rows generated [{time.perf_counter() - t:.2f} s]")

@@ -18,7 +18,7 @@ import types
 
 import cloudpickle
 
-from .errors import SerializationError
+from ..errors import SerializationError
 
 _INSTALLED_ROOTS = tuple(
     {p for p in (*site.getsitepackages(), site.getusersitepackages(),
