@@ -76,8 +76,14 @@ def __getattr__(name: str):
 
 def connect(address: str | None = None, *, token: str | None = None, tls: bool = False,
             tls_ca: str | None = None, tls_cert: str | None = None, tls_key: str | None = None,
-            server_name: str | None = None, retry_deadline: float = 60.0) -> Cluster:
+            server_name: str | None = None, timeout: float = 10.0,
+            retry_deadline: float = 60.0) -> Cluster:
     """Connect to a running head (``HOST:PORT``; default ``$RXGRID_HEAD``).
+
+    An address that does not parse, a URL or a host name that does not resolve is an
+    error at once. A head that refuses the connection is retried (a line on stderr after
+    3 s says so) for ``timeout`` seconds, then ``HeadUnavailableError``. Once connected,
+    calls ride through a head restart for up to ``retry_deadline`` seconds.
 
     ``token`` (default ``$RXGRID_TOKEN``) is sent with every call; ``tls_ca`` (or
     ``tls=True`` for the system's roots) turns TLS on; ``tls_cert``/``tls_key`` give a
@@ -93,7 +99,7 @@ def connect(address: str | None = None, *, token: str | None = None, tls: bool =
                                    "RXGRID_HEAD set in the environment")
     settings = ChannelSettings.from_env(token=token, tls=tls or None, tls_ca=tls_ca,
                                         tls_cert=tls_cert, tls_key=tls_key, server_name=server_name)
-    return Cluster(address, retry_deadline=retry_deadline, settings=settings)
+    return Cluster(address, retry_deadline=retry_deadline, settings=settings, timeout=timeout)
 
 
 def local(workers: int = 2, **options) -> LocalCluster:

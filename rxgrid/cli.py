@@ -129,7 +129,7 @@ def cmd_demo(args) -> int:
 
 def _connect(args):
     from .client.cluster import Cluster
-    return Cluster(_head_address(args), retry_deadline=5,
+    return Cluster(_head_address(args), retry_deadline=5, timeout=5,
                    settings=_channel_settings(args, "RXGRID_TOKEN"))
 
 
@@ -177,7 +177,7 @@ def cmd_status(args) -> int:
             return _cluster_status(cluster)
         job = cluster.job(args.job)
         if args.follow:
-            for info in job.watch():
+            for info in job.watch(progress=False):  # its lines are the progress
                 print(f"{time.strftime('%H:%M:%S')} {info.id} {info.state}: {info.tasks_done} done, "
                       f"{info.tasks_failed} failed of {info.tasks_total}", flush=True)
             return 0 if info.state == JobState.FINISHED else 1

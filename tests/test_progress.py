@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from rxgrid import each
-from rxgrid.client.progress import ProgressBar
+from rxgrid.client.progress import ProgressBar, TqdmBar, progress_bar
 from tests import fixtures
 
 
@@ -35,6 +35,35 @@ def test_the_bar_reports_rate_failures_and_eta():
     bar.close()
     text = out.getvalue()
     assert "[#####.....]" in text and "6/12" in text and "(1 failed)" in text and "ETA" in text
+
+
+def test_without_tqdm_the_line_fits_the_terminal(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # as if tqdm were not installed
+    monkeypatch.setenv("COLUMNS", "40")
+    out = io.StringIO()
+    bar = progress_bar("rx-20261202-011500-1a2b3c4d", stream=out)
+    assert isinstance(bar, ProgressBar)
+    for done in range(0, 101, 25):
+        bar.update(done, 0, 100, "running")
+    lines = out.getvalue().split("\r")[1:]
+    assert lines and all(len(line.rstrip()) <= 39 for line in lines)
+    assert lines[-1].rstrip().endswith("running") and "100/100" in lines[-1]
+
+
+def test_with_tqdm_the_bar_is_tqdm_auto():
+    out = io.StringIO()
+    bar = progress_bar("job-1", stream=out)
+    assert isinstance(bar, TqdmBar)
+    bar.update(3, 1, 8, "running")
+    bar.close()
+    text = out.getvalue()
+    assert "job-1" in text and "4/8" in text and "1 failed, running" in text
+
+
+def test_watch_draws_a_bar_when_asked(cluster2, capsys):
+    job = cluster2.exec(fixtures.square, each(range(4)), chunk_size=1, wait=False)
+    assert list(job.watch(timeout=60, progress=True))[-1].state == "finished"
+    assert "4/4" in capsys.readouterr().err
 
 
 def test_status_follow_prints_each_change(cluster2, tmp_path):

@@ -31,7 +31,7 @@ from ..errors import (
     RxgridError,
     TaskFailure,
 )
-from ..runtime.serialize import dumps
+from ..runtime.serialize import dumps, in_band_bytes
 from ..transport import blobfiles as _blobfiles
 from .analytics import FIT_STEP
 from .context import ComputeContext
@@ -39,12 +39,14 @@ from .job import Job, JobInfo, outcome
 from .options import JobOptions
 from .prepare import PreparedCall
 from .results import ResultSet, print_outputs
-from .rpc import HeadConnection
+from .rpc import HeadConnection, check_address
 
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
 ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
+LARGE_PICKLE_BYTES = 10_000_000  # a function or argument pickled in band above this: a warning
+CONNECT_TIMEOUT = 10.0  # seconds the first connect waits for a head that is not there
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,24 @@ class WorkerInfo:
     blob_bytes_sent: int = 0
 
 
+class WorkerList(list):
+    """A list of WorkerInfo that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .html import workers_html
+        return workers_html(self)
+
+
 class Cluster(ComputeContext):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
 
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
     """
 
-    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
+    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None,
+                 timeout: float = CONNECT_TIMEOUT):
+        if not address.startswith("unix:"):
+            check_address(address)
         self.address = address
         self._conn = HeadConnection(address, retry_deadline, settings)
         # Blobs the head holds, as far as this client knows (a bounded memory: a forgotten
@@ -92,11 +105,16 @@ class Cluster(ComputeContext):
         self.last_job: Job | None = None
         self._inbox: str | None = None  # the head's blob inbox, if it may be on this host
         self._slots, self._slots_at = 1, 0.0
-        self._connect()
+        try:
+            self._connect(give_up_after=timeout)
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _connect(self) -> pb.ConnectReply:
+    def _connect(self, give_up_after: float | None = None) -> pb.ConnectReply:
         reply = self._conn.call("Connect", pb.ConnectRequest(protocol_version=PROTOCOL_VERSION,
-                                                              client="python"))
+                                                              client="python"),
+                                give_up_after=give_up_after)
         if reply.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
                                         f"client {PROTOCOL_VERSION}")
@@ -111,6 +129,11 @@ class Cluster(ComputeContext):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address}>"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: workers, executor slots (busy / all) and the queue."""
+        from .html import cluster_html
+        return cluster_html(self.address, self.workers(), self.disk_usage().jobs_by_state)
 
     # ---------------------------------------------------------------- exec
     def _run(self, call: PreparedCall, options: JobOptions):
@@ -236,16 +259,18 @@ class Cluster(ComputeContext):
         o = call.options
         spec = pb.JobSpec(
             job_id=call.job_id, name=call.name,
-            function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
+            function_blob=function_blob or self._blob(_checked(dumps(call.function, "function"),
+                                                               "function"), inline),
             num_tasks=call.num_tasks, priority=o.priority,
             has_seed=call.seed is not None, seed=call.seed or 0,
             continue_on_failure=o.continue_on_failure, per_node=o.per_node,
             packages=o.packages, timeout=o.timeout or 0, auto_cleanup=o.auto_cleanup,
             rng_kind=o.rng_kind, cores=o.cores)
         if call.args or call.kwargs:
-            spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
+            spec.common_blob = self._blob(_checked(dumps((call.args, call.kwargs), "arguments"),
+                                                   "common arguments"), inline)
         if call.objects:
-            spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
+            spec.objects_blob = self._blob(_checked(dumps(call.objects, "objects"), "objects"), inline)
         if call.columns:
             chunks = call.chunks(self._current_slots())
             spec.chunk_size = o.chunk_size or 0
@@ -328,11 +353,11 @@ class Cluster(ComputeContext):
             log.warning("cleanup kept %d job(s): %s", len(reply.refused), reply.reason)
         return list(reply.removed)
 
-    def workers(self) -> list[WorkerInfo]:
-        """The workers connected to the head."""
+    def workers(self) -> WorkerList:
+        """The workers connected to the head (a list; a table in Jupyter)."""
         reply = self._conn.call("ListWorkers", pb.Empty())
-        return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
-                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers]
+        return WorkerList(WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
+                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers)
 
     def disk_usage(self) -> DiskUsage:
         """How much the head's state dir holds (database, blobs) and its jobs by state."""
@@ -370,6 +395,24 @@ class Cluster(ComputeContext):
 
     def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
         return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
+
+
+def _checked(data: bytes, what: str) -> bytes:
+    """``data``; a WARNING first when its in-band pickle is larger than LARGE_PICKLE_BYTES.
+
+    In-band bytes are unpickled into a private copy by every executor that runs the job;
+    numpy arrays travel out of band and are mapped, so they do not count.
+    """
+    size = in_band_bytes(data)
+    if size > LARGE_PICKLE_BYTES:
+        how = ("a function that captures data (a closure, a global of __main__) carries it "
+               "in every job: pass the data as an argument instead"
+               if what == "function" else
+               "every executor unpickles its own copy: pass large data as numpy arrays "
+               "(mapped, not copied) or as a path on storage the workers share, read inside "
+               "the task")
+        log.warning("the %s: %.0f MB pickled in band; %s", what, size / 1e6, how)
+    return data
 
 
 def _progress_wanted(progress) -> bool:
@@ -506,4 +549,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo"]
+__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo", "WorkerList"]

@@ -262,7 +262,7 @@ class ExecutorContext(ComputeContext):
         self._register(job)
         if not options.wait:
             return job
-        value = job.result()
+        value = job.result(progress=options.progress if call.num_tasks > 1 else False)
         _warn_failures(job.info())
         return value
 

@@ -142,6 +142,11 @@ class JobHandle:
     id: str
     _POLL = 0.05  # seconds between info() calls while waiting, doubling up to 1 s
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: id, state, a progress bar and the errors count."""
+        from .html import job_html
+        return job_html(self.info())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
@@ -167,8 +172,8 @@ class JobHandle:
 
         ``progress=None`` draws a progress bar when stderr is a terminal; True always.
         """
-        from .progress import ProgressBar, wanted
-        bar = ProgressBar(self.id) if wanted(progress) else None
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
         try:
             for info in self._infos(timeout, progress=bar is not None):
                 if bar is not None:
@@ -267,12 +272,22 @@ class Job(JobHandle):
         """Everything the head knows of this job right now."""
         return JobInfo.from_proto(self._conn.call("GetJob", pb.JobRef(job_id=self.id)))
 
-    def watch(self, timeout: float | None = None):
+    def watch(self, timeout: float | None = None, progress: bool | None = None):
         """Yield the job's JobInfo each time its state or progress changes, until it ends.
 
-        A server-streaming call: the head pushes each change, nothing is polled.
+        A server-streaming call: the head pushes each change, nothing is polled. A
+        progress bar follows it too (``progress=None``: in a terminal or a notebook).
         """
-        return self._infos(timeout, progress=True)
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
+        try:
+            for info in self._infos(timeout, progress=True):
+                if bar is not None:
+                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
+                yield info
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _infos(self, timeout: float | None, progress: bool):
         """JobInfo from WatchJob (every change, or only the final one), riding out restarts."""

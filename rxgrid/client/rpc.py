@@ -4,8 +4,11 @@ turn gRPC statuses into rxgrid errors."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import queue
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +33,37 @@ from ..transport.channel import ChannelSettings
 log = logging.getLogger("rxgrid.client")
 
 _RETRY = (grpc.StatusCode.UNAVAILABLE,)
+NOTICE_AFTER = 3.0  # seconds of retrying before the wait shows itself on stderr
+
+
+def check_address(address: str) -> tuple[str, int]:
+    """``(host, port)`` of a ``HOST:PORT`` address, or an error at once that says what is
+    wrong: a URL (``http://...``), no port, a bad port, or a host name that does not resolve.
+
+    gRPC would retry each of these as "unavailable" until its deadline, in silence.
+    """
+    example = "e.g. 'localhost:50051' or '10.0.0.5:50051'"
+    if "://" in address:
+        scheme, _, rest = address.partition("://")
+        raise InvalidArgumentError(f"{address!r} is a URL; give the head's address as HOST:PORT "
+                                   f"without a scheme ({scheme}://), e.g. {rest.rstrip('/')!r}")
+    host, sep, port_text = address.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InvalidArgumentError(f"cannot parse the head's address {address!r}: give "
+                                   f"HOST:PORT with a port from 1 to 65535 ({example})")
+    port = int(port_text)
+    try:
+        ipaddress.ip_address(host)
+        return host, port
+    except ValueError:
+        pass
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise HeadUnavailableError(f"cannot resolve the head's host name {host!r} ({exc}): "
+                                   f"check its spelling, or give its IP address") from None
+    return host, port
 
 
 def translate(exc: grpc.RpcError) -> RxgridError:
@@ -108,25 +142,28 @@ class HeadConnection:
             raise translate_status(code, outcome.error)
         return outcome
 
-    def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None):
-        """A unary call; UNAVAILABLE is retried until ``retry_deadline`` passes."""
+    def call(self, method: str, request, *, retry: bool = True, timeout: float | None = None,
+             give_up_after: float | None = None):
+        """A unary call; UNAVAILABLE is retried until ``retry_deadline`` (or ``give_up_after``)
+        seconds pass. A wait longer than ``NOTICE_AFTER`` says so once on stderr."""
         start = time.monotonic()
-        deadline = start + (self.retry_deadline if retry else 0)
-        delay, next_note = 0.05, start + 5.0
+        patience = self.retry_deadline if give_up_after is None else give_up_after
+        deadline = start + (patience if retry else 0)
+        delay, noticed = 0.05, False
         while True:
             try:
                 return getattr(self.stub, method)(request, timeout=timeout, wait_for_ready=False)
             except grpc.RpcError as exc:
                 now = time.monotonic()
-                if exc.code() not in _RETRY or now + delay > deadline:
+                if exc.code() not in _RETRY or now >= deadline:
                     raise self._error(exc) from None
-                if now >= next_note:  # a long wait shows itself, a short one stays quiet
-                    log.info("waiting for the head at %s (%.0f s so far, giving up after %.0f s)",
-                             self.address, now - start, self.retry_deadline)
-                    next_note = now + 5.0
+                if not noticed and now - start >= NOTICE_AFTER:  # a short wait stays quiet
+                    noticed = True
+                    print(f"rxgrid: waiting for the head at {self.address}\u2026 (Ctrl-C to stop; "
+                          f"giving up after {patience:.0f} s)", file=sys.stderr, flush=True)
                 log.debug("head %s unavailable (%s); retrying", self.address, method)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                time.sleep(min(delay, max(0.0, deadline - now)))
+                delay = min(delay * 2, 1.0)
 
     def stream(self, method: str, request) -> Iterator:
         """A server-streaming call (not retried here: callers resume where they were)."""

@@ -239,7 +239,7 @@ class Batch:
         job = self._started()
         if not partial:
             try:
-                job.wait(timeout)
+                job.wait(timeout, progress=None)
             except Exception:  # noqa: BLE001 - the status below says what happened
                 pass
         info = job.info()

@@ -118,6 +118,14 @@ def _unframe(data) -> tuple[memoryview, list[memoryview]]:
     return stream, buffers
 
 
+def in_band_bytes(data) -> int:
+    """Bytes of ``data``'s pickle stream: what every reader copies (out-of-band buffers,
+    numpy arrays, are mapped instead)."""
+    if data[:len(FRAME_MAGIC)] == FRAME_MAGIC:
+        return struct.unpack_from("<Q", data, len(FRAME_MAGIC))[0]
+    return len(data)
+
+
 def dumps(obj: object, what: str = "value") -> bytes:
     """Pickle ``obj`` with cloudpickle; a failure names ``what`` could not be pickled.
 
