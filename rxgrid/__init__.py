@@ -65,7 +65,8 @@ __all__ = [
     "ServiceNotFoundError", "BlobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
-    "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",
+    "from_executor", "ExecutorContext", "from_dask", "from_ray", "set_context", "get_context",
+    "use_context", "exec",
     "lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile", "import_data",
     "__version__", "PROTOCOL_VERSION",
 ]
@@ -76,6 +77,7 @@ _LAZY = {
     "ComputeContext": "client.context", "BoundContext": "client.context",
     "LocalCluster": "client.local", "SequentialCluster": "client.sequential",
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
+    "from_dask": "client.engines", "from_ray": "client.engines",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
     # the analytics on the current context (README: rxgrid.lin_mod(...)), and rxImport

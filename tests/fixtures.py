@@ -423,3 +423,30 @@ def draws_across_a_pause(pause: float = 0.005) -> list:
     first = [rxgrid.task_rng().random(), random.random(), float(np.random.random())]
     time.sleep(pause)
     return first + [rxgrid.task_rng().random(), random.random(), float(np.random.random())]
+
+
+def record_pid_then_wait(path: str, label: str, gate: str, limit: float = 60.0):
+    """Append ``label pid`` to ``path``, hold the slot until ``gate`` exists, then append
+    ``label ended``: a cancelled task that was killed never writes the second line."""
+    with open(path, "a") as f:
+        f.write(f"{label} {os.getpid()}\n")
+    deadline = time.monotonic() + limit
+    while not os.path.exists(gate) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with open(path, "a") as f:
+        f.write(f"{label} ended\n")
+    return label
+
+
+def numba_threads(_=None) -> tuple[int, int]:
+    """(Numba's thread count in this task, this process's id)."""
+    import numba
+    return numba.get_num_threads(), os.getpid()
+
+
+def mandelbrot_threads():
+    """(Numba threads, the escape counts of a small grid) from the parallel kernel."""
+    import numba
+
+    from rxgrid.kernels import mandelbrot_grid
+    return numba.get_num_threads(), mandelbrot_grid([-2.0, -1.0, 0.0, 0.25], [-1.0, 0.0, 1.0], 50).tolist()

@@ -34,6 +34,25 @@ def test_a_lost_worker_puts_its_chunks_back_in_their_place():
     assert again.lease not in (first.lease, second.lease)
 
 
+def test_a_wide_chunk_holds_its_slots_and_is_not_overtaken_by_narrow_ones():
+    s = Scheduler()
+    s.add_worker("two", 2)
+    s.add_job("narrow", 0, 1, [(0, 1, None)])
+    s.add_job("wide", 0, 2, [(0, 1, None), (1, 1, None)], cores=2)
+    s.add_job("later", 0, 3, [(0, 1, None)])
+    n = s.lease_next("two")
+    assert (n.job_id, n.cores) == ("narrow", 1)
+    assert s.lease_next("two") is None  # "wide" needs both slots: "later" does not jump ahead
+    s.complete(n.job_id, n.chunk, n.lease)
+    w = s.lease_next("two")
+    assert (w.job_id, w.cores) == ("wide", 2) and s.workers() == {"two": (2, 2)}
+    assert s.lease_next("two") is None
+    s.add_worker("one", 1)  # too narrow for "wide": it takes what it can run
+    assert s.lease_next("one").job_id == "later"
+    s.complete(w.job_id, w.chunk, w.lease)
+    assert s.lease_next("two").job_id == "wide" and s.largest_worker() == 2
+
+
 def test_a_result_on_an_old_lease_counts_once_and_stops_the_rerun():
     s = Scheduler()
     s.add_worker("a", 1)
@@ -226,24 +245,33 @@ class SchedulerMachine(RuleBasedStateMachine):
     def _running(self, job: str) -> int:
         return sum(1 for (j, _), c in self.chunks.items() if j == job and c["state"] == "leased")
 
+    def _busy(self, worker: str) -> int:
+        return sum(c["cores"] for c in self.chunks.values()
+                   if c["state"] == "leased" and c["worker"] == worker)
+
     def _eligible(self, worker: str) -> list[tuple[str, int]]:
+        """Chunks this worker could ever run (cores within its slots), best first."""
         out = []
         for (job, index), c in self.chunks.items():
             cap = self.jobs[job]["cap"]
             if c["state"] == "queued" and c["pinned"] in (None, worker) and (
-                    cap == 0 or self._running(job) < cap):
+                    cap == 0 or self._running(job) < cap) and c["cores"] <= self.workers[worker]:
                 out.append((job, index))
         return sorted(out, key=lambda k: (-self.jobs[k[0]]["priority"], self.jobs[k[0]]["order"], k[1]))
 
     def _check_lease(self, worker: str, lease) -> None:
         """``lease`` is what the scheduler gave ``worker``; it must be the oracle's pick."""
-        busy = sum(1 for c in self.chunks.values() if c["state"] == "leased" and c["worker"] == worker)
-        eligible = self._eligible(worker) if busy < self.workers.get(worker, 0) else []
+        free = self.workers.get(worker, 0) - self._busy(worker)
+        eligible = self._eligible(worker) if free > 0 else []
+        # The best chunk the worker could run takes free slots or waits for them: a
+        # smaller one behind it never overtakes it.
+        fits = bool(eligible) and self.chunks[eligible[0]]["cores"] <= free
         if lease is None:
-            assert not eligible, (worker, eligible)
+            assert not fits, (worker, eligible, free)
             return
-        assert lease.worker == worker
+        assert lease.worker == worker and fits, (lease, eligible, free)
         assert (lease.job_id, lease.chunk) == eligible[0], (lease, eligible)
+        assert lease.cores == self.chunks[eligible[0]]["cores"]
         assert all(lease.lease != c["lease"] for c in self.chunks.values())
         assert all(lease.lease != old[0] for old in self.stale)
         c = self.chunks[(lease.job_id, lease.chunk)]
@@ -279,19 +307,22 @@ class SchedulerMachine(RuleBasedStateMachine):
     # -------------------------------------------------------------- rules
     @rule(priority=st.integers(-1, 1), pins=st.lists(st.sampled_from((None, None, *WORKER_NAMES)),
                                                       min_size=1, max_size=4),
-          cap=st.integers(0, 2))
-    def submit(self, priority, pins, cap):
+          cap=st.integers(0, 2), cores=st.integers(1, 3))
+    def submit(self, priority, pins, cap, cores):
+        if any(pins):
+            cores = 1  # per-node chunks wider than a worker are refused at submit (intake)
         job = f"j{len(self.jobs)}"
         # Submission order is the head's seq; give it gaps so nothing relies on 1, 2, 3.
         self.jobs[job] = dict(priority=priority, order=10 * len(self.jobs) + 7, cap=cap,
                               cancelled=False)
         self.s.add_job(job, priority, self.jobs[job]["order"],
-                       [(i, 1, pin) for i, pin in enumerate(pins)], max_parallel=cap)
+                       [(i, 1, pin) for i, pin in enumerate(pins)], max_parallel=cap, cores=cores)
         for i, pin in enumerate(pins):
-            self.chunks[(job, i)] = dict(state="queued", pinned=pin, lease=None, worker=None)
+            self.chunks[(job, i)] = dict(state="queued", pinned=pin, lease=None, worker=None,
+                                         cores=cores)
 
     @precondition(_has_absent)
-    @rule(data=st.data(), slots=st.integers(1, 2))
+    @rule(data=st.data(), slots=st.integers(1, 3))
     def join(self, data, slots):
         name = data.draw(st.sampled_from([n for n in WORKER_NAMES if n not in self.workers]))
         self._join(name, slots)
@@ -303,7 +334,9 @@ class SchedulerMachine(RuleBasedStateMachine):
     @precondition(_has_workers)
     @rule(data=st.data())
     def lose(self, data):
-        name = data.draw(st.sampled_from(sorted(self.workers)))
+        self._lose(data.draw(st.sampled_from(sorted(self.workers))))
+
+    def _lose(self, name):
         orphans = self.s.remove_worker(name)
         del self.workers[name]
         expected = set()
@@ -407,19 +440,21 @@ class SchedulerMachine(RuleBasedStateMachine):
             self._current(k) for k, c in self.chunks.items() if c["state"] == "leased")
         assert {(c.job_id, c.index) for c in self.s.queued()} == {
             k for k, c in self.chunks.items() if c["state"] == "queued"}
-        assert self.s.workers() == {
-            name: (slots, sum(1 for c in self.chunks.values()
-                              if c["state"] == "leased" and c["worker"] == name))
-            for name, slots in self.workers.items()}
+        assert self.s.workers() == {name: (slots, self._busy(name))
+                                    for name, slots in self.workers.items()}
+        for name, slots in self.workers.items():
+            assert self._busy(name) <= slots, "a worker holds more slots than it has"
         for job, info in self.jobs.items():
             if info["cap"]:
                 assert self._running(job) <= info["cap"]
 
     def teardown(self):
         """Drain: with every worker back, each chunk of a job not cancelled ends exactly once."""
-        for name in WORKER_NAMES:
+        for name in WORKER_NAMES:  # every worker back, wide enough for every chunk
+            if self.workers.get(name, 3) < 3:
+                self._lose(name)
             if name not in self.workers:
-                self._join(name, 2)
+                self._join(name, 3)
         for key in [k for k, c in self.chunks.items() if c["state"] == "orphan"]:
             assert self.s.complete(*key, None) == (True, None)
             self._end(key)

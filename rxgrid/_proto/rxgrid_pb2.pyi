@@ -75,7 +75,7 @@ class KernelCall(_message.Message):
     def __init__(self, name: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class TaskRecipe(_message.Message):
-    __slots__ = ("function_blob", "kernel", "common_blob", "objects_blob", "seed", "rng_kind", "packages", "timeout", "continue_on_failure", "console_output", "output_files", "retries")
+    __slots__ = ("function_blob", "kernel", "common_blob", "objects_blob", "seed", "rng_kind", "packages", "timeout", "continue_on_failure", "console_output", "output_files", "retries", "cores")
     FUNCTION_BLOB_FIELD_NUMBER: _ClassVar[int]
     KERNEL_FIELD_NUMBER: _ClassVar[int]
     COMMON_BLOB_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class TaskRecipe(_message.Message):
     CONSOLE_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FILES_FIELD_NUMBER: _ClassVar[int]
     RETRIES_FIELD_NUMBER: _ClassVar[int]
+    CORES_FIELD_NUMBER: _ClassVar[int]
     function_blob: str
     kernel: KernelCall
     common_blob: str
@@ -100,7 +101,8 @@ class TaskRecipe(_message.Message):
     console_output: bool
     output_files: _containers.RepeatedScalarFieldContainer[str]
     retries: int
-    def __init__(self, function_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., common_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., seed: _Optional[int] = ..., rng_kind: _Optional[str] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., continue_on_failure: _Optional[bool] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., retries: _Optional[int] = ...) -> None: ...
+    cores: int
+    def __init__(self, function_blob: _Optional[str] = ..., kernel: _Optional[_Union[KernelCall, _Mapping]] = ..., common_blob: _Optional[str] = ..., objects_blob: _Optional[str] = ..., seed: _Optional[int] = ..., rng_kind: _Optional[str] = ..., packages: _Optional[_Iterable[str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., continue_on_failure: _Optional[bool] = ..., console_output: _Optional[bool] = ..., output_files: _Optional[_Iterable[str]] = ..., retries: _Optional[int] = ..., cores: _Optional[int] = ...) -> None: ...
 
 class JobSpec(_message.Message):
     __slots__ = ("job_id", "name", "recipe", "num_tasks", "chunk_size", "chunk_sizes", "chunk_blobs", "priority", "per_node", "auto_cleanup", "inline_blobs", "single_result", "max_parallel", "service")

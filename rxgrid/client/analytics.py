@@ -27,9 +27,10 @@ FIT_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar("rxgrid_fit_step
 class ContextMap:
     """``map_blocks`` over a compute context: one job per step, one task per block range."""
 
-    def __init__(self, context, priority: int = 0):
+    def __init__(self, context, priority: int = 0, cores: int = 1):
         self.context = context
         self.priority = priority
+        self.cores = cores  # each block task's slots: the Numba threads of the block kernels
 
     def __call__(self, fn, arguments: list[tuple]) -> list:
         if not arguments:
@@ -37,7 +38,8 @@ class ContextMap:
         columns = [each(list(c)) for c in zip(*arguments, strict=True)]
         step = FIT_STEP.set(True)
         try:
-            return self.context.options(priority=self.priority, continue_on_failure=False).exec(
+            return self.context.options(priority=self.priority, cores=self.cores,
+                                        continue_on_failure=False).exec(
                 fn, *columns)
         finally:
             FIT_STEP.reset(step)
@@ -48,7 +50,8 @@ def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):
     from ..analytics import api
     if map_blocks is None:  # running as a driver task on a worker: use the cluster it runs on
         from .. import connect
-        map_blocks = ContextMap(connect(os.environ["RXGRID_HEAD"]), options.pop("_priority", 0))
+        map_blocks = ContextMap(connect(os.environ["RXGRID_HEAD"]), options.pop("_priority", 0),
+                                options.pop("_cores", 1))
     if kind == "kmeans":
         return api.kmeans(formula, data, map_blocks=map_blocks, **options)
     return api.glm(formula, data, map_blocks=map_blocks, **options)
@@ -118,19 +121,19 @@ class AnalyticsMixin:
 
     def _fit(self, kind: str, data, formula, options: dict, wait: bool):
         data = os.fspath(data)
-        priority = options.pop("priority", 0)
+        priority, cores = options.pop("priority", 0), options.pop("cores", 1)
         if wait:
             try:
-                return fit_model(kind, data, formula, dict(options), ContextMap(self, priority))
+                return fit_model(kind, data, formula, dict(options), ContextMap(self, priority, cores))
             except KeyboardInterrupt:
-                self._detach_fit(kind, data, formula, options, priority)
+                self._detach_fit(kind, data, formula, dict(options, _cores=cores), priority)
                 raise
         if self._total_slots() < 2:
             raise InvalidArgumentError(
                 "a non-waiting fit runs its driver as a task and its block steps as further "
                 "tasks, so it needs at least 2 executor slots; this cluster has fewer")
         return self.options(wait=False, priority=priority, _single_result=True).exec(
-            fit_model, kind, data, formula, dict(options, _priority=priority))
+            fit_model, kind, data, formula, dict(options, _priority=priority, _cores=cores))
 
     def _detach_fit(self, kind, data, formula, options, priority) -> None:
         """Ctrl-C in a waiting fit: go on as a non-waiting fit on the cluster."""

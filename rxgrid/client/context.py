@@ -87,6 +87,7 @@ class ComputeContext(AnalyticsMixin):
                 ``output_files`` (list of str): glob patterns of files kept per task;
                 ``progress`` (bool or None): a progress bar while blocking;
                 ``retries`` (int, 0): run a task that raises again, up to this many times.
+                ``cores`` (int, 1): slots of one worker per task, and its Numba threads.
 
         Returns:
             With ``wait=True`` the results in task order (a failed task's place holds a

@@ -118,15 +118,19 @@ class ExecutorJob(JobHandle):
         return f"<ExecutorJob {self.id} {self._state}>"
 
     # ---- runner side: called from the executor's callback threads
-    def _attach(self, first: int, count: int, future: concurrent.futures.Future) -> None:
+    def _attach(self, first: int, count: int, future: concurrent.futures.Future,
+                worker: str | None = None) -> None:
+        """Follow one chunk's future; ``worker`` names where it runs (default: the executor)."""
         with self._lock:
             self._futures.append(future)
             ended = self._state.is_terminal
         if ended:  # failed or cancelled while its chunks were still being submitted
             future.cancel()
-        future.add_done_callback(lambda f: self._chunk_done(first, count, f))
+        worker = worker or self._worker
+        future.add_done_callback(lambda f: self._chunk_done(first, count, f, worker))
 
-    def _chunk_done(self, first: int, count: int, future: concurrent.futures.Future) -> None:
+    def _chunk_done(self, first: int, count: int, future: concurrent.futures.Future,
+                    worker: str) -> None:
         if future.cancelled():
             return
         try:
@@ -134,9 +138,9 @@ class ExecutorJob(JobHandle):
         except BaseException as exc:  # noqa: BLE001 - the executor broke (e.g. a dead process)
             failure = _chunk.describe_failure(first, exc)
             values = [None] * count
-            failures = [failure.for_task(first + i, self._worker) for i in range(count)]
+            failures = [failure.for_task(first + i, worker) for i in range(count)]
         with self._lock:
-            self._results.add_values(first, values, self._worker, failures)
+            self._results.add_values(first, values, worker, failures)
             self._chunks_done += 1
             self._started_at = self._started_at or time.time()
             if self._state.is_terminal:
@@ -247,10 +251,7 @@ class ExecutorContext(ComputeContext):
         ``timeout`` is not enforced, and ``console_output`` / ``output_files`` need a
         cluster (they are refused here rather than silently ignored).
         """
-        if options.console_output or options.output_files:
-            raise InvalidArgumentError("console_output and output_files need an rxgrid cluster "
-                                       "(rxgrid.local() or rxgrid.connect()); an executor context "
-                                       "runs tasks where it cannot keep their output")
+        self._check_options(options)
         self._reserve(call.job_id)
         try:
             job = self._submit(call)
@@ -265,6 +266,22 @@ class ExecutorContext(ComputeContext):
         _warn_failures(job.info())
         return value
 
+    def _check_options(self, options: JobOptions) -> None:
+        """Refuse the options this context cannot honour (never ignore one silently)."""
+        if options.console_output or options.output_files:
+            raise InvalidArgumentError("console_output and output_files need an rxgrid cluster "
+                                       "(rxgrid.local() or rxgrid.connect()); an executor context "
+                                       "runs tasks where it cannot keep their output")
+        if options.cores > 1:
+            self._check_cores(options.cores)
+
+    def _check_cores(self, cores: int) -> None:
+        """Refuse ``cores`` > 1 unless the engine can hold that many slots for one task."""
+        raise InvalidArgumentError(
+            f"cores={cores}: a concurrent.futures executor gives each call one worker and "
+            f"cannot hold several of its slots for one task; use rxgrid.local() / "
+            f"rxgrid.connect(), rxgrid.from_ray() or rxgrid.from_dask()")
+
     def _reserve(self, job_id: str) -> None:
         with self._jobs_lock:
             if job_id in self._jobs or job_id in self._reserved:
@@ -278,28 +295,43 @@ class ExecutorContext(ComputeContext):
 
     def _submit(self, call: PreparedCall) -> ExecutorJob:
         o = call.options
-        chunks = [(0, 1)] if o.per_node else call.chunks(self._slots)
-        job = ExecutorJob(call, self.name, chunks)
+        plan = self._plan(call)
+        job = ExecutorJob(call, self.name, [(first, count) for first, count, _ in plan])
         if o.auto_cleanup:
             job._on_collected = self._forget
         function = _chunk.with_objects(call.function, call.objects)
         template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0,
                                     o.task_settings(call.seed))
         dumps(function, "function")  # a clear error naming the function, and by-value modules
-        call_bytes = dumps(template, "function and arguments")
-        node = self.name if o.per_node else None
+        call_bytes = self._share(dumps(template, "function and arguments"))
         try:
-            for first, count in chunks:
+            for first, count, node in plan:
                 columns = call.slices(first, count)
-                future = self._executor.submit(
-                    run_pickled_chunk, call_bytes,
+                future = self._submit_chunk(
+                    o, node, run_pickled_chunk, call_bytes,
                     dumps(columns, "each() values") if columns else None, first, count,
-                    o.packages, self.name, node)
-                job._attach(first, count, future)
+                    o.packages, node or self.name, node)
+                job._attach(first, count, future, node)
         except BaseException:
             job.cancel()
             raise
         return job
+
+    # Hooks of the engine contexts (rxgrid.client.engines): where chunks go and how.
+    def _plan(self, call: PreparedCall) -> list[tuple[int, int, str | None]]:
+        """(first task, count, worker name for a per-node chunk, else None) of every chunk."""
+        if call.options.per_node:
+            return [(0, 1, self.name)]
+        return [(first, count, None) for first, count in call.chunks(self._slots)]
+
+    def _share(self, call_bytes: bytes):
+        """What carries the pickled call to every chunk (an engine stores it once)."""
+        return call_bytes
+
+    def _submit_chunk(self, options: JobOptions, node: str | None, fn: Callable,
+                      *args) -> concurrent.futures.Future:
+        """Start one chunk: ``fn(*args)`` on the executor (``node``: on that worker only)."""
+        return self._executor.submit(fn, *args)
 
     def _forget(self, job: ExecutorJob) -> None:
         with self._jobs_lock:
@@ -312,7 +344,7 @@ class ExecutorContext(ComputeContext):
         # The driver runs on a thread of this process, not as a task: a task could not
         # reach this executor to submit the fit's block steps.
         priority = options.pop("priority", 0)
-        map_blocks = ContextMap(self, priority)
+        map_blocks = ContextMap(self, priority, options.pop("cores", 1))
         call = prepare(fit_model, (kind, os.fspath(data), formula, dict(options), map_blocks), {},
                        JobOptions(priority=priority, _single_result=True))
         job = ExecutorJob(call, self.name, [(0, 1)])

@@ -64,6 +64,9 @@ class JobOptions:
             (Ray's ``max_retries``, Dask's ``retries=``); a seeded task starts each attempt
             on the same stream, so a retry gives what a first run would. A task that fails
             every time reports its last exception and how many attempts it had.
+        cores: Slots of one worker each task holds; Numba kernels in the task run on that
+            many threads (``numba.get_num_threads()``). Refused at submit when no worker
+            has that many.
     """
 
     times: int | None = None
@@ -83,6 +86,7 @@ class JobOptions:
     output_files: tuple[str, ...] = ()
     progress: bool | None = None
     retries: int = 0
+    cores: int = 1
     # Internal: the job's value is its one task's result, not a list (non-waiting fits).
     _single_result: bool = dataclasses.field(default=False, repr=False)
 
@@ -93,6 +97,7 @@ class JobOptions:
                 0 <= self.retries <= MAX_RETRIES):
             raise InvalidArgumentError(f"retries must be a whole number from 0 to {MAX_RETRIES}, "
                                        f"got {self.retries!r}")
+        _positive_int(self.cores, "cores")
         _check_seed(self.seed)
         _check_rng_kind(self.rng_kind)
         if self.timeout is not None and (isinstance(self.timeout, bool)
@@ -124,7 +129,7 @@ class JobOptions:
         return TaskSettings(seed=seed, rng_kind=self.rng_kind,
                             stop_on_failure=not self.continue_on_failure,
                             capture_output=self.console_output, output_patterns=self.output_files,
-                            retries=self.retries)
+                            retries=self.retries, cores=self.cores)
 
     def task_recipe(self, seed: int | None) -> pb.TaskRecipe:
         """How each task runs, for the wire (an rxgrid cluster): the TaskRecipe without its
@@ -135,7 +140,7 @@ class JobOptions:
                              timeout=duration(self.timeout),
                              continue_on_failure=self.continue_on_failure,
                              console_output=self.console_output, output_files=self.output_files,
-                             retries=self.retries)
+                             retries=self.retries, cores=self.cores)
 
     def replace(self, **changes: Any) -> JobOptions:
         """A copy with ``changes`` applied (checked); an unknown name is an error."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import time
 
-from ..errors import DuplicateJobError, JobNotFoundError, TaskFailure
+from ..errors import DuplicateJobError, InvalidArgumentError, JobNotFoundError, TaskFailure
 from ..runtime import chunk as _chunk
 from ..states import JobState
 from .cluster import WorkerInfo, _warn_failures
@@ -89,6 +90,9 @@ class SequentialCluster(ComputeContext):
         self.last_job: SequentialJob | None = None
 
     def _run(self, call: PreparedCall, options: JobOptions):
+        if options.cores > (os.cpu_count() or 1):
+            raise InvalidArgumentError(f"cores={options.cores}, but this machine has "
+                                       f"{os.cpu_count()} cores to run local_sequential() tasks on")
         if call.job_id in self._jobs:
             raise DuplicateJobError(f"a job with id {call.job_id!r} already exists")
         job = self._run_now(call)
@@ -121,9 +125,11 @@ class SequentialCluster(ComputeContext):
     def _fit(self, kind, data, formula, options, wait):
         from .analytics import fit_model
         options.pop("priority", None)
+        cores = options.pop("cores", 1)
         if wait:
-            return fit_model(kind, str(data), formula, options, self._map)
-        return self.options(wait=False, _single_result=True).exec(
+            with _chunk.task_threads(cores):
+                return fit_model(kind, str(data), formula, options, self._map)
+        return self.options(wait=False, _single_result=True, cores=cores).exec(
             fit_model, kind, str(data), formula, options, self._map)
 
     def _block_map(self, priority: int):

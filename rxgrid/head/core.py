@@ -117,7 +117,7 @@ class Head:
         done = {c.index for c in stored.chunks if c.done}
         self.scheduler.add_job(stored.record.job_id, stored.record.priority, stored.seq,
                                [(c.first, c.count, c.pinned) for c in stored.chunks], done,
-                               max_parallel=stored.spec.max_parallel)
+                               max_parallel=stored.spec.max_parallel, cores=stored.spec.recipe.cores or 1)
         self.jobs[stored.record.job_id] = ActiveJob(stored.record, stored.spec)
         log.info("resumed job %s: %d of %d chunks done", stored.record.job_id, len(done),
                  len(stored.chunks))
@@ -164,8 +164,9 @@ class Head:
         self._refuse_if_store_failed()
         validate.job_spec(spec)
         job_id = intake.job_id(spec.job_id, lambda j: j in self.jobs or self.repository.exists(j))
+        intake.check_cores(spec, {name: slots for name, (slots, _) in self.scheduler.workers().items()})
         layout = intake.chunk_layout(spec, [s.name for s in self.workers.connected()],
-                                     self.total_slots())
+                                     max(1, self.total_slots() // (spec.recipe.cores or 1)))
         intake.check_source(spec, self.blobs.has)
         # Only a job that passed every check stores anything: a refused one leaves no trace.
         for blob in spec.inline_blobs:
@@ -181,7 +182,7 @@ class Head:
         # is committed (a waiting client: once it has ended).
         self.scheduler.add_job(job_id, spec.priority, self._seq,
                                [(c.first, c.count, c.pinned) for c in layout],
-                               max_parallel=spec.max_parallel)
+                               max_parallel=spec.max_parallel, cores=spec.recipe.cores or 1)
         self.metrics.jobs_submitted += 1
         self.metrics.jobs_submitted_by_owner[owner] += 1
         self._dispatch()

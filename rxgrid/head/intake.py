@@ -56,6 +56,22 @@ def check_source(spec: pb.JobSpec, held: Callable[[str], bool]) -> None:
                                f"PutBlob (or inline it) before submitting", digest)
 
 
+def check_cores(spec: pb.JobSpec, slots: dict[str, int]) -> None:
+    """A job whose tasks hold ``cores`` slots each needs a worker with that many (every
+    worker, for a per-node job). With no worker connected yet, the job waits for one."""
+    cores = spec.recipe.cores or 1
+    if cores == 1 or not slots:
+        return
+    narrow = sorted(name for name, n in slots.items() if n < cores)
+    if spec.per_node and narrow:
+        raise HeadError("invalid", f"cores={cores} per task, but worker(s) {', '.join(narrow[:5])} "
+                                   f"have fewer slots: a per-node job runs on every worker")
+    if len(narrow) == len(slots):
+        raise HeadError("invalid", f"cores={cores} per task, but the largest worker has "
+                                   f"{max(slots.values())} slots: ask for at most that many, or "
+                                   f"start a worker with `rxgrid worker --cores {cores}`")
+
+
 def chunk_layout(spec: pb.JobSpec, workers: list[str], slots: int) -> list[ChunkLayout]:
     """The chunks of a job: one per connected worker (``per_node``), the sizes it asked
     for, or guided sizes for ``slots`` free executors."""

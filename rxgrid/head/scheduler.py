@@ -10,6 +10,11 @@ Plain Python with no gRPC and no I/O, so it is tested on its own (see
                  │ remove_worker / release
                  └──────────────► back into the queue (same place in the order)
 
+A chunk of a job with ``cores`` > 1 holds that many slots of one worker. A worker with
+free slots takes the best chunk it could ever run (cores within its slots); if that one
+needs more slots than are free now, the worker takes nothing until they are: a smaller
+chunk behind it never overtakes it there, so wide chunks are not starved by narrow ones.
+
 A chunk is leased to at most one worker at a time. A result that arrives on a lease
 that is no longer current (the worker was thought lost and the chunk ran elsewhere)
 is accepted only if the chunk is not done yet: every task ends exactly once.
@@ -35,6 +40,7 @@ class Chunk:
     priority: int
     seq: int
     pinned: str | None = None  # per-node chunks run only on this worker
+    cores: int = 1  # slots of one worker it holds while it runs
     state: str = QUEUED
     lease: int | None = None
     worker: str | None = None
@@ -54,24 +60,29 @@ class ChunkLease:
     worker: str
     first: int
     count: int
+    cores: int = 1
 
 
 @dataclass
 class _Worker:
     name: str
     slots: int
-    leases: set[int] = field(default_factory=set)
+    leases: dict[int, int] = field(default_factory=dict)  # lease -> slots it holds
+
+    @property
+    def busy(self) -> int:
+        return sum(self.leases.values())
 
     @property
     def free(self) -> int:
-        return self.slots - len(self.leases)
+        return self.slots - self.busy
 
 
 class Scheduler:
     """Priority scheduling of chunks onto worker slots, with leases."""
 
     def __init__(self, first_lease: int = 1):
-        self._queue: list[tuple] = []
+        self._queues: dict[int, list[tuple]] = {}  # cores -> heap of the unpinned chunks
         self._pinned: dict[str, list[tuple]] = {}
         self._chunks: dict[tuple[str, int], Chunk] = {}
         self._jobs: dict[str, list[Chunk]] = {}
@@ -87,16 +98,17 @@ class Scheduler:
     # ---------------------------------------------------------------- jobs
     def add_job(self, job_id: str, priority: int, seq: int,
                 chunks: list[tuple[int, int, str | None]], done: set[int] = frozenset(),
-                max_parallel: int = 0) -> None:
+                max_parallel: int = 0, cores: int = 1) -> None:
         """Queue a job's chunks, given as (first task, task count, pinned worker or None).
 
-        ``max_parallel`` > 0 caps how many of its chunks run at once.
+        ``max_parallel`` > 0 caps how many of its chunks run at once; each chunk holds
+        ``cores`` slots of its worker.
         """
         if job_id in self._jobs:
             raise ValueError(f"job {job_id!r} is already scheduled")
         if max_parallel > 0:
             self._limits[job_id] = max_parallel
-        made = [Chunk(job_id, index, first, count, priority, seq, pinned)
+        made = [Chunk(job_id, index, first, count, priority, seq, pinned, max(1, cores))
                 for index, (first, count, pinned) in enumerate(chunks)]
         self._chunks.update(((job_id, chunk.index), chunk) for chunk in made)
         unpinned = []
@@ -109,12 +121,13 @@ class Scheduler:
                 self._push(chunk)
         # A large job is one heapify, not a push per chunk (a job of 100,000 chunks is laid
         # out on the head's event loop); a small one beside a long queue is pushed.
-        if len(unpinned) > len(self._queue) // 4:
-            self._queue.extend(unpinned)
-            heapq.heapify(self._queue)
+        queue = self._queues.setdefault(max(1, cores), [])
+        if len(unpinned) > len(queue) // 4:
+            queue.extend(unpinned)
+            heapq.heapify(queue)
         else:
             for entry in unpinned:
-                heapq.heappush(self._queue, entry)
+                heapq.heappush(queue, entry)
         self._jobs[job_id] = made
 
     def forget_job(self, job_id: str) -> None:
@@ -163,8 +176,12 @@ class Scheduler:
         return orphans
 
     def workers(self) -> dict[str, tuple[int, int]]:
-        """Worker name -> (slots, busy)."""
-        return {w.name: (w.slots, len(w.leases)) for w in self._workers.values()}
+        """Worker name -> (slots, busy slots)."""
+        return {w.name: (w.slots, w.busy) for w in self._workers.values()}
+
+    def largest_worker(self) -> int:
+        """The most slots any registered worker has (0 with none)."""
+        return max((w.slots for w in self._workers.values()), default=0)
 
     # ---------------------------------------------------------------- leases
     def lease_next(self, worker_name: str) -> ChunkLease | None:
@@ -172,14 +189,14 @@ class Scheduler:
         worker = self._workers.get(worker_name)
         if worker is None or worker.free <= 0:
             return None
-        chunk = self._pop_best(worker_name)
+        chunk = self._pop_best(worker)
         if chunk is None:
             return None
         chunk.state, chunk.lease, chunk.worker = LEASED, next(self._lease_ids), worker_name
         chunk.attempts += 1
         self._running[chunk.job_id] = self._running.get(chunk.job_id, 0) + 1
         self._leases[chunk.lease] = chunk
-        worker.leases.add(chunk.lease)
+        worker.leases[chunk.lease] = chunk.cores
         return self._lease_of(chunk)
 
     def assign(self) -> list[ChunkLease]:
@@ -188,7 +205,7 @@ class Scheduler:
         # Called after every event: return at once when nothing could be leased (with
         # hundreds of workers, sorting them all each time was the head's bottleneck).
         free = [w for w in self._workers.values() if w.free > 0]
-        if not free or (self._top(self._queue) is None
+        if not free or (all(self._top(queue) is None for queue in self._queues.values())
                         and not any(self._pinned.get(w.name) for w in free)):
             return leases
         free.sort(key=lambda w: -w.free)
@@ -233,7 +250,7 @@ class Scheduler:
     # ---------------------------------------------------------------- views
     def queued(self) -> list[Chunk]:
         """Runnable chunks in the order they would be leased."""
-        live = list(self._iter_live(self._queue))
+        live = [c for queue in self._queues.values() for c in self._iter_live(queue)]
         for heap in self._pinned.values():
             live.extend(self._iter_live(heap))
         live.extend(c for parked in self._parked.values() for c in parked if c.state == QUEUED)
@@ -253,7 +270,8 @@ class Scheduler:
 
     # ---------------------------------------------------------------- internals
     def _push(self, chunk: Chunk) -> None:
-        heap = self._queue if chunk.pinned is None else self._pinned.setdefault(chunk.pinned, [])
+        heap = (self._queues.setdefault(chunk.cores, []) if chunk.pinned is None
+                else self._pinned.setdefault(chunk.pinned, []))
         heapq.heappush(heap, (*chunk.sort_key(), chunk.job_id, chunk))
 
     @staticmethod
@@ -277,20 +295,23 @@ class Scheduler:
                 return heap[0]
         return None
 
-    def _pop_best(self, worker_name: str) -> Chunk | None:
-        shared, pinned = self._top(self._queue), self._top(self._pinned.get(worker_name, []))
-        if shared is None and pinned is None:
+    def _pop_best(self, worker: _Worker) -> Chunk | None:
+        """The best chunk this worker could run, if it fits its free slots now."""
+        heaps = [queue for cores, queue in self._queues.items() if cores <= worker.slots]
+        heaps.append(self._pinned.get(worker.name, []))
+        tops = [(top[:3], heap) for heap in heaps if (top := self._top(heap)) is not None]
+        if not tops:
             return None
-        heap = self._queue if pinned is None or (shared is not None and shared[:3] < pinned[:3]) \
-            else self._pinned[worker_name]
-        chunk = heapq.heappop(heap)[-1]
-        return chunk
+        _, heap = min(tops, key=lambda t: t[0])
+        if heap[0][-1].cores > worker.free:
+            return None  # it waits for this worker's slots; nothing smaller overtakes it
+        return heapq.heappop(heap)[-1]
 
     def _drop_lease(self, chunk: Chunk) -> None:
         self._leases.pop(chunk.lease, None)
         worker = self._workers.get(chunk.worker or "")
         if worker is not None:
-            worker.leases.discard(chunk.lease)
+            worker.leases.pop(chunk.lease, None)
         chunk.lease = None
         if chunk.job_id in self._running:
             self._running[chunk.job_id] -= 1
@@ -301,4 +322,4 @@ class Scheduler:
     @staticmethod
     def _lease_of(chunk: Chunk) -> ChunkLease:
         return ChunkLease(chunk.lease, chunk.job_id, chunk.index, chunk.worker,
-                          chunk.first, chunk.count)
+                          chunk.first, chunk.count, chunk.cores)

@@ -105,6 +105,9 @@ def task_recipe(recipe) -> None:
     if recipe.retries > MAX_RETRIES:
         raise invalid(f"retries={recipe.retries:,} is more than the {MAX_RETRIES} re-runs a task "
                       f"may have: use a smaller number")
+    if recipe.cores > MAX_CORES:
+        raise invalid(f"cores={recipe.cores:,} per task is more than any worker can have "
+                      f"({MAX_CORES:,})")
     _packages(recipe.packages)
     _patterns(recipe.output_files)
     for what, name in (("function_blob", recipe.function_blob), ("common_blob", recipe.common_blob),

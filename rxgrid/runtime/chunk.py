@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.abc
 import io
 import traceback
 from collections.abc import Callable
@@ -32,6 +33,7 @@ class TaskSettings:
     capture_output: bool = False
     output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
     retries: int = 0  # a task that raises runs again up to this many times, on the same stream
+    cores: int = 1  # Numba threads of each task (the slots of one worker it holds)
 
 
 @dataclass
@@ -205,7 +207,7 @@ def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = Non
 
     s, task = call.settings, call.first + offset
     make = make_arguments or argument_maker(call)
-    with _seeding.seeded_globals(s.seed):
+    with _seeding.seeded_globals(s.seed), task_threads(s.cores):
         for attempt in range(s.retries + 1):
             _seeding.enter_task(s.seed, task, s.rng_kind)
             try:
@@ -225,8 +227,66 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     """
     from . import seeding as _seeding
 
-    with _seeding.seeded_globals(call.settings.seed):  # threads: one seeded chunk at a time
+    # threads: one seeded chunk at a time
+    with _seeding.seeded_globals(call.settings.seed), task_threads(call.settings.cores):
         return _run_tasks(call, on_task, _seeding.enter_task)
+
+
+@contextlib.contextmanager
+def task_threads(cores: int):
+    """Numba runs ``cores`` threads while the tasks run, and as many as before after them.
+
+    Numba's starting count is its ceiling (``NUMBA_NUM_THREADS``: a worker's executor
+    sets it to the worker's cores), so a one-core task that imports Numba first would
+    run on every core: Numba is not imported for it, but set to one thread as the task
+    imports it, and back to its default after the task.
+    """
+    import sys
+    if cores <= 1 and "numba" not in sys.modules:
+        hook = _OneThreadOnImport()
+        sys.meta_path.insert(0, hook)
+        try:
+            yield
+        finally:
+            hook.remove()
+            if hook.loaded is not None:
+                hook.loaded.set_num_threads(hook.loaded.config.NUMBA_NUM_THREADS)
+        return
+    import numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(cores)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+class _OneThreadOnImport(importlib.abc.MetaPathFinder):
+    """Sets Numba to one thread when it is first imported (by a one-core task)."""
+
+    def __init__(self):
+        self.loaded = None
+
+    def remove(self) -> None:
+        import sys
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(self)
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "numba":
+            return None
+        self.remove()
+        import importlib.util
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def load_on_one_thread(module):
+                load(module)
+                module.set_num_threads(1)
+                self.loaded = module
+            spec.loader.exec_module = load_on_one_thread
+        return spec
 
 
 def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]]:

@@ -116,7 +116,7 @@ class WorkerDaemon:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.blobs = BlobCache(cache_bytes, _blob_directory())
         self.slots = ([SimulatedSlot(i, task_delay) for i in range(cores)] if simulate
-                      else [Slot(i, self.name, max_attempts) for i in range(cores)])
+                      else [Slot(i, self.name, max_attempts, threads=cores) for i in range(cores)])
         self._free: asyncio.Queue | None = None
         self._outbox: asyncio.Queue | None = None
         self._running: dict[int, Slot | None] = {}
@@ -132,6 +132,7 @@ class WorkerDaemon:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Start the executors, then serve the head until ``stop`` is set."""
         self._free, self._outbox = asyncio.Queue(), asyncio.Queue()
+        self._taking = asyncio.Lock()
         await asyncio.gather(*(s.start() for s in self.slots))
         for slot in self.slots:
             self._free.put_nowait(slot)
@@ -236,14 +237,16 @@ class WorkerDaemon:
             for blob in a.blobs:
                 self.blobs.put(blob.hash, blob.data)
             await self._fetch_missing(a)
-            slot = await self._free.get()
+            slots = await self._take_slots(a.recipe.cores or 1)
+            slot = slots[0]  # runs the chunk; the others stay idle: its Numba threads use them
             try:
                 if a.lease in self._cancelled:
                     return
                 self._running[a.lease] = slot
                 outcome = await slot.run(self._work(a))
             finally:
-                self._free.put_nowait(slot)
+                for taken in slots:
+                    self._free.put_nowait(taken)
             if outcome is None or a.lease in self._cancelled:
                 return
             result = pb.ChunkResult(job_id=a.job_id, chunk=a.chunk, first_task=a.first_task,
@@ -265,6 +268,12 @@ class WorkerDaemon:
             self._running.pop(a.lease, None)
             self._cancelled.discard(a.lease)
 
+    async def _take_slots(self, n: int) -> list:
+        """``n`` free slots for one chunk (the head leases no more than are free). One
+        taker at a time, so two wide chunks never each hold half of what they need."""
+        async with self._taking:
+            return [await self._free.get() for _ in range(n)]
+
     def _report_broken_chunk(self, a: pb.ChunkAssignment, exc: Exception) -> None:
         # Without a report the chunk would stay leased to us forever.
         message = f"worker {self.name} could not run this chunk: {type(exc).__name__}: {exc}"
@@ -285,7 +294,7 @@ class WorkerDaemon:
             kernel_params=dict(r.kernel.params), settings=TaskSettings(
                 seed=r.seed if r.HasField("seed") else None, rng_kind=r.rng_kind or "pcg64",
                 stop_on_failure=not r.continue_on_failure, capture_output=r.console_output,
-                output_patterns=tuple(r.output_files), retries=r.retries))
+                output_patterns=tuple(r.output_files), retries=r.retries, cores=r.cores or 1))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)

@@ -90,14 +90,15 @@ def _die_with_parent() -> None:
         pass
 
 
-def main(conn, worker_name: str) -> None:
-    """Entry point of the executor process."""
+def main(conn, worker_name: str, threads: int = 1) -> None:
+    """Entry point of the executor process; its tasks may run up to ``threads`` Numba threads."""
     _die_with_parent()
     scrub_secrets()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # One executor per core already fills the machine: Numba's prange threads inside
-    # each would only fight over the same cores.
-    os.environ.setdefault("NUMBA_NUM_THREADS", os.environ.get("RXGRID_EXECUTOR_THREADS", "1"))
+    # One executor per core already fills the machine, so a task runs Numba on one
+    # thread unless its job asked for more cores (and holds that many slots):
+    # runtime.chunk.task_threads sets the count per task, up to this ceiling.
+    os.environ["NUMBA_NUM_THREADS"] = str(max(1, threads))
     # numpy loads before "ready"
     from ..runtime import chunk as _chunk
     from ..runtime import seeding as _seeding  # noqa: F401

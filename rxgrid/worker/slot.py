@@ -64,9 +64,10 @@ class ChunkOutcome:
 class Slot:
     """An executor process the daemon can run chunks on, kill, and replace."""
 
-    def __init__(self, index: int, worker_name: str, max_attempts: int = 3):
+    def __init__(self, index: int, worker_name: str, max_attempts: int = 3, threads: int = 1):
         self.index = index
         self.worker_name = worker_name
+        self.threads = threads  # most Numba threads a task may ask for: the worker's cores
         self.max_attempts = max_attempts
         self.lease: int | None = None
         self._cancelled = False
@@ -83,7 +84,7 @@ class Slot:
     # ---------------------------------------------------------------- process
     def _spawn(self):
         parent, child = _SPAWN.Pipe()
-        process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name),
+        process = _SPAWN.Process(target=executor.main, args=(child, self.worker_name, self.threads),
                                  name=f"rxgrid-executor-{self.index}", daemon=True)
         process.start()
         child.close()
