@@ -19,6 +19,7 @@ from .dataset import (
 from .errors import AnalyticsError, DatasetError, ModelError
 from .formula import Formula, parse_formula
 from .models import KMeansModel, ModelResult, glm, kmeans, lin_mod, logit, map_sequential
+from .predict import predict
 
 __all__ = [
     "AnalyticsError",
@@ -39,6 +40,7 @@ __all__ = [
     "make_airline",
     "map_sequential",
     "parse_formula",
+    "predict",
     "read_block",
     "read_dataset",
     "write_dataset",
