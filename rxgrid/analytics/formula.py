@@ -96,7 +96,7 @@ def _reference(node, term: str):
         if len(args) != 1:
             raise ModelError(f"in {term!r}: write Treatment('level') with one reference level")
         return _constant(args[0], term)
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call | ast.Name):
         raise ModelError(
             f"in {term!r}: only Treatment contrasts are supported; write C(x, Treatment('level'))"
         )
