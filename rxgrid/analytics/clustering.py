@@ -48,6 +48,11 @@ class KMeansModel:
     n_skipped: int
     path: str = ""
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("map_blocks", None)  # a cluster's map stays with the client that fitted
+        return state
+
     @property
     def cluster_centers_(self) -> np.ndarray:
         """``(k, p)`` cluster centers (scikit-learn's name)."""

@@ -87,6 +87,11 @@ class ModelResult:
             self.statistics = self.estimates / self.std_errors
         self.p_values = _p_values(self.statistics, self.df_resid if self.uses_t else None)
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("map_blocks", None)  # a cluster's map stays with the client that fitted
+        return state
+
     # --- statsmodels' names ---------------------------------------------------------------
 
     @property

@@ -69,12 +69,20 @@ class AnalyticsMixin:
         """k-means (rxKmeans) over the columns of a formula ``"~ a + b"`` or a list of names."""
         return self._fit("kmeans", data, formula, dict(k=k, **options), wait)
 
+    def predict(self, model, data, **options):
+        """Score a fitted model (rxPredict); a data set is scored block by block as tasks here."""
+        from ..analytics.predict import predict
+
+        return predict(model, data, map_blocks=ContextMap(self, options.pop("priority", 0)), **options)
+
     def _fit(self, kind: str, data, formula, options: dict, wait: bool):
         data = os.fspath(data)
         priority = options.pop("priority", 0)
         if wait:
             try:
-                return fit_model(kind, data, formula, dict(options), ContextMap(self, priority))
+                fit = fit_model(kind, data, formula, dict(options), ContextMap(self, priority))
+                fit.map_blocks = ContextMap(self, priority)  # fit.predict(dataset) scores here, as tasks
+                return fit
             except KeyboardInterrupt:
                 self._detach_fit(kind, data, formula, options, priority)
                 raise
