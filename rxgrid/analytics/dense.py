@@ -49,6 +49,9 @@ class ResponseSums:
 def response_sums(y: np.ndarray, w: np.ndarray | None, family: str) -> ResponseSums:
     """`ResponseSums` of complete rows."""
     w1 = np.ones_like(y) if w is None else w
+    log_w = float(np.log(w[w > 0]).sum()) if w is not None else 0.0
+    if family == "gaussian":
+        return ResponseSums(float(w1.sum()), float(w1 @ y), 0.0, 0.0, log_w)
     with np.errstate(divide="ignore", invalid="ignore"):
         ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0)
         if family == "binomial":
@@ -56,7 +59,6 @@ def response_sums(y: np.ndarray, w: np.ndarray | None, family: str) -> ResponseS
     from scipy.special import gammaln
 
     lgamma = float(w1 @ gammaln(y + 1)) if family == "poisson" else 0.0
-    log_w = float(np.log(w[w > 0]).sum()) if w is not None else 0.0
     return ResponseSums(float(w1.sum()), float(w1 @ y), float(w1 @ ylogy), lgamma, log_w)
 
 
@@ -100,11 +102,12 @@ def qr_partial(path: str | os.PathLike, blocks: list[int], design: Design, famil
     info = get_info(path)
     parts = []
     for block in blocks:
-        X, y, w, skipped = evaluate(design, read_block(path, block, design.columns, info=info))
-        eta = None if beta is None else beta @ X
+        X, y, w, skipped = evaluate(design, read_block(path, block, design.columns, info=info), spare=1)
+        eta = None if beta is None else beta @ X[:-1]
         working, z, dev = _working(y, eta, family, beta is None)
-        weight = working if w is None else working * w
-        rows = np.vstack([X[1:] if design.intercept else X, z[None, :]])
+        weight = (None if family == "gaussian" else working) if w is None else working * w
+        X[-1] = z
+        rows = X[1:] if design.intercept else X  # a view: the intercept is rebuilt from the means
         factor = r_factor(rows, weight, center=design.intercept)
         y_range = (float(y.min()), float(y.max())) if len(y) else (np.inf, -np.inf)
         deviance = float(dev.sum() if w is None else dev @ w)

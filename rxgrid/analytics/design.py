@@ -267,9 +267,8 @@ def codes_of(factor: Factor, data: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.where(known[codes] == values, codes, -1)
 
 
-def design_matrix(design: Design, data: Mapping[str, np.ndarray]):
-    """``(X (p, n), ok (n,), space)``: the design of every row of a `frame` and which rows are complete."""
-    n = len(next(iter(data.values()))) if data else 0
+def _factor_values(design: Design, data: Mapping[str, np.ndarray], n: int):
+    """Numeric values and level codes of every factor, and which rows have all of them."""
     space = _namespace(data)
     numeric = {i: _evaluate(f.expression, space, n) for i, f in enumerate(design.factors) if f.levels is None}
     codes = {i: codes_of(f, data) for i, f in enumerate(design.factors) if f.levels is not None}
@@ -278,30 +277,50 @@ def design_matrix(design: Design, data: Mapping[str, np.ndarray]):
         ok &= ~np.isnan(values)
     for values in codes.values():
         ok &= values >= 0
-    X = np.empty((design.p, n))
+    return numeric, codes, ok, space
+
+
+def _fill(design: Design, X: np.ndarray, numeric: dict, codes: dict) -> None:
+    """Write the design columns into the first ``p`` rows of ``X``."""
     row = 0
     if design.intercept:
         X[0] = 1.0
         row = 1
     for term, flags in zip(design.terms, design.coding, strict=True):
         for _, parts in _term_columns(term, flags, list(design.factors)):
-            column = np.ones(n)
+            X[row] = 1.0
             for i, level in parts:
-                column = column * (numeric[i] if level is None else (codes[i] == level))
-            X[row] = column
+                X[row] *= numeric[i] if level is None else (codes[i] == level)
             row += 1
+
+
+def design_matrix(design: Design, data: Mapping[str, np.ndarray]):
+    """``(X (p, n), ok (n,), space)``: the design of every row of a `frame` and which rows are complete."""
+    n = len(next(iter(data.values()))) if data else 0
+    numeric, codes, ok, space = _factor_values(design, data, n)
+    X = np.empty((design.p, n))
+    _fill(design, X, numeric, codes)
     return X, ok, space
 
 
-def evaluate(design: Design, columns: Mapping[str, np.ndarray]):
-    """``(X (p, n), y (n,) or None, w (n,) or None, skipped)`` of a block's complete rows."""
+def evaluate(design: Design, columns: Mapping[str, np.ndarray], spare: int = 0):
+    """``(X (p + spare, n), y (n,) or None, w (n,) or None, skipped)`` of a block's complete rows.
+
+    The last ``spare`` rows of ``X`` are left for the caller (a working response).
+    """
     data = frame(design, columns)
-    X, ok, space = design_matrix(design, data)
-    n = X.shape[1]
+    n = len(next(iter(data.values()))) if data else 0
+    numeric, codes, ok, space = _factor_values(design, data, n)
     y = _evaluate(design.response.expression, space, n) if design.response else None
     w = _evaluate(design.weights, space, n) if design.weights else None
     for values in (y, w):
         if values is not None:
             ok &= ~np.isnan(values)
-    pick = lambda v: None if v is None else np.ascontiguousarray(v[ok])  # noqa: E731
-    return np.ascontiguousarray(X[:, ok]), pick(y), pick(w), n - int(ok.sum())
+    used = int(ok.sum())
+    if used < n:  # compress each factor once, then build X of the complete rows only
+        numeric = {i: v[ok] for i, v in numeric.items()}
+        codes = {i: v[ok] for i, v in codes.items()}
+        y, w = (None if v is None else np.ascontiguousarray(v[ok]) for v in (y, w))
+    X = np.empty((design.p + spare, used))
+    _fill(design, X, numeric, codes)
+    return X, y, w, n - used

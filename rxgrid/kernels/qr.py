@@ -69,24 +69,67 @@ def _fold_rows(R, C, m):
 
 
 @njit(cache=True, nogil=True)
-def _block_r(X, R):
-    """Fold every row of ``X`` (``(q, n)``, one row per column) into ``R``, ``_PIECE_ROWS`` at a time.
+def _block_r(X, mean, root_w, R):
+    """Fold the rows of ``X``, centred and weighted, into ``R``, ``_PIECE_ROWS`` at a time.
 
     Parameters
     ----------
     X : numpy.ndarray
-        ``(q, n)`` float64 rows of the design (already weighted and centred).
+        ``(q, n)`` float64 rows of the design, one numpy row per column.
+    mean : numpy.ndarray
+        ``(q,)`` values subtracted from each column (zeros: no centring).
+    root_w : numpy.ndarray
+        ``(n,)`` square roots of the row weights, or an empty array (no weights).
     R : numpy.ndarray
         ``(q, q)`` factor to update in place.
     """
     q, n = X.shape
+    weighted = root_w.shape[0] == n
     C = np.empty((q, _PIECE_ROWS))
     for first in range(0, n, _PIECE_ROWS):
         m = min(_PIECE_ROWS, n - first)
         for k in range(q):
-            for r in range(m):
-                C[k, r] = X[k, first + r]
+            shift = mean[k]
+            if weighted:
+                for r in range(m):
+                    C[k, r] = (X[k, first + r] - shift) * root_w[first + r]
+            else:
+                for r in range(m):
+                    C[k, r] = X[k, first + r] - shift
         _fold_rows(R, C, m)
+
+
+@njit(cache=True, nogil=True)
+def _weighted_mean(X, w, total):
+    """Column means of ``X`` (``(q, n)``) with weights ``w`` (empty: none), with one correction pass.
+
+    Parameters
+    ----------
+    X : numpy.ndarray
+        ``(q, n)`` rows.
+    w : numpy.ndarray
+        ``(n,)`` weights or an empty array.
+    total : float
+        Sum of the weights (``n`` without).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(q,)`` means.
+    """
+    q, n = X.shape
+    weighted = w.shape[0] == n
+    mean = np.zeros(q)
+    for k in range(q):
+        acc = 0.0
+        for i in range(n):
+            acc += X[k, i] * w[i] if weighted else X[k, i]
+        guess = acc / total
+        acc = 0.0  # the residuals' mean: the first sum's rounding error, removed
+        for i in range(n):
+            acc += (X[k, i] - guess) * w[i] if weighted else X[k, i] - guess
+        mean[k] = guess + acc / total
+    return mean
 
 
 class RFactor(NamedTuple):
@@ -99,12 +142,6 @@ class RFactor(NamedTuple):
     weight: float
     """Sum of the weights (the row count without weights)."""
     rows: int
-
-
-def _weighted_mean(X: np.ndarray, w: np.ndarray | None, total: float) -> np.ndarray:
-    mean = (X.sum(axis=1) if w is None else X @ w) / total
-    residual = X - mean[:, None]  # one correction step: the mean to the last bit or two
-    return mean + ((residual.sum(axis=1) if w is None else residual @ w) / total)
 
 
 def r_factor(X, weights=None, center: bool = False) -> RFactor:
@@ -132,12 +169,10 @@ def r_factor(X, weights=None, center: bool = False) -> RFactor:
     if w is not None and (w.shape[0] != n or (w < 0).any()):
         raise ValueError(f"weights must be {n} non-negative values")
     total = float(n if w is None else w.sum())
-    mean = _weighted_mean(X, w, total) if center and total > 0 else np.zeros(q)
-    rows = X - mean[:, None] if center else X
-    if w is not None:
-        rows = rows * np.sqrt(w)
+    no_weights = np.empty(0)
+    mean = _weighted_mean(X, no_weights if w is None else w, total) if center and total > 0 else np.zeros(q)
     R = np.zeros((q, q))
-    _block_r(np.ascontiguousarray(rows), R)
+    _block_r(X, mean, no_weights if w is None else np.sqrt(w), R)
     return RFactor(R, mean, total, n)
 
 
@@ -150,6 +185,7 @@ def combine_r_factors(parts: list[RFactor]) -> RFactor:
         if total > 0 and (mean.any() or part.mean.any()):
             stacked.append((math.sqrt(weight * part.weight / total) * (mean - part.mean))[None, :])
             mean = mean + (part.mean - mean) * (part.weight / total)
-        _block_r(np.ascontiguousarray(np.vstack(stacked).T), r)
+        new = np.ascontiguousarray(np.vstack(stacked).T)
+        _block_r(new, np.zeros(len(r)), np.empty(0), r)
         weight, rows = total, rows + part.rows
     return RFactor(r, mean, weight, rows)
