@@ -220,3 +220,30 @@ def test_kmeans_predict_and_labels_match_scikit_learn(tmp_path):
     assert info.names == [".rxCluster"]
     np.testing.assert_array_equal(read_dataset(tmp_path / "labels")[".rxCluster"], reference.labels_)
     assert repr(fit).startswith("<KMeansModel: 3 clusters")
+
+
+def test_categorical_interactions_are_fitted_exactly_from_the_cells(tmp_path):
+    frame = sm.datasets.fair.load_pandas().data
+    frame = pd.DataFrame({"affairs": frame.affairs, "any": (frame.affairs > 0).astype(float),
+                          "religious": frame.religious.astype(int).astype(str),
+                          "rating": frame.rate_marriage.astype(int).astype(str)})  # fmt: skip
+    write_dataset(tmp_path / "f", {c: frame[c].to_numpy() for c in frame.columns}, block_rows=1_000)
+    passes = []
+
+    def counting(fn, arguments):
+        passes.append(fn.__name__)
+        return map_sequential(fn, arguments)
+
+    for family, response, sm_family, rtol in (("gaussian", "affairs", sm.families.Gaussian(), 1e-9),
+                                              ("binomial", "any", sm.families.Binomial(), 1e-6)):  # fmt: skip
+        passes.clear()
+        formula = f"{response} ~ religious*C(rating, Treatment('5'))"
+        fit = glm(tmp_path / "f", formula, family, map_blocks=counting, tol=1e-12)
+        reference = smf.glm(formula.replace("religious", "C(religious)"), frame, family=sm_family)
+        reference = reference.fit(tol=1e-13)
+        assert passes == ["moments_partial"], passes  # one pass over the data: the cell table
+        assert "religious=2:rating=1" in fit.names and "rating=5" not in fit.names
+        np.testing.assert_allclose(np.sort(fit.params), np.sort(reference.params), rtol=rtol, atol=1e-12)
+        np.testing.assert_allclose(np.sort(fit.bse), np.sort(reference.bse), rtol=rtol)
+        for name in ("deviance", "null_deviance", "llf"):
+            assert getattr(fit, name) == pytest.approx(getattr(reference, name), rel=1e-9), (family, name)

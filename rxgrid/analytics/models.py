@@ -43,7 +43,7 @@ from .dense import (
     solve_r,
     unscaled_cov,
 )
-from .design import Design, build_design, factor_columns
+from .design import Design, build_design, design_matrix, factor_columns
 from .errors import ModelError
 from .formula import parse_formula
 from .partials import (
@@ -55,6 +55,7 @@ from .partials import (
     combine_glm,
     glm_partial,
     moments_partial,
+    n_cells,
     normal_equations,
     uses_cells,
 )
@@ -120,7 +121,7 @@ def _pass(path: str, tasks: list[list[int]], spec: GlmSpec, beta, map_blocks: Ma
     return combine_glm(map_blocks(glm_partial, arguments))
 
 
-def _cell_mean_fit(path, tasks, spec, names, map_blocks, max_iter, tol):
+def _cell_mean_fit(path, tasks, spec, names, map_blocks, max_iter, tol, rows=None):
     """IRLS over the cell means, for designs whose predictors are all categorical.
 
     One pass over the data gives each cell's count, mean and spread of ``y``;
@@ -129,11 +130,12 @@ def _cell_mean_fit(path, tasks, spec, names, map_blocks, max_iter, tol):
     weighted data to start), with the same coefficients, covariance and
     deviance as IRLS over the rows. The gaussian family takes one step.
     Returns the coefficients, last statistics, iterations, convergence and the
-    null deviance (the deviance at the overall mean).
+    null deviance (the deviance at the overall mean). ``rows`` are the design
+    rows of the cells (default: main effects, `cell_design`).
     """
     parts = map_blocks(moments_partial, [(path, blocks, spec) for blocks in tasks])
     moments = combine_moments(parts)
-    design = cell_design(spec)
+    design = cell_design(spec) if rows is None else rows
     seen = moments.count > 0
     X, n, ybar = design[seen], moments.count[seen].astype(np.float64), moments.mean[seen]
     total = int(moments.count.sum())
@@ -281,6 +283,24 @@ def _glm_spec(design: Design, family: str) -> GlmSpec:
     )
 
 
+def _cell_table(design: Design, family: str) -> tuple[GlmSpec, np.ndarray] | None:
+    """Spec and cell design rows of a design of stored categorical columns only (interactions
+    too, any reference level), with few enough cells; else None."""
+    if design.transforms or design.row_selection or design.weights or design.response is None:
+        return None
+    plain = design.response.expression in design.columns and design.factors
+    if not plain or any(f.levels is None or f.values is not None for f in design.factors):
+        return None
+    columns = tuple(dict.fromkeys(f.column for f in design.factors))
+    n_levels = tuple(len(next(f.levels for f in design.factors if f.column == c)) for c in columns)
+    spec = GlmSpec(design.response.expression, columns, n_levels, (False,) * len(columns), (),
+                   design.intercept, family)  # fmt: skip
+    if not uses_cells(spec):
+        return None
+    codes = np.unravel_index(np.arange(n_cells(spec)), n_levels)  # the cell numbering of partials._cells
+    return spec, design_matrix(design, dict(zip(columns, codes, strict=True)))[0].T
+
+
 def _design(path, info, formula, cube, options, tasks, map_blocks) -> Design:
     """Parse, gather the levels ``F(x)`` needs (one pass over those columns) and build the design."""
     parsed = parse_formula(formula)
@@ -343,9 +363,10 @@ def glm(
     design = _design(path, info, formula, cube, options, tasks, map_blocks)
     names = list(design.names)
     spec = _glm_spec(design, family) if design.is_main_effects() else None
-    if spec is not None and not spec.numeric and uses_cells(spec):
-        beta, stats, iterations, converged, null = _cell_mean_fit(path, tasks, spec, names, map_blocks,
-                                                                  max_iter, tol)  # fmt: skip
+    table = _cell_table(design, family)
+    if table is not None:
+        beta, stats, iterations, converged, null = _cell_mean_fit(path, tasks, table[0], names, map_blocks,
+                                                                  max_iter, tol, table[1])  # fmt: skip
         fit = _fast_result(stats, family, path, tasks, design, map_blocks)
     elif spec is not None and family != "gaussian":
         beta, stats, iterations, converged = _irls(path, tasks, spec, names, map_blocks, max_iter, tol)
