@@ -48,6 +48,8 @@ class ResponseSums:
 
 def response_sums(y: np.ndarray, w: np.ndarray | None, family: str) -> ResponseSums:
     """`ResponseSums` of complete rows."""
+    if family == "gaussian" and w is None:
+        return ResponseSums(float(len(y)), float(y.sum()))
     w1 = np.ones_like(y) if w is None else w
     log_w = float(np.log(w[w > 0]).sum()) if w is not None else 0.0
     if family == "gaussian":
@@ -77,9 +79,8 @@ class QrPartial:
 
 def _working(y, eta, family: str, start: bool):
     """Mean, working weight, working response and deviance terms (canonical links)."""
-    if family == "gaussian":
-        mu = y.copy() if start else eta
-        return np.ones_like(y), y, (y - mu) ** 2
+    if family == "gaussian":  # one pass from the start: no weights and no deviance needed
+        return None, y, np.zeros(1) if start else (y - eta) ** 2
     if family == "binomial":
         mu = (y + 0.5) / 2.0 if start else np.clip(1.0 / (1.0 + np.exp(-eta)), _EPS, 1.0 - _EPS)
         eta = np.log(mu / (1.0 - mu)) if start else eta
@@ -105,12 +106,12 @@ def qr_partial(path: str | os.PathLike, blocks: list[int], design: Design, famil
         X, y, w, skipped = evaluate(design, read_block(path, block, design.columns, info=info), spare=1)
         eta = None if beta is None else beta @ X[:-1]
         working, z, dev = _working(y, eta, family, beta is None)
-        weight = (None if family == "gaussian" else working) if w is None else working * w
+        weight = working if w is None else (w if working is None else working * w)
         X[-1] = z
         rows = X[1:] if design.intercept else X  # a view: the intercept is rebuilt from the means
         factor = r_factor(rows, weight, center=design.intercept)
         y_range = (float(y.min()), float(y.max())) if len(y) else (np.inf, -np.inf)
-        deviance = float(dev.sum() if w is None else dev @ w)
+        deviance = float(dev.sum() if w is None or len(dev) != len(w) else dev @ w)
         parts.append(QrPartial(factor, deviance, len(y), skipped, *y_range, response_sums(y, w, family)))
     return combine_qr(parts) if parts else QrPartial(None, 0.0, 0, 0, np.inf, -np.inf, ResponseSums())
 

@@ -31,7 +31,8 @@ from numba import njit
 _PIECE_ROWS = 256
 
 
-@njit(cache=True, nogil=True, fastmath={"contract"})
+# "reassoc" lets LLVM vectorize the dot products (a different, still fixed, order of additions).
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _fold_rows(R, C, m):
     """Fold the ``m`` rows held in the columns of ``C`` into the upper triangle ``R``.
 
@@ -99,7 +100,7 @@ def _block_r(X, mean, root_w, R):
         _fold_rows(R, C, m)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _weighted_mean(X, w, total):
     """Column means of ``X`` (``(q, n)``) with weights ``w`` (empty: none), with one correction pass.
 
