@@ -258,7 +258,8 @@ def codes_of(factor: Factor, data: Mapping[str, np.ndarray]) -> np.ndarray:
     """Level codes of a categorical factor (-1 missing or unknown)."""
     values = data[factor.column]
     if factor.values is None:
-        return np.asarray(values, dtype=np.int64)
+        values = np.asarray(values)  # stored codes: int8/16/32, compared as they are
+        return values if values.dtype.kind in "iu" else values.astype(np.int64)
     values = np.asarray(values, dtype=np.float64)
     known = np.asarray(factor.values)
     if not len(known):
@@ -288,9 +289,12 @@ def _fill(design: Design, X: np.ndarray, numeric: dict, codes: dict) -> None:
         row = 1
     for term, flags in zip(design.terms, design.coding, strict=True):
         for _, parts in _term_columns(term, flags, list(design.factors)):
-            X[row] = 1.0
-            for i, level in parts:
-                X[row] *= numeric[i] if level is None else (codes[i] == level)
+            for k, (i, level) in enumerate(parts):
+                values = numeric[i] if level is None else (codes[i] == level)
+                if k == 0:
+                    X[row] = values
+                else:
+                    X[row] *= values
             row += 1
 
 
