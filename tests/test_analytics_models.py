@@ -222,11 +222,12 @@ def test_model_errors_are_clear(airline, tmp_path):
 
 def test_formulas():
     f = parse_formula("Late ~ DayOfWeek + CRSDepTime + Distance")
-    assert (f.response, f.term_names, f.intercept) == ("Late", ("DayOfWeek", "CRSDepTime", "Distance"), True)
+    assert (f.response, f.terms, f.intercept) == ("Late", ("DayOfWeek", "CRSDepTime", "Distance"), True)
     assert parse_formula("y ~ a - 1").intercept is False
     assert parse_formula("y ~ 0 + a").intercept is False
     assert parse_formula("~ a + b").response is None
-    assert parse_formula("y ~ a*b").term_names == ("a", "b", "a:b")
+    assert parse_formula("y ~ a*b").terms == ("a", "b", "a:b")
+    assert parse_formula("y ~ a*b").factors == (("a",), ("b",), ("a", "b"))
     assert parse_formula("y ~ log(x) + I(x**2)").term_names == ("log(x)", "I(x ** 2)")
     for bad in ("y ~ a +", "y", "y z ~ a", "y ~ 2", "y ~ a ~ b"):
         with pytest.raises(ModelError):

@@ -99,7 +99,7 @@ class KMeansModel:
 
 def _kmeans_columns(info: DatasetInfo, columns: str | Sequence[str]) -> tuple[str, ...]:
     names = (
-        tuple(":".join(t) for t in parse_formula(columns).terms)
+        parse_formula(columns).terms
         if isinstance(columns, str)
         else tuple(columns)
     )

@@ -132,7 +132,7 @@ def factor_columns(formula: Formula, info, transforms: Mapping[str, str]) -> lis
     """Numeric columns that ``F(x)`` or ``C(x)`` turn into factors (their levels need a pass)."""
     derived = set(transforms)
     found = []
-    for text in {f for t in formula.terms for f in t}:
+    for text in {f for t in formula.factors for f in t}:
         call = read_factor(text)
         numeric = call.column in derived or (
             call.column in info.names and info.variable(call.column).type != "category"
@@ -189,9 +189,9 @@ def build_design(formula: Formula, info, *, cube: bool = False, transforms: Mapp
     weight = weights or pweights
     if weight:
         _check_numeric([weight], info, derived, "weights")
-    texts = list(dict.fromkeys(f for t in formula.terms for f in t))
+    texts = list(dict.fromkeys(f for t in formula.factors for f in t))
     factors = [_factor(t, info, derived, distinct or {}) for t in texts]
-    terms = [tuple(texts.index(f) for f in t) for t in formula.terms]
+    terms = [tuple(texts.index(f) for f in t) for t in formula.factors]
     # categorical main effects first, as the cell kernels lay them out
     terms.sort(key=lambda t: (len(t), not (len(t) == 1 and factors[t[0]].levels is not None)))
     if cube and (not terms or len(terms[0]) != 1 or factors[terms[0][0]].levels is None):

@@ -23,17 +23,23 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m|[\u29da\u29db]")
 
 @dataclass(frozen=True)
 class Formula:
-    """A parsed formula: response (or None), terms (tuples of factor texts), intercept flag."""
+    """A parsed formula: response (or None), terms as written, their factors, intercept flag.
+
+    ``terms`` are R's term names (``"a"``, ``"a:b"``, ``"log(x)"``): for a formula of
+    main effects, the column names, as before interactions were read.
+    """
 
     text: str
     response: str | None
-    terms: tuple[tuple[str, ...], ...]
+    factors: tuple[tuple[str, ...], ...]
     intercept: bool = True
 
     @property
-    def term_names(self) -> tuple[str, ...]:
+    def terms(self) -> tuple[str, ...]:
         """Terms as written in R: ``"a"``, ``"a:b"``, ``"log(x)"``."""
-        return tuple(":".join(t) for t in self.terms)
+        return tuple(":".join(t) for t in self.factors)
+
+    term_names = terms
 
 
 def _term_factors(term) -> tuple[str, ...]:
