@@ -30,11 +30,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     names = [g.GROUP for g in GROUPS] + [w for g in GROUPS for w in g.WORKLOADS]
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="small sizes (a few minutes)")
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny sizes: checks the harness (results equal, rounds interleaved) in "
+                        "a minute or two; the timings mean nothing")
     p.add_argument("--only", nargs="+", metavar="NAME", choices=sorted(set(names)),
                    help="groups or workloads to run: " + ", ".join(dict.fromkeys(names)))
     p.add_argument("--systems", nargs="+", choices=systems.ALL, default=list(systems.ALL),
                    help="systems to run (default: all)")
-    p.add_argument("--reps", type=int, default=3, help="repetitions per measurement (>= 3)")
+    p.add_argument("--reps", type=int, default=3,
+                   help="rounds: repetitions per measurement, interleaved across systems (>= 3)")
+    p.add_argument("--keep-up", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep every system of a group up for all its rounds (faster; the "
+                        "others sit idle during a measurement) instead of starting each for "
+                        "its turn; default: on with --quick, off otherwise")
     p.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "RESULTS.md"),
                    help="Markdown output; its raw values go beside it (RESULTS.md: results.json, "
                         "RESULTS-x.md: RESULTS-x.json)")
@@ -85,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("distributed", "ray"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    cfg = Config(quick=args.quick, reps=args.reps, systems=tuple(args.systems))
+    keep_up = (args.quick or args.smoke) if args.keep_up is None else args.keep_up
+    cfg = Config(quick=args.quick, reps=args.reps, systems=tuple(args.systems), keep_up=keep_up,
+                 smoke=args.smoke)
     rec = Recorder()
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
     facts = machine.facts()
@@ -96,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             log.info("== group %s: %s", group.GROUP, ", ".join(sorted(only)))
             group.run(cfg, rec, only)
     meta = {"command": "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
-            "quick": args.quick, "reps": args.reps, "started": started,
+            "quick": args.quick or args.smoke, "smoke": args.smoke, "reps": args.reps,
+            "keep_up": keep_up, "started": started,
             "seconds": time.perf_counter() - t0, "machine": facts,
             "descriptions": {g.GROUP: " ".join(g.__doc__.split("\n\n")[0].split()) for g in GROUPS},
             "leftovers": leftover_processes()}

@@ -20,7 +20,8 @@ import logging
 
 import numpy as np
 
-from .common import Config, Recorder, run_on_each_system, timed
+from .common import Config, Recorder, interleave, timed
+from .fair import Check
 from .tasks import touch
 
 GROUP = "broadcast"
@@ -30,25 +31,25 @@ log = logging.getLogger("benchmarks.broadcast")
 
 
 def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
-    megabytes, n_tasks = cfg.size((200, 1000), (50, 200))
-    naive_tasks = cfg.size(100, 40)
+    megabytes, n_tasks = cfg.size((200, 1000), (50, 200), (4, 20))
+    naive_tasks = cfg.size(100, 40, 10)
     big = np.random.default_rng(2).random(megabytes * 2**20 // 8)
     fresh = itertools.count(10)
 
-    def body(system):
+    def measure(system, workload: str, rnd: int):
         run_tasks = naive_tasks if system.name == NAIVE else n_tasks
         note = {"note": f"extrapolated from {run_tasks} tasks"} if run_tasks < n_tasks else {}
         broadcast(system, big[:1000].copy(), 4)  # untimed: first calls, imports
-        for rep in range(cfg.reps):
-            big[-1] = next(fresh)  # new content: no cache may hold it from a previous rep
-            seconds, results = timed(broadcast, system, big, run_tasks)
-            if results[1] != float(big[1]) or len(results) != run_tasks:
-                raise RuntimeError(f"{system.name} read the wrong element")
-            rec.add(GROUP, "broadcast", "wall", "s", "lower", system.name,
-                    seconds * n_tasks / run_tasks, array_mb=megabytes, tasks=n_tasks, **note)
-            log.info("[broadcast] %s rep %d: %d tasks in %.2f s", system.name, rep, run_tasks,
-                     seconds)
-    run_on_each_system(GROUP, cfg, rec, body)
+        big[-1] = next(fresh)  # new content: no cache may hold it from a previous round
+        seconds, results = timed(broadcast, system, big, run_tasks)
+        right = results == [float(big[i % big.shape[0]]) for i in range(run_tasks)]
+        check = Check(f"all {run_tasks} reads " + ("right" if right else "WRONG"),
+                      "right" if right else "wrong")
+        rec.add(GROUP, "broadcast", "wall", "s", "lower", system.name,
+                seconds * n_tasks / run_tasks, check, array_mb=megabytes, tasks=n_tasks, **note)
+        log.info("[broadcast] %s round %d: %d tasks in %.2f s", system.name, rnd + 1, run_tasks,
+                 seconds)
+    interleave(GROUP, cfg, rec, list(WORKLOADS), measure)
 
 
 def broadcast(system, big: np.ndarray, n_tasks: int) -> list[float]:

@@ -2,8 +2,16 @@
 and the loop that runs one group on every system.
 
 A *measurement* is one (workload, metric, system) with a list of values, one per
-repetition; the report takes their median, min and max. Every metric says whether
-lower or higher is better, so ratios can be read without guessing.
+repetition, and the :class:`~benchmarks.fair.Check` of each repetition's results; the
+report takes their median, min and max, and gives a ratio only where the checks agree.
+Every metric says whether lower or higher is better, so ratios can be read without
+guessing.
+
+Repetitions are interleaved across systems (:func:`interleave`): round 1 runs A, B, C,
+round 2 runs A, B, C again, and so on, so a change of the machine's load hits every
+system alike. By default each system is started for its turn and shut down after it,
+so only one system is alive while it is measured (``Config.keep_up`` keeps every system
+of a group up for all rounds instead: faster, the others sit idle meanwhile).
 """
 
 from __future__ import annotations
@@ -12,10 +20,11 @@ import logging
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 
 from . import systems
+from .fair import Check
 
 log = logging.getLogger("benchmarks")
 
@@ -27,9 +36,13 @@ class Config:
     quick: bool = False
     reps: int = 3
     systems: tuple[str, ...] = systems.ALL
+    keep_up: bool = False
+    smoke: bool = False  # tiny sizes: proves the harness end to end, times nothing useful
 
-    def size(self, full, quick):
-        return quick if self.quick else full
+    def size(self, full, quick, smoke=None):
+        if self.smoke and smoke is not None:
+            return smoke
+        return quick if self.quick or self.smoke else full
 
 
 @dataclass
@@ -43,6 +56,7 @@ class Measurement:
     values: list[float] = field(default_factory=list)
     params: dict = field(default_factory=dict)
     status: str = "ok"  # "ok", "not installed", "error: ..."
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def median(self) -> float | None:
@@ -50,6 +64,7 @@ class Measurement:
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["checks"] = [c.as_dict() for c in self.checks]
         if self.values:
             d.update(median=self.median, min=min(self.values), max=max(self.values))
         return d
@@ -61,14 +76,18 @@ class Recorder:
     def __init__(self):
         self.items: list[Measurement] = []
 
-    def add(self, group, workload, metric, unit, better, system, value, **params) -> None:
+    def add(self, group, workload, metric, unit, better, system, value,
+            check: Check | None = None, **params) -> None:
+        """One repetition's value (and the check of its results, when it has one)."""
+        checks = [check] if check is not None else []
         for m in self.items:
             if (m.group, m.workload, m.metric, m.system) == (group, workload, metric, system):
                 m.values.append(value)
                 m.params.update(params)
+                m.checks += checks
                 return
         self.items.append(Measurement(group, workload, metric, unit, better, system,
-                                      [value], dict(params)))
+                                      [value], dict(params), checks=checks))
 
     def status(self, group, workload, system, status) -> None:
         self.items.append(Measurement(group, workload, "-", "", "lower", system, status=status))
@@ -81,26 +100,77 @@ def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
+class Outcome:
+    """What :func:`guarded` saw: ``failed`` is set when the block raised."""
+
+    failed = False
+
+
 @contextmanager
-def guarded(rec: Recorder, group: str, system: str, workload: str = "*") -> Iterator[None]:
+def guarded(rec: Recorder, group: str, system: str, workload: str = "*") -> Iterator[Outcome]:
     """Turn a missing peer or a failure into a reported status, never a crash."""
+    outcome = Outcome()
     try:
-        yield
+        yield outcome
     except systems.NotInstalled:
+        outcome.failed = True
         log.warning("%s: not installed, skipped", system)
         rec.status(group, workload, system, "not installed")
     except Exception as exc:  # a benchmark run should report, not stop
+        outcome.failed = True
         log.exception("%s failed in %s/%s", system, group, workload)
         first_line = str(exc).splitlines()[0] if str(exc) else ""
         rec.status(group, workload, system, f"error: {type(exc).__name__}: {first_line}")
 
 
-def run_on_each_system(group: str, cfg: Config, rec: Recorder, body: Callable,
-                       names: tuple[str, ...] | None = None) -> None:
-    """Start each system, warm it, run ``body(system)``, and shut it down."""
-    for name in names or cfg.systems:
-        log.info("[%s] starting %s", group, name)
-        with guarded(rec, group, name), systems.make(name) as system:
-            system.warm()
-            body(system)
-        log.info("[%s] %s done", group, name)
+def _start(stack: ExitStack, make: Callable, name: str):
+    """Enter system ``name`` on ``stack``; a failed start (Ray's raylet can time out on a
+    busy machine) is tried once more before the system counts as down."""
+    try:
+        return stack.enter_context(make(name))
+    except systems.NotInstalled:
+        raise
+    except Exception as exc:
+        log.warning("%s failed to start (%s); trying once more", name, exc)
+        return stack.enter_context(make(name))
+
+
+def interleave(group: str, cfg: Config, rec: Recorder, workloads: list[str],
+               measure: Callable, names: tuple[str, ...] | None = None,
+               make: Callable = systems.make) -> None:
+    """``cfg.reps`` rounds; in each, every system in turn runs ``measure(system, workload,
+    round)`` for every workload (one repetition each).
+
+    A system that fails to start, or a workload that fails on it, is reported once and
+    left out of the later rounds.
+    """
+    names = tuple(names or cfg.systems)
+    down: set[str] = set()
+    broken: set[tuple[str, str]] = set()
+
+    def turn(system, rnd: int) -> None:
+        for workload in workloads:
+            if (system.name, workload) not in broken:
+                with guarded(rec, group, system.name, workload) as outcome:
+                    measure(system, workload, rnd)
+                if outcome.failed:
+                    broken.add((system.name, workload))
+
+    with ExitStack() as stack:
+        alive = {}
+        for rnd in range(cfg.reps):
+            for name in names:
+                if name in down:
+                    continue
+                with guarded(rec, group, name) as outcome, ExitStack() as this_turn:
+                    if name not in alive:
+                        log.info("[%s] round %d: starting %s", group, rnd + 1, name)
+                        owner = stack if cfg.keep_up else this_turn
+                        alive[name] = _start(owner, make, name)
+                        alive[name].warm()
+                        if not cfg.keep_up:
+                            this_turn.callback(alive.pop, name)
+                    turn(alive[name], rnd)
+                if outcome.failed:
+                    down.add(name)
+                    alive.pop(name, None)

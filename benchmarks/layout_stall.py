@@ -37,12 +37,13 @@ def worst_health_check_during_submit(stub, health, chunks: int) -> tuple[float, 
     started.wait(30)
     job_id = f"layout-stall-{chunks}-{time.time_ns()}"
     t = time.perf_counter()
-    stub.SubmitJob(pb.JobSpec(job_id=job_id, kernel=pb.KernelCall(name="dice", params={"games": 1}),
-                              num_tasks=chunks, chunk_size=1))
+    recipe = pb.TaskRecipe(kernel=pb.KernelCall(name="dice", params={"games": 1}))
+    stub.SubmitJob(pb.SubmitJobRequest(job=pb.JobSpec(job_id=job_id, recipe=recipe,
+                                                      num_tasks=chunks, chunk_size=1)))
     took = time.perf_counter() - t
     stop.set()
     pinger.join()
-    stub.CancelJob(pb.JobRef(job_id=job_id))
+    stub.CancelJob(pb.CancelJobRequest(job_id=job_id))
     return took, worst[0]
 
 

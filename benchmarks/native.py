@@ -4,35 +4,37 @@ kernels are from C, from one process's own threads, and from scikit-learn on Ray
 ``mandelbrot-c``       Mandelbrot escape counts, 2000x2000 grid, 1000 iterations (--quick:
                        1000x1000), on ONE core in this process: rxgrid's Numba kernel
                        (``mandelbrot_row`` row after row, the single-threaded path) against
-                       the same loop in C, written out and compiled here with ``gcc -O3``
-                       into a shared library called through ``ctypes``. Ratio: numba ÷ gcc.
+                       the same loop in C, written out and compiled here with ``gcc -O3
+                       -march=native`` (Numba compiles for the host too) into a shared
+                       library called through ``ctypes``. Ratio: numba ÷ gcc.
 ``mandelbrot-prange``  the same full grid with 2 cores: Numba's ``prange`` driver
                        (``mandelbrot_grid``) in one process with 2 threads, against
                        ``rxgrid.local(workers=2)`` running it in 40 row bands (seed001's way).
 ``kmeans-sklearn``     seed 001 k-means (5000x50 standard normal data, k=10, iter_max=35,
                        400 starts; --quick: 100) with 2 cores: rxgrid with its Numba kernel
                        (20 tasks of 20 starts, as seed001) against Ray running scikit-learn's
-                       ``KMeans(n_clusters=10, n_init=20, max_iter=35, algorithm="lloyd")``
-                       as 20 tasks (--quick: 5 starts each), the data shared by ``ray.put``.
+                       ``KMeans(n_clusters=10, init=<the same start>, n_init=1, max_iter=35,
+                       algorithm="lloyd")`` once per start, 20 tasks of 20 starts, the data
+                       shared by ``ray.put``.
 
-The C loop is ``_escape_count``'s arithmetic in the same order, on the very grid the
-Numba kernel gets (the same float64 arrays are passed in), built with
-``-ffp-contract=off`` so no fused multiply-add can change a result: the counts must be
-identical, and the report's check column says whether they are. Compilation and the
-first Numba call are outside the timing; the numba and gcc repetitions alternate, so a
-change in the machine's load hits both alike.
+The C loop is ``_escape_count``'s arithmetic in the same order (the squares kept from the
+test to the update, as the kernel does now), on the very grid the Numba kernel gets, built
+with ``-ffp-contract=off`` so no fused multiply-add can change a result: the counts must
+be identical (checked by digest), else the report refuses the ratio.
 
-``__main__`` gives every process 1 Numba thread, so the ``prange`` run happens in a
-child process started with ``NUMBA_NUM_THREADS=2`` that makes one untimed warm-up call
-(loads the compiled code, starts the threads) and prints its timings as JSON. The
-rxgrid runs make an untimed tiny run first, as seed001 does.
-
-For k-means both sides keep the best of all starts; the report has the wall time and
-that best inertia (lower is better) of each. The two use different seeding streams
-(and scikit-learn's greedy k-means++), so the inertias are close but not equal.
+The k-means starts are the same on both sides: each Ray task derives rxgrid's stream for
+its task (``tasks.peer_seed``), draws each start's k-means++ centers with rxgrid's own
+seeding kernel, and gives them to scikit-learn as ``init``; the same starts converge to
+the same inertias (per task, within a relative 1e-9), which the check proves.
 scikit-learn's OpenMP and BLAS are held to 1 thread in the Ray workers
-(``OMP_NUM_THREADS=1`` etc. in the environment Ray starts from; the check column shows
-what ``threadpoolctl`` saw there), so both systems use 2 processes of 1 core.
+(``OMP_NUM_THREADS=1`` etc. in the environment Ray starts from; the note shows what
+``threadpoolctl`` saw there), so both systems use 2 processes of 1 core.
+
+Every workload's repetitions are interleaved across its systems (``common.interleave``):
+round 1 runs numba, gcc, prange, rxgrid, ray-sklearn, round 2 again, and so on. The
+``prange`` run is a child process started with ``NUMBA_NUM_THREADS=2`` for each round (this
+run gives every process 1 Numba thread), which makes one untimed warm-up call and one
+timed one. Compilation and first calls are outside the timing everywhere.
 """
 
 from __future__ import annotations
@@ -53,43 +55,61 @@ from dataclasses import replace
 import numpy as np
 
 from . import seed001, systems, tasks
-from .common import Config, Recorder, guarded, timed
+from .common import Config, Recorder, interleave, timed
+from .fair import Check
 
 GROUP = "native"
 WORKLOADS = ("mandelbrot-c", "mandelbrot-prange", "kmeans-sklearn")
 # mandelbrot-c has no rxgrid row: its ratios are numba ÷ each system (see report.py).
 REFERENCES = {"mandelbrot-c": "numba-1core"}
-MANDEL_LIM = 1000
 PRANGE_THREADS = 2
-CFLAGS = ("-O3", "-ffp-contract=off", "-fPIC", "-shared")
+NUMBA_1CORE, GCC, PRANGE = "numba-1core", "gcc-O3-native-1core", f"numba-prange-{PRANGE_THREADS}threads"
+RAY_SKLEARN = "ray-sklearn"
+CFLAGS = ("-O3", "-march=native", "-ffp-contract=off", "-fPIC", "-shared")
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
               "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+SYSTEMS = {"mandelbrot-c": (NUMBA_1CORE, GCC), "mandelbrot-prange": (PRANGE, "rxgrid"),
+           "kmeans-sklearn": ("rxgrid", RAY_SKLEARN)}
 log = logging.getLogger("benchmarks.native")
 
 
 def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
-    base = seed001.QUICK if cfg.quick else seed001.FULL
+    base = cfg.size(seed001.FULL, seed001.QUICK, seed001.SMOKE)
     # seed001's sizes for the Mandelbrot bands; the full k-means data even with --quick.
-    sizes = replace(base, kmeans_rows=5000, kmeans_cols=50, kmeans_k=10, kmeans_iter=35,
-                    kmeans_tasks=20, kmeans_starts=cfg.size(20, 5))
+    sizes = replace(base, kmeans_rows=cfg.size(5000, 5000, 500), kmeans_cols=50, kmeans_k=10,
+                    kmeans_iter=35, kmeans_tasks=cfg.size(20, 20, 4),
+                    kmeans_starts=cfg.size(20, 5, 2))
     X = np.random.default_rng(1).standard_normal((sizes.kmeans_rows, sizes.kmeans_cols))
-    if "mandelbrot-c" in only:
-        mandelbrot_c(cfg, rec, sizes)
-    if "mandelbrot-prange" in only:
-        with guarded(rec, GROUP, f"numba-prange-{PRANGE_THREADS}threads", "mandelbrot-prange"):
-            mandelbrot_prange(cfg, rec, sizes)
-    rx_workloads = [w for w in ("mandelbrot-prange", "kmeans-sklearn") if w in only]
-    if rx_workloads and "rxgrid" in cfg.systems:
-        log.info("[%s] starting rxgrid", GROUP)
-        with guarded(rec, GROUP, "rxgrid"), systems.make("rxgrid") as system:
-            system.warm()
-            for workload in rx_workloads:
-                with guarded(rec, GROUP, system.name, workload):
-                    RXGRID[workload](system, cfg, rec, sizes, X)
-        log.info("[%s] rxgrid done", GROUP)
-    if "kmeans-sklearn" in only and "ray" in cfg.systems:
-        with guarded(rec, GROUP, "ray-sklearn", "kmeans-sklearn"):
-            kmeans_ray_sklearn(cfg, rec, sizes, X)
+    chosen = [w for w in WORKLOADS if w in only]
+    names = tuple(dict.fromkeys(n for w in chosen for n in SYSTEMS[w]
+                                if n.split("-")[0] in cfg.systems or n not in ("rxgrid", RAY_SKLEARN)))
+
+    def measure(system, workload: str, rnd: int) -> None:
+        if system.name in SYSTEMS[workload]:
+            MEASURES[workload](system, cfg, rec, sizes, X, rnd)
+    interleave(GROUP, cfg, rec, chosen, measure, names, make=make)
+
+
+def make(name: str):
+    """The systems of this group: local runners, rxgrid, and Ray set up for scikit-learn."""
+    if name == "rxgrid":
+        return systems.make("rxgrid")
+    if name == RAY_SKLEARN:
+        return RaySklearn()
+    return {NUMBA_1CORE: Numba1Core, GCC: CMandelbrot, PRANGE: PrangeChild}[name]()
+
+
+class Local(systems.System):
+    """A runner in this process (or a child it starts per call): nothing to start."""
+
+    def __init__(self):
+        super().__init__(workers=1)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,16 +123,20 @@ def _mandel_params(s: seed001.Sizes) -> dict:
 
 # ---------------------------------------------------------------- mandelbrot-c
 C_SOURCE = r"""
-/* rxgrid.kernels.mandelbrot._escape_count and _mandelbrot_row: same arithmetic, same order. */
+/* rxgrid.kernels.mandelbrot._escape_count and _mandelbrot_row: same arithmetic, same order
+   (the squares are kept from the loop test to the update, as the kernel does). */
 static int escape_count(double x0, double y0, int lim)
 {
     double x = x0;
     double y = y0;
     int count = 0;
-    while (x * x + y * y < 4.0 && count < lim) {
-        double xtemp = x * x - y * y + x0;
+    double x2 = x * x;
+    double y2 = y * y;
+    while (x2 + y2 < 4.0 && count < lim) {
         y = 2.0 * x * y + y0;
-        x = xtemp;
+        x = x2 - y2 + x0;
+        x2 = x * x;
+        y2 = y * y;
         count += 1;
     }
     return count;
@@ -128,35 +152,46 @@ void mandelbrot_grid(const double *xvec, long nx, const double *yvec, long ny, i
 """
 
 
-def numba_1core(xvec: np.ndarray, yvec: np.ndarray, lim: int) -> np.ndarray:
-    """The grid row after row with rxgrid's single-threaded row kernel."""
-    from rxgrid.kernels import mandelbrot_row
-    out = np.empty((yvec.shape[0], xvec.shape[0]), dtype=np.int32)
-    for r in range(yvec.shape[0]):
-        out[r] = mandelbrot_row(xvec, yvec[r], lim)
-    return out
+class Numba1Core(Local):
+    """The grid row after row with rxgrid's single-threaded row kernel, in this process."""
+
+    name = NUMBA_1CORE
+    note = "rxgrid mandelbrot_row, row by row, 1 thread"
+
+    def __call__(self, xvec: np.ndarray, yvec: np.ndarray, lim: int) -> np.ndarray:
+        from rxgrid.kernels import mandelbrot_row
+        out = np.empty((yvec.shape[0], xvec.shape[0]), dtype=np.int32)
+        for r in range(yvec.shape[0]):
+            out[r] = mandelbrot_row(xvec, yvec[r], lim)
+        return out
 
 
-class CMandelbrot:
+class CMandelbrot(Local):
     """The C loop, compiled with gcc into a temporary directory and loaded by ctypes."""
 
-    def __init__(self, workdir: str):
+    name = GCC
+
+    def start(self) -> None:
         gcc = shutil.which("gcc")
         if gcc is None:
             raise systems.NotInstalled("gcc is not installed")
-        source = os.path.join(workdir, "mandelbrot.c")
-        library = os.path.join(workdir, "libmandelbrot.so")
+        self.workdir = tempfile.TemporaryDirectory()
+        source = os.path.join(self.workdir.name, "mandelbrot.c")
+        library = os.path.join(self.workdir.name, "libmandelbrot.so")
         with open(source, "w") as f:
             f.write(C_SOURCE)
         subprocess.run([gcc, *CFLAGS, "-o", library, source], check=True, capture_output=True,
                        text=True, timeout=120)
         version = subprocess.run([gcc, "-dumpfullversion"], capture_output=True, text=True,
                                  timeout=30).stdout.strip()
-        self.note = f"gcc {version} {' '.join(CFLAGS[:2])}, via ctypes"
+        self.note = f"gcc {version} {' '.join(CFLAGS[:3])}, via ctypes"
         self.fn = ctypes.CDLL(library).mandelbrot_grid
         self.fn.restype = None
         self.fn.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p, ctypes.c_long,
                             ctypes.c_int, ctypes.c_void_p]
+
+    def stop(self) -> None:
+        self.workdir.cleanup()
 
     def __call__(self, xvec: np.ndarray, yvec: np.ndarray, lim: int) -> np.ndarray:
         xvec = np.ascontiguousarray(xvec, dtype=np.float64)
@@ -167,125 +202,87 @@ class CMandelbrot:
         return out
 
 
-def mandelbrot_c(cfg: Config, rec: Recorder, s: seed001.Sizes) -> None:
+def mandelbrot_c(system, cfg: Config, rec: Recorder, s: seed001.Sizes, X, rnd: int) -> None:
     xvec, yvec = _grid(s.mandel_size)
-    params = _mandel_params(s)
-    with contextlib.ExitStack() as stack:
-        runs = {"numba-1core": (numba_1core, "rxgrid mandelbrot_row, row by row, 1 thread")}
-        with guarded(rec, GROUP, "gcc-O3-1core", "mandelbrot-c"):
-            compiled = CMandelbrot(stack.enter_context(tempfile.TemporaryDirectory()))
-            runs["gcc-O3-1core"] = (compiled, compiled.note)
-        numba_counts = None
-        for rep in range(cfg.reps):  # alternate the two, so a change of load hits both
-            for name, (fn, note) in list(runs.items()):
-                del runs[name]  # back below unless it fails: a failed system is not re-run
-                with guarded(rec, GROUP, name, "mandelbrot-c"):
-                    if rep == 0:
-                        fn(xvec[:40], yvec[:40], 10)  # untimed: load the code
-                    seconds, counts = timed(fn, xvec, yvec, s.mandel_lim)
-                    check = f"sum {int(counts.sum())}"
-                    if name == "numba-1core":
-                        numba_counts = counts
-                    elif numba_counts is not None:
-                        differ = int(np.count_nonzero(counts != numba_counts))
-                        check += ("; identical to numba-1core" if differ == 0 else
-                                  f"; {differ} counts differ from numba-1core")
-                    rec.add(GROUP, "mandelbrot-c", "wall", "s", "lower", name, seconds,
-                            **params, note=note, check=check)
-                    log.info("[mandelbrot-c] %s rep %d: %.3f s (%s)", name, rep, seconds, check)
-                    runs[name] = (fn, note)
+    system(xvec[:40], yvec[:40], 10)  # untimed: load the code
+    seconds, counts = timed(system, xvec, yvec, s.mandel_lim)
+    check = seed001.mandelbrot_check(counts)
+    rec.add(GROUP, "mandelbrot-c", "wall", "s", "lower", system.name, seconds, check,
+            **_mandel_params(s), note=system.note)
+    log.info("[mandelbrot-c] %s round %d: %.3f s (%s)", system.name, rnd + 1, seconds, check.text)
 
 
 # ---------------------------------------------------------------- mandelbrot-prange
-# Run by a child Python with NUMBA_NUM_THREADS=2; imports nothing of benchmarks.
+# Run by a child Python with NUMBA_NUM_THREADS=2; of benchmarks it imports only fair.
 PRANGE_CHILD = """
 import json, sys, time
 import numba
 import numpy as np
 from rxgrid.kernels import mandelbrot_grid
-size, lim, reps = (int(a) for a in sys.argv[1:4])
+from benchmarks.fair import digest
+size, lim = (int(a) for a in sys.argv[1:3])
 xvec, yvec = np.linspace(-2.0, 0.6, size), np.linspace(-1.3, 1.3, size)
 mandelbrot_grid(xvec[:40], yvec[:40], 10)  # untimed: load the code, start the threads
-times = []
-for _ in range(reps):
-    start = time.perf_counter()
-    counts = mandelbrot_grid(xvec, yvec, lim)
-    times.append(time.perf_counter() - start)
-print(json.dumps({"times": times, "sum": int(counts.sum()), "threads": numba.get_num_threads(),
-                  "layer": numba.threading_layer()}))
+start = time.perf_counter()
+counts = mandelbrot_grid(xvec, yvec, lim)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "sum": int(counts.sum()), "digest": digest(counts),
+                  "threads": numba.get_num_threads(), "layer": numba.threading_layer()}))
 """
 
 
-def mandelbrot_prange(cfg: Config, rec: Recorder, s: seed001.Sizes) -> None:
-    name = f"numba-prange-{PRANGE_THREADS}threads"
-    env = {**os.environ, "NUMBA_NUM_THREADS": str(PRANGE_THREADS)}
-    log.info("[mandelbrot-prange] %s: %d reps in a child process", name, cfg.reps)
-    done = subprocess.run([sys.executable, "-c", PRANGE_CHILD, str(s.mandel_size),
-                           str(s.mandel_lim), str(cfg.reps)], env=env, capture_output=True,
-                          text=True, timeout=1800)
-    if done.returncode != 0:
-        raise RuntimeError(f"prange child exited {done.returncode}: "
-                           f"{done.stderr.strip().splitlines()[-1:]}")
-    out = json.loads(done.stdout.strip().splitlines()[-1])
-    if out["threads"] != PRANGE_THREADS:
-        raise RuntimeError(f"prange child ran {out['threads']} Numba threads, not "
-                           f"{PRANGE_THREADS}")
-    for rep, seconds in enumerate(out["times"]):
-        rec.add(GROUP, "mandelbrot-prange", "wall", "s", "lower", name, seconds,
-                **_mandel_params(s), note=f"one process, {out['threads']} {out['layer']} threads",
-                check=f"sum {out['sum']}")
-        log.info("[mandelbrot-prange] %s rep %d: %.3f s", name, rep, seconds)
+class PrangeChild(Local):
+    """Numba's ``prange`` driver in a child process with 2 threads, one run per call."""
+
+    name = PRANGE
+
+    def __call__(self, size: int, lim: int) -> dict:
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(PRANGE_THREADS)}
+        done = subprocess.run([sys.executable, "-c", PRANGE_CHILD, str(size), str(lim)],
+                              env=env, capture_output=True, text=True, timeout=1800)
+        if done.returncode != 0:
+            raise RuntimeError(f"prange child exited {done.returncode}: "
+                               f"{done.stderr.strip().splitlines()[-1:]}")
+        out = json.loads(done.stdout.strip().splitlines()[-1])
+        if out["threads"] != PRANGE_THREADS:
+            raise RuntimeError(f"prange child ran {out['threads']} Numba threads, not "
+                               f"{PRANGE_THREADS}")
+        return out
 
 
-def mandelbrot_rxgrid(system, cfg: Config, rec: Recorder, s: seed001.Sizes, X) -> None:
-    seed001.mandelbrot(system, seed001.TINY, None)  # untimed: first calls
-    for rep in range(cfg.reps):
+def mandelbrot_prange(system, cfg: Config, rec: Recorder, s: seed001.Sizes, X, rnd: int) -> None:
+    if system.name == PRANGE:
+        out = system(s.mandel_size, s.mandel_lim)
+        seconds, note = out["seconds"], f"one process, {out['threads']} {out['layer']} threads"
+        check = Check(f"sum {out['sum']}, counts #{out['digest']}", out["digest"])
+    else:
+        seed001.mandelbrot(system, seed001.TINY, None)  # untimed: first calls
         seconds, check = timed(seed001.mandelbrot, system, s, None)
-        rec.add(GROUP, "mandelbrot-prange", "wall", "s", "lower", system.name, seconds,
-                **_mandel_params(s), note=f"{s.mandel_bands} bands", check=check)
-        log.info("[mandelbrot-prange] %s rep %d: %.3f s (%s)", system.name, rep, seconds, check)
+        note = f"{s.mandel_bands} bands"
+    rec.add(GROUP, "mandelbrot-prange", "wall", "s", "lower", system.name, seconds, check,
+            **_mandel_params(s), note=note)
+    log.info("[mandelbrot-prange] %s round %d: %.3f s (%s)", system.name, rnd + 1, seconds,
+             check.text)
 
 
 # ---------------------------------------------------------------- kmeans-sklearn
-def _kmeans_params(s: seed001.Sizes) -> dict:
-    return {"data": f"{s.kmeans_rows}x{s.kmeans_cols}", "k": s.kmeans_k,
-            "iter_max": s.kmeans_iter, "starts": s.kmeans_tasks * s.kmeans_starts,
-            "tasks": s.kmeans_tasks}
-
-
-def _record_kmeans(rec: Recorder, system: str, s: seed001.Sizes, rep: int, seconds: float,
-                   inertia: float, note: str) -> None:
-    params = _kmeans_params(s)
-    rec.add(GROUP, "kmeans-sklearn", "wall", "s", "lower", system, seconds, **params, note=note)
-    rec.add(GROUP, "kmeans-sklearn", "inertia", "inertia", "lower", system, inertia, **params,
-            check=f"best {inertia:.10g}")
-    log.info("[kmeans-sklearn] %s rep %d: %.3f s, best inertia %.10g", system, rep, seconds,
-             inertia)
-
-
-def kmeans_rx(system, s: seed001.Sizes, X: np.ndarray) -> float:
-    """seed001's k-means on rxgrid: best inertia of ``tasks`` x ``starts`` Numba starts."""
-    common = (system.share(X), s.kmeans_k, s.kmeans_iter, s.kmeans_starts)
-    fits = system.run_seeded(tasks.kmeans_task_rx, common, times=s.kmeans_tasks,
-                             seed=seed001.SEED)
-    return min(f[0] for f in fits)
-
-
-def kmeans_rxgrid(system, cfg: Config, rec: Recorder, s: seed001.Sizes, X) -> None:
-    tiny = seed001.TINY
-    kmeans_rx(system, tiny, np.ascontiguousarray(X[:tiny.kmeans_rows, :tiny.kmeans_cols]))
-    for rep in range(cfg.reps):
-        seconds, inertia = timed(kmeans_rx, system, s, X)
-        _record_kmeans(rec, system.name, s, rep, seconds, inertia,
-                       f"Numba kernel, {s.kmeans_tasks} tasks of {s.kmeans_starts} starts")
-
-
-def sklearn_kmeans_task(X: np.ndarray, k: int, iter_max: int, n_init: int, seed: int) -> float:
-    """Best inertia of ``n_init`` scikit-learn Lloyd starts (runs in a Ray worker)."""
+def sklearn_kmeans_task(X: np.ndarray, k: int, iter_max: int, n_starts: int, seed: int,
+                        task: int) -> float:
+    """Best inertia of ``n_starts`` scikit-learn Lloyd runs from the starts rxgrid's task
+    ``task`` of a job seeded ``seed`` draws (``tasks.kmeans_task_rx``): its kernel seed,
+    its k-means++ kernel, sub-stream ``s`` for start ``s``. Runs in a Ray worker."""
     from sklearn.cluster import KMeans
-    fit = KMeans(n_clusters=k, n_init=n_init, max_iter=iter_max, algorithm="lloyd",
-                 random_state=seed).fit(X)
-    return float(fit.inertia_)
+
+    from rxgrid.kernels._random import substream, task_key
+    from rxgrid.kernels.kmeans import _init_plus_plus
+    key = task_key(tasks.peer_seed(seed, task), 0)
+    best = np.inf
+    for start in range(n_starts):
+        centers = _init_plus_plus(X, k, np.uint64(substream(key, start)))
+        fit = KMeans(n_clusters=k, init=centers, n_init=1, max_iter=iter_max, tol=1e-4,
+                     algorithm="lloyd").fit(X)
+        best = min(best, float(fit.inertia_))
+    return best
 
 
 def sklearn_warm(pause: float) -> tuple[int, int]:
@@ -293,7 +290,7 @@ def sklearn_warm(pause: float) -> tuple[int, int]:
     import time
 
     from threadpoolctl import threadpool_info
-    sklearn_kmeans_task(np.random.default_rng(0).standard_normal((50, 3)), 2, 3, 1, 0)
+    sklearn_kmeans_task(np.random.default_rng(0).standard_normal((50, 3)), 2, 3, 1, 0, 0)
     time.sleep(pause)
     return os.getpid(), max((p["num_threads"] for p in threadpool_info()), default=1)
 
@@ -313,34 +310,58 @@ def _one_thread_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
-def kmeans_sklearn(system, s: seed001.Sizes, X: np.ndarray) -> float:
-    common = (system.share(X), s.kmeans_k, s.kmeans_iter, s.kmeans_starts)
-    rows = [(seed001.SEED * 1000 + t,) for t in range(s.kmeans_tasks)]
-    return min(system.run_tasks(sklearn_kmeans_task, rows, common=common))
+class RaySklearn(systems.Ray):
+    """Ray whose workers start with OpenMP and BLAS at 1 thread and import scikit-learn."""
 
+    name = RAY_SKLEARN
 
-def kmeans_ray_sklearn(cfg: Config, rec: Recorder, s: seed001.Sizes, X: np.ndarray) -> None:
-    if importlib.util.find_spec("sklearn") is None:
-        raise systems.NotInstalled("scikit-learn is not installed")
-    import sklearn
-    log.info("[%s] starting ray (scikit-learn)", GROUP)
-    with _one_thread_env(), systems.make("ray") as system:
+    def start(self) -> None:
+        if importlib.util.find_spec("sklearn") is None:
+            raise systems.NotInstalled("scikit-learn is not installed")
+        with _one_thread_env():
+            super().start()
+
+    def warm(self) -> None:
+        import sklearn
         pids, threads = set(), set()
         for _ in range(40):  # until both worker processes have imported scikit-learn
-            for pid, n in system.run_tasks(sklearn_warm, [(0.3,)] * system.workers):
+            for pid, n in self.run_tasks(sklearn_warm, [(0.3,)] * self.workers):
                 pids.add(pid)
                 threads.add(n)
-            if len(pids) >= system.workers:
+            if len(pids) >= self.workers:
                 break
-        tiny = seed001.TINY
-        kmeans_sklearn(system, tiny, np.ascontiguousarray(X[:tiny.kmeans_rows,
-                                                            :tiny.kmeans_cols]))
-        note = (f"scikit-learn {sklearn.__version__}, {s.kmeans_tasks} tasks of "
-                f"{s.kmeans_starts} starts, at most {max(threads)} thread(s) per worker")
-        for rep in range(cfg.reps):
-            seconds, inertia = timed(kmeans_sklearn, system, s, X)
-            _record_kmeans(rec, "ray-sklearn", s, rep, seconds, inertia, note)
-    log.info("[%s] ray done", GROUP)
+        self.note = (f"scikit-learn {sklearn.__version__}, the same starts, at most "
+                     f"{max(threads)} thread(s) per worker")
 
 
-RXGRID = {"mandelbrot-prange": mandelbrot_rxgrid, "kmeans-sklearn": kmeans_rxgrid}
+def _kmeans_params(s: seed001.Sizes) -> dict:
+    return {"data": f"{s.kmeans_rows}x{s.kmeans_cols}", "k": s.kmeans_k,
+            "iter_max": s.kmeans_iter, "starts": s.kmeans_tasks * s.kmeans_starts,
+            "tasks": s.kmeans_tasks}
+
+
+def kmeans_run(system, s: seed001.Sizes, X: np.ndarray) -> Check:
+    """seed001's k-means on rxgrid, or the same starts by scikit-learn on Ray."""
+    if system.name != RAY_SKLEARN:
+        return seed001.kmeans(system, s, X)
+    common = (system.share(X), s.kmeans_k, s.kmeans_iter, s.kmeans_starts)
+    best = system.run_tasks(sklearn_kmeans_task, [(seed001.SEED, t) for t in range(s.kmeans_tasks)],
+                            common=common)
+    return seed001.kmeans_check(best)
+
+
+def kmeans_sklearn(system, cfg: Config, rec: Recorder, s: seed001.Sizes, X, rnd: int) -> None:
+    kmeans_run(system, seed001.TINY, seed001.warm_data(X))  # untimed: few starts
+    seconds, check = timed(kmeans_run, system, s, X)
+    note = getattr(system, "note", f"Numba kernel, {s.kmeans_tasks} tasks of {s.kmeans_starts} "
+                                   "starts")
+    params = _kmeans_params(s)
+    rec.add(GROUP, "kmeans-sklearn", "wall", "s", "lower", system.name, seconds, check, **params,
+            note=note)
+    rec.add(GROUP, "kmeans-sklearn", "best inertia", "inertia", "lower", system.name,
+            min(check.values), check, **params)
+    log.info("[kmeans-sklearn] %s round %d: %.3f s, %s", system.name, rnd + 1, seconds, check.text)
+
+
+MEASURES = {"mandelbrot-c": mandelbrot_c, "mandelbrot-prange": mandelbrot_prange,
+            "kmeans-sklearn": kmeans_sklearn}

@@ -1,11 +1,17 @@
 """Per-task overhead (issue 2): what a task costs when it does nothing.
 
-``roundtrip``   one blocking trivial call, after warm-up: p50 and p95 latency over many
-                calls. This is the floor of every interactive use of a cluster.
-``throughput``  100,000 trivial tasks end to end, each system chunking its natural way
-                (rxgrid: automatic chunks; Ray and Dask: one task each, as their users
-                write it; ProcessPoolExecutor: ``map`` with about 4 chunks per worker).
-                Reported as tasks/s, so runs with different task counts compare.
+``roundtrip``           one blocking trivial call, after warm-up: p50 and p95 latency over
+                        many calls. This is the floor of every interactive use of a cluster.
+``throughput-each``     N trivial tasks, one task (one remote call, one chunk) per item on
+                        every system: rxgrid with ``chunk_size=1``, Ray ``.remote`` per item,
+                        Dask ``client.map``, ProcessPoolExecutor ``submit`` per item.
+``throughput-batched``  N trivial tasks in the chunks rxgrid's automatic chunking picks
+                        (``guided_sizes(N, 2)``): rxgrid chunks them itself, every peer runs
+                        one ``tasks.run_batch`` task per chunk of the same sizes.
+
+Every system runs the same N (each: 20,000, --quick 2,000; batched: 100,000, --quick
+20,000), and its results are checked (``[0, 1, ..., N-1]`` in order, by digest).
+Reported as tasks/s and wall time.
 """
 
 from __future__ import annotations
@@ -14,59 +20,66 @@ import logging
 
 import numpy as np
 
-from .common import Config, Recorder, guarded, run_on_each_system, timed
+from .common import Config, Recorder, interleave, timed
+from .fair import Check, digest
 from .tasks import trivial
 
 GROUP = "overhead"
-WORKLOADS = ("roundtrip", "throughput")
+WORKLOADS = ("roundtrip", "throughput-each", "throughput-batched")
 WARMUP_CALLS = 20
 log = logging.getLogger("benchmarks.overhead")
 
 
 def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
-    def body(system):
-        for name, measure in (("roundtrip", roundtrip), ("throughput", throughput)):
-            if name in only:
-                with guarded(rec, GROUP, system.name, name):
-                    measure(system, cfg, rec)
-    run_on_each_system(GROUP, cfg, rec, body)
+    chosen = [w for w in WORKLOADS if w in only]
+
+    def measure(system, workload: str, rnd: int) -> None:
+        MEASURES[workload](system, cfg, rec, rnd)
+    interleave(GROUP, cfg, rec, chosen, measure)
 
 
-def roundtrip(system, cfg: Config, rec: Recorder) -> None:
-    calls = cfg.size(300, 100)
+def roundtrip(system, cfg: Config, rec: Recorder, rnd: int) -> None:
+    calls = cfg.size(300, 100, 20)
     for _ in range(WARMUP_CALLS):
         system.call(trivial, 1)
-    for rep in range(cfg.reps):
-        times = np.array([timed(system.call, trivial, 1)[0] for _ in range(calls)]) * 1e3
-        p50, p95 = np.percentile(times, [50, 95])
-        for metric, value in (("p50", p50), ("p95", p95)):
-            rec.add(GROUP, "roundtrip", metric, "ms", "lower", system.name, float(value),
-                    calls=calls)
-        log.info("[roundtrip] %s rep %d: p50 %.3f ms, p95 %.3f ms", system.name, rep, p50, p95)
+    times, answers = [], set()
+    for _ in range(calls):
+        seconds, answer = timed(system.call, trivial, 1)
+        times.append(seconds * 1e3)
+        answers.add(answer)
+    check = Check(f"{calls} calls answered {sorted(answers)}", repr(sorted(answers)))
+    p50, p95 = np.percentile(times, [50, 95])
+    for metric, value in (("p50", p50), ("p95", p95)):
+        rec.add(GROUP, "roundtrip", metric, "ms", "lower", system.name, float(value), check,
+                calls=calls)
+    log.info("[roundtrip] %s round %d: p50 %.3f ms, p95 %.3f ms", system.name, rnd + 1, p50, p95)
 
 
-def throughput(system, cfg: Config, rec: Recorder) -> None:
-    n = task_count(system.name, cfg)
-    for rep in range(cfg.reps):
-        seconds, results = timed(system.map_trivial, trivial, n)
-        if list(results[:3]) != [0, 1, 2] or len(results) != n:
-            raise RuntimeError(f"{system.name} returned wrong results for {n} trivial tasks")
-        rec.add(GROUP, "throughput", "tasks/s", "tasks/s", "higher", system.name, n / seconds,
-                tasks=n)
-        rec.add(GROUP, "throughput", "wall", "s", "lower", system.name, seconds, tasks=n)
-        log.info("[throughput] %s rep %d: %d tasks in %.2f s (%.0f tasks/s)",
-                 system.name, rep, n, seconds, n / seconds)
+def _throughput(workload: str, run, n: int, system, rec: Recorder, rnd: int) -> None:
+    seconds, results = timed(run, trivial, n)
+    chunks = system.chunks_of_last_map()  # a size: a ratio needs the same on both sides
+    key = digest(list(results))
+    expected = digest(list(range(n)))
+    check = Check(f"{len(results)} results, " + ("0..N-1 in order" if key == expected
+                                                  else f"WRONG #{key}"), key)
+    rec.add(GROUP, workload, "tasks/s", "tasks/s", "higher", system.name, n / seconds, check,
+            tasks=n, chunks=chunks)
+    rec.add(GROUP, workload, "wall", "s", "lower", system.name, seconds, check, tasks=n,
+            chunks=chunks)
+    log.info("[%s] %s round %d: %d tasks in %.2f s (%.0f tasks/s)", workload, system.name,
+             rnd + 1, n, seconds, n / seconds)
 
 
-QUICK_PEER_TASKS = {"ray": 5_000, "dask": 2_000}
-FULL_PEER_TASKS = {"ray": 20_000, "dask": 10_000}
+def throughput_each(system, cfg: Config, rec: Recorder, rnd: int) -> None:
+    n = cfg.size(20_000, 2_000, 200)  # 20,000: rxgrid's limit of chunks per job
+    _throughput("throughput-each", system.map_each, n, system, rec, rnd)
 
 
-def task_count(system: str, cfg: Config) -> int:
-    """100,000 everywhere; in --quick fewer for Ray and Dask, where one task each is slow
-    (a few hundred to a thousand tasks/s here) and 100,000 would take minutes."""
-    if cfg.quick:
-        return QUICK_PEER_TASKS.get(system, 100_000)
-    # Ray and Dask pay milliseconds per task; tasks/s from 20k / 10k is the same figure
-    # and saves a quarter of an hour per run.
-    return FULL_PEER_TASKS.get(system, 100_000)
+def throughput_batched(system, cfg: Config, rec: Recorder, rnd: int) -> None:
+    n = cfg.size(100_000, 20_000, 2_000)
+    _throughput("throughput-batched", lambda fn, n: system.map_batched(fn, [(i,) for i in range(n)]),
+                n, system, rec, rnd)
+
+
+MEASURES = {"roundtrip": roundtrip, "throughput-each": throughput_each,
+            "throughput-batched": throughput_batched}

@@ -5,7 +5,10 @@ Each adapter is a context manager that starts the system with 2 worker processes
 Inside, the same verbs run work the way a user of that system would write it:
 
 ``call(fn, x)``               one blocking trivial call (round-trip latency)
-``map_trivial(fn, n)``        n trivial tasks, chunked the system's natural way
+``map_each(fn, n)``           ``fn(i)`` for i < n, one task (one remote call) per item
+``map_batched(fn, rows)``     ``fn(*row)`` for every row, in the chunks rxgrid's automatic
+                              chunking picks (``guided_sizes(len(rows), workers)``): rxgrid
+                              chunks them itself, peers run one ``tasks.run_batch`` per chunk
 ``run_tasks(fn, rows, common)`` one task per row: ``fn(*common, *row)``
 ``share(obj)``                put a big argument where every task can reach it
 ``warm()``                    load the Numba kernels in every worker process
@@ -18,9 +21,10 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+
+from rxgrid.runtime.chunk_sizes import guided_sizes
 
 from . import tasks
 
@@ -49,8 +53,19 @@ class System:
         self.warm_on_start = warm
 
     def __enter__(self):
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self._stop_after_failed_start()
+            raise
         return self
+
+    def _stop_after_failed_start(self) -> None:
+        """A start that failed half way may have left processes: stop what can be stopped."""
+        try:
+            self.stop()
+        except Exception as exc:
+            log.warning("%s: stop after a failed start: %s", self.name, exc)
 
     def __exit__(self, *exc) -> None:
         self.stop()
@@ -60,6 +75,23 @@ class System:
 
     def call(self, fn, x):
         return self.run_tasks(fn, [(x,)])[0]
+
+    def map_each(self, fn, n):
+        self.chunks = n
+        return self.run_tasks(fn, [(i,) for i in range(n)])
+
+    def map_batched(self, fn, rows):
+        """``fn(*row)`` for every row; a task per chunk of rxgrid's guided sizes."""
+        batches, first = [], 0
+        for size in guided_sizes(len(rows), self.workers):
+            batches.append((fn, rows[first:first + size]))
+            first += size
+        self.chunks = len(batches)
+        return [r for part in self.run_tasks(tasks.run_batch, batches) for r in part]
+
+    def chunks_of_last_map(self) -> int:
+        """How many tasks (chunks) the last ``map_each`` or ``map_batched`` ran."""
+        return self.chunks
 
     def warm(self) -> None:
         pass
@@ -101,9 +133,17 @@ class Rxgrid(System):
     def call(self, fn, x):
         return _no_failures(self.cluster.exec(fn, x))[0]
 
-    def map_trivial(self, fn, n):
+    def map_each(self, fn, n):
         import rxgrid
-        return _no_failures(self.cluster.exec(fn, rxgrid.each(range(n))))
+        return _no_failures(self.cluster.exec(fn, rxgrid.each(range(n)), chunk_size=1))
+
+    def map_batched(self, fn, rows):
+        # rxgrid's automatic chunking: guided_sizes(len(rows), slots), the peers' batches
+        return self.run_tasks(fn, rows)
+
+    def chunks_of_last_map(self) -> int:
+        """The chunks the head laid out for the last job (proves the granularity)."""
+        return self.cluster.last_job.info().chunks_total
 
     def run_tasks(self, fn, rows, common=()):
         import rxgrid
@@ -153,11 +193,6 @@ class Ray(System):
         import ray
         return ray.get(self._r(fn).remote(x))
 
-    def map_trivial(self, fn, n):
-        import ray
-        remote = self._r(fn)
-        return ray.get([remote.remote(i) for i in range(n)])
-
     def run_tasks(self, fn, rows, common=()):
         import ray
         remote = self._r(fn)
@@ -195,7 +230,7 @@ class Dask(System):
     def call(self, fn, x):
         return self.client.submit(fn, x, pure=False).result()
 
-    def map_trivial(self, fn, n):
+    def map_each(self, fn, n):
         return self.client.gather(self.client.map(fn, range(n), pure=False))
 
     def run_tasks(self, fn, rows, common=()):
@@ -229,10 +264,6 @@ class ProcessPool(System):
 
     def call(self, fn, x):
         return self.pool.submit(fn, x).result()
-
-    def map_trivial(self, fn, n):
-        chunksize = math.ceil(n / (4 * self.workers))  # about 4 chunks per worker
-        return list(self.pool.map(fn, range(n), chunksize=chunksize))
 
     def run_tasks(self, fn, rows, common=()):
         futures = [self.pool.submit(fn, *common, *row) for row in rows]

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._args import each
 from ._version import PROTOCOL_VERSION, __version__
 from .errors import (
     AuthenticationError,
+    BlobNotFoundError,
     DuplicateJobError,
     HeadStorageError,
     HeadUnavailableError,
@@ -24,32 +24,49 @@ from .errors import (
     JobFailedError,
     JobNotFinishedError,
     JobNotFoundError,
+    NotFoundError,
     ProtocolMismatchError,
     ResultTimeout,
     RxgridError,
     SerializationError,
+    ServiceNotFoundError,
     TaskError,
     TaskFailure,
 )
+from .runtime.args import each
 
 if TYPE_CHECKING:
-    from ._seeding import task_rng
+    from .analytics.importing import import_data
     from .client.cluster import Cluster
-    from .client.context import BoundContext, ComputeContext
+    from .client.context import (
+        BoundContext,
+        ComputeContext,
+        crosstabs,
+        cube,
+        glm,
+        kmeans,
+        lin_mod,
+        logit,
+        quantile,
+        summary,
+    )
     from .client.job import Job, JobHandle, JobInfo
     from .client.local import LocalCluster
     from .client.options import JobOptions
     from .client.sequential import SequentialCluster
+    from .runtime.seeding import task_rng
     from .states import JobState
 
 __all__ = [
     "connect", "local", "local_sequential", "each", "task_rng", "get_info", "Cluster", "LocalCluster",
     "SequentialCluster", "Job", "JobInfo", "JobHandle", "JobOptions", "JobState", "ComputeContext",
     "BoundContext", "TaskFailure", "RxgridError", "InvalidArgumentError",
-    "SerializationError", "DuplicateJobError", "JobNotFoundError", "JobCancelledError",
+    "SerializationError", "DuplicateJobError", "NotFoundError", "JobNotFoundError",
+    "ServiceNotFoundError", "BlobNotFoundError", "JobCancelledError",
     "JobFailedError", "JobNotFinishedError", "ResultTimeout", "ProtocolMismatchError",
     "HeadUnavailableError", "HeadStorageError", "AuthenticationError", "TaskError",
     "from_executor", "ExecutorContext", "set_context", "get_context", "use_context", "exec",
+    "lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile", "import_data",
     "__version__", "PROTOCOL_VERSION",
 ]
 
@@ -61,7 +78,11 @@ _LAZY = {
     "from_executor": "client.executor_context", "ExecutorContext": "client.executor_context",
     "set_context": "client.context", "get_context": "client.context",
     "use_context": "client.context", "exec": "client.context",
-    "task_rng": "_seeding",  # numpy: a head or a worker daemon never loads it
+    # the analytics on the current context (README: rxgrid.lin_mod(...)), and rxImport
+    **dict.fromkeys(("lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile"),
+                    "client.context"),
+    "import_data": "analytics.importing",
+    "task_rng": "runtime.seeding",  # numpy: a head or a worker daemon never loads it
 }
 
 
@@ -74,8 +95,14 @@ def __getattr__(name: str):
 
 def connect(address: str | None = None, *, token: str | None = None, tls: bool = False,
             tls_ca: str | None = None, tls_cert: str | None = None, tls_key: str | None = None,
-            server_name: str | None = None, retry_deadline: float = 60.0) -> Cluster:
+            server_name: str | None = None, timeout: float = 10.0,
+            retry_deadline: float = 60.0) -> Cluster:
     """Connect to a running head (``HOST:PORT``; default ``$RXGRID_HEAD``).
+
+    An address that does not parse, a URL or a host name that does not resolve is an
+    error at once. A head that refuses the connection is retried (a line on stderr after
+    3 s says so) for ``timeout`` seconds, then ``HeadUnavailableError``. Once connected,
+    calls ride through a head restart for up to ``retry_deadline`` seconds.
 
     ``token`` (default ``$RXGRID_TOKEN``) is sent with every call; ``tls_ca`` (or
     ``tls=True`` for the system's roots) turns TLS on; ``tls_cert``/``tls_key`` give a
@@ -83,15 +110,15 @@ def connect(address: str | None = None, *, token: str | None = None, tls: bool =
     """
     import os
 
-    from ._channel import ChannelSettings
     from .client.cluster import Cluster
+    from .transport.channel import ChannelSettings
     address = address or os.environ.get("RXGRID_HEAD")
     if not address:
         raise InvalidArgumentError("connect() needs the head's address (HOST:PORT) or "
                                    "RXGRID_HEAD set in the environment")
     settings = ChannelSettings.from_env(token=token, tls=tls or None, tls_ca=tls_ca,
                                         tls_cert=tls_cert, tls_key=tls_key, server_name=server_name)
-    return Cluster(address, retry_deadline=retry_deadline, settings=settings)
+    return Cluster(address, retry_deadline=retry_deadline, settings=settings, timeout=timeout)
 
 
 def local(workers: int = 2, **options) -> LocalCluster:
@@ -101,9 +128,12 @@ def local(workers: int = 2, **options) -> LocalCluster:
 
 
 def get_info(path):
-    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``)."""
+    """Rows, variables and blocks of a block dataset (RevoScaleR's ``rxGetInfo``), or of any
+    other ``data=`` form: a Parquet file (one block per row group), a CSV file, a DataFrame."""
     from .analytics.dataset import get_info as _get_info
-    return _get_info(path)
+    from .analytics.sources import data_source
+    with data_source(path) as readable:
+        return _get_info(readable)
 
 
 def local_sequential() -> SequentialCluster:

@@ -64,9 +64,13 @@ def cmd_head(args) -> int:
         insecure=args.insecure)
     if bool(args.tls_cert) != bool(args.tls_key):
         raise SystemExit("rxgrid: --tls-cert and --tls-key go together")
-    serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
-          heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout, security=security,
-          dashboard=args.dashboard)
+    from .head.store import StateFormatError
+    try:
+        serve(args.listen, args.state_dir, ready_file=args.ready_file, parent_pid=args.parent_pid,
+              heartbeat_interval=args.heartbeat, lease_timeout=args.lease_timeout,
+              security=security, dashboard=args.dashboard)
+    except StateFormatError as exc:
+        raise SystemExit(f"rxgrid: {exc}") from None
     return 0
 
 
@@ -82,8 +86,8 @@ def _read_users(path: str | None):
 
 
 def _channel_settings(args, token_var: str):
-    from ._channel import ChannelSettings
     from .head.auth import read_secret
+    from .transport.channel import ChannelSettings
     token = read_secret(getattr(args, "token_file", None), None, "token")
     return ChannelSettings.from_env(token_var, token=token, tls_ca=getattr(args, "tls_ca", None),
                                     tls_cert=getattr(args, "tls_cert", None),
@@ -129,7 +133,7 @@ def cmd_demo(args) -> int:
 
 def _connect(args):
     from .client.cluster import Cluster
-    return Cluster(_head_address(args), retry_deadline=5,
+    return Cluster(_head_address(args), retry_deadline=5, timeout=5,
                    settings=_channel_settings(args, "RXGRID_TOKEN"))
 
 
@@ -177,7 +181,7 @@ def cmd_status(args) -> int:
             return _cluster_status(cluster)
         job = cluster.job(args.job)
         if args.follow:
-            for info in job.watch():
+            for info in job.watch(progress=False):  # its lines are the progress
                 print(f"{time.strftime('%H:%M:%S')} {info.id} {info.state}: {info.tasks_done} done, "
                       f"{info.tasks_failed} failed of {info.tasks_total}", flush=True)
             return 0 if info.state == JobState.FINISHED else 1

@@ -7,7 +7,7 @@ Change a value here and every part that uses it follows: the head's constructor,
 from __future__ import annotations
 
 # ---------------------------------------------------------------- worker sessions
-HEARTBEAT_INTERVAL = 1.0  # s between a worker's heartbeats (the head tells it at Register)
+HEARTBEAT_INTERVAL = 1.0  # s between a worker's heartbeats (the head tells it at RegisterWorker)
 LEASE_TIMEOUT = 10.0  # s a worker may stay silent (or a per-node worker away) before it is lost
 
 # ---------------------------------------------------------------- messages and blobs

@@ -23,8 +23,24 @@ class DuplicateJobError(RxgridError):
     """A job with this id already exists."""
 
 
-class JobNotFoundError(RxgridError, LookupError):
+class NotFoundError(RxgridError, LookupError):
+    """Something the call named is not on the head (the subclasses say what)."""
+
+
+class JobNotFoundError(NotFoundError):
     """No job with this id is stored on the head."""
+
+
+class ServiceNotFoundError(NotFoundError):
+    """No published service with this name and version is on the head."""
+
+
+class BlobNotFoundError(NotFoundError):
+    """The head holds no blob with this hash (or it is another user's)."""
+
+
+class MissingBlobError(InvalidArgumentError):
+    """A job named a blob the head does not hold (a cleanup removed it): send it again."""
 
 
 class JobCancelledError(RxgridError):
@@ -115,7 +131,7 @@ class TaskFailure:
         The exception object rebuilt here (a ``ZeroDivisionError`` stays one), with the
         remote traceback as ``__cause__``; if it cannot be rebuilt here, :meth:`exception`.
         """
-        from ._remote_exceptions import rebuild
+        from .runtime.remote_exceptions import rebuild
         exc = rebuild(self.pickled, self.type).instance
         if exc is None:
             return self.exception()
@@ -134,7 +150,7 @@ class TaskFailure:
     def as_error(self, base: type[RxgridError], message: str, **fields) -> RxgridError:
         """An instance of ``base`` with ``fields`` as attributes, which is also an instance
         of the task's exception class when possible (else the message says why not)."""
-        from ._remote_exceptions import instance_of_both, rebuild
+        from .runtime.remote_exceptions import instance_of_both, rebuild
         rebuilt = rebuild(self.pickled, self.type)
         if rebuilt.problem:
             message += f" ({rebuilt.problem})"
@@ -145,11 +161,6 @@ class TaskFailure:
             exc.__dict__.update(fields)
         exc.__cause__ = RemoteTraceback(self.traceback)
         return exc
-
-
-# How the head words its refusal of a job that names a blob it does not hold; a client
-# that cached the blob as sent (and a cleanup has removed it since) sends it again.
-MISSING_BLOB = "is not on the head"
 
 
 class TaskError(RxgridError):

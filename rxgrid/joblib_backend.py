@@ -27,8 +27,8 @@ from typing import Any
 import joblib
 from joblib._parallel_backends import AutoBatchingMixin, ParallelBackendBase, SequentialBackend
 
-from . import _serialize
 from .errors import InvalidArgumentError, RemoteTraceback, RxgridError, TaskFailure
+from .runtime import serialize as _serialize
 
 BACKEND_NAME = "rxgrid"
 

@@ -59,6 +59,17 @@ def draws(k: int = 3) -> list:
         [rxgrid.task_rng().random() for _ in range(k - 1)]
 
 
+def flaky_draw(folder: str, failures: int, x: int = 0) -> float:
+    """A draw of the task's stream; the first ``failures`` runs for ``x`` raise after
+    drawing (runs are counted as files in ``folder``, shared by every process)."""
+    draw = float(rxgrid.task_rng().random())
+    runs = sum(name.startswith(f"{x}-") for name in os.listdir(folder))
+    open(os.path.join(folder, f"{x}-{os.getpid()}-{threading.get_ident()}-{time.time_ns()}"), "w").close()
+    if runs < failures:
+        raise ValueError(f"run {runs + 1} of {x} fails")
+    return draw
+
+
 def sleep_then(seconds: float, value=None):
     time.sleep(seconds)
     return value
@@ -141,7 +152,7 @@ def score_record(x: float, y: float) -> dict:
     """Seed 002's scoring function: writes a PNG and a CSV, returns its outputs."""
     import numpy as np
 
-    from rxgrid._png import write_png
+    from rxgrid.demo.png import write_png
     if x < 0:
         raise ValueError(f"x must not be negative, got {x}")
     img = np.zeros((8, 8, 3), np.uint8)

@@ -74,7 +74,7 @@ def test_kmeans_over_two_workers_matches_scikit_learn(cluster2, tmp_path):
     path = tmp_path / "points"
     write_dataset(path, {"a": x[:, 0], "b": x[:, 1]}, block_rows=300)
     start = x[[0, 500, 1000]]
-    result = cluster2.kmeans("~ a + b", data=path, k=start, iter_max=100)
+    result = cluster2.kmeans("~ a + b", data=path, centers=start, max_iter=100)
     reference = KMeans(3, init=start, n_init=1, algorithm="lloyd", tol=0, max_iter=100).fit(x)
     assert result.inertia == pytest.approx(reference.inertia_, rel=1e-9, abs=1e-9)
 

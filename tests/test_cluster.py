@@ -326,7 +326,7 @@ def test_a_paused_result_stream_does_not_hide_newer_results(cluster2):
     first = cluster2.exec(fixtures.square, each(range(300)), chunk_size=1, wait=False)
     first.wait(60)
     with grpc.insecure_channel(cluster2.address) as channel:
-        paused = pb_grpc.ClusterStub(channel).GetResults(pb.JobRef(job_id=first.id))
+        paused = pb_grpc.ClusterStub(channel).GetResults(pb.GetResultsRequest(job_id=first.id))
         next(paused)  # one chunk read, the stream left open
         second = cluster2.exec(fixtures.square, each(range(8)), chunk_size=1, wait=False)
         assert second.result(timeout=60) == [i * i for i in range(8)]
@@ -334,7 +334,7 @@ def test_a_paused_result_stream_does_not_hide_newer_results(cluster2):
 
 
 def test_blocking_execs_from_many_threads_share_one_connection(cluster2):
-    # One thread at a time holds the standing Exec stream; the others use RunJob.
+    # One thread at a time holds the standing ExecJobs stream; the others use RunJob.
     import concurrent.futures
 
     def run(k: int) -> list:

@@ -96,7 +96,7 @@ def test_seeded_tasks_in_threads_draw_only_from_their_own_streams():
 def test_chunks_are_sized_for_the_executor_slots(threads_ctx):
     job = threads_ctx.exec(fixtures.square, each(range(80)), wait=False)
     job.wait(30)
-    from rxgrid._chunk_sizes import guided_sizes
+    from rxgrid.runtime.chunk_sizes import guided_sizes
     # guided chunks for 2 slots: large first, small at the end
     assert job.info().chunks_total == len(guided_sizes(80, 2))
     assert threads_ctx.workers()[0].cores == 2
@@ -237,12 +237,12 @@ def test_module_analytics_forward_to_the_current_context(restore_context, tmp_pa
     with ctx, rxcontext.use_context(ctx):
         fit = rxcontext.logit("Late ~ DayOfWeek", data=tmp_path / "air")
         assert ctx.last_job is not None and ctx.jobs(state="finished")
-        centres = rxcontext.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
+        centres = rxcontext.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", centers=2, seed=1)
     sequential = rxgrid.local_sequential()
     reference = sequential.logit("Late ~ DayOfWeek", data=tmp_path / "air")
     assert list(fit.params) == pytest.approx(list(reference.params), rel=1e-10)
     assert fit.n_used == reference.n_used and fit.iterations == reference.iterations
-    expected = sequential.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", k=2, seed=1)
+    expected = sequential.kmeans("~ CRSDepTime + Distance", data=tmp_path / "air", centers=2, seed=1)
     assert centres.centers.shape == (2, 2)
     np.testing.assert_allclose(centres.centers, expected.centers, rtol=1e-12)
     assert list(centres.sizes) == list(expected.sizes) and sum(centres.sizes) == centres.n_used

@@ -7,6 +7,7 @@ The same tests run on ``local_sequential()``, ``local(workers=1)`` and
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 import traceback
 
@@ -49,6 +50,40 @@ def test_seeded_streams_do_not_depend_on_chunking_or_context(ctx, chunk_size):
     got = ctx.exec(fixtures.draws, times=12, seed=42, chunk_size=chunk_size)
     assert got == expected
     assert len({tuple(r) for r in got}) == 12, "every task must get its own stream"
+
+
+def _runs(folder) -> dict[int, int]:
+    """How many times flaky_draw ran for each x, from the files it left in ``folder``."""
+    counts: dict[int, int] = {}
+    for name in os.listdir(folder):
+        x = int(name.split("-")[0])
+        counts[x] = counts.get(x, 0) + 1
+    return counts
+
+
+def test_a_task_that_raises_is_retried_on_its_own_stream(ctx, tmp_path):
+    first, flaky = tmp_path / "first", tmp_path / "flaky"
+    first.mkdir()
+    flaky.mkdir()
+    expected = rxgrid.local_sequential().exec(fixtures.flaky_draw, str(first), 0, each(range(5)), seed=9)
+    got = ctx.exec(fixtures.flaky_draw, str(flaky), 2, each(range(5)), seed=9, retries=2, chunk_size=2)
+    assert got == expected  # what a first run draws, though each task raised twice before
+    assert _runs(flaky) == {x: 3 for x in range(5)}
+
+
+def test_a_task_that_keeps_raising_reports_its_last_exception_and_its_attempts(ctx, tmp_path):
+    failure = ctx.exec(fixtures.flaky_draw, str(tmp_path), 10, 0, retries=2)[0]
+    assert isinstance(failure, rxgrid.TaskFailure) and failure.type == "ValueError"
+    assert failure.message == "run 3 of 0 fails (failed on all 3 attempts, retries=2)"
+    assert "failed on all 3 attempts" in failure.traceback and _runs(tmp_path) == {0: 3}
+    assert isinstance(failure.original_exception(), ValueError)
+
+
+def test_without_retries_a_task_runs_once(ctx, tmp_path):
+    failure = ctx.exec(fixtures.flaky_draw, str(tmp_path), 1, 7)[0]
+    assert failure.message == "run 1 of 7 fails" and _runs(tmp_path) == {7: 1}
+    with pytest.raises(rxgrid.InvalidArgumentError, match="retries must be a whole number"):
+        ctx.exec(fixtures.flaky_draw, str(tmp_path), 1, 7, retries=-1)
 
 
 def test_a_different_seed_gives_different_numbers(ctx):

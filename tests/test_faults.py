@@ -142,7 +142,7 @@ def test_a_function_whose_module_is_missing_on_the_worker_names_it(cluster2, tmp
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
 
-    from rxgrid import _serialize
+    from rxgrid.runtime import serialize as _serialize
     mod = importlib.import_module("only_here_mod")
     # As if installed on this machine only: it travels by reference, not by value.
     monkeypatch.setattr(_serialize, "_travels_by_value", lambda m: False)

@@ -47,7 +47,9 @@ SCALARS = {
     12: blobs,                                 # bytes
     13: _ints(0, 2**32 - 1),                   # uint32
     4: _ints(0, 2**64 - 1),                    # uint64
+    3: _ints(-2**63, 2**63 - 1),               # int64 (Timestamp, Duration seconds)
     5: _ints(-2**31, 2**31 - 1),               # int32
+    14: _ints(-2**31, 2**31 - 1),              # enum: known values and unknown ones
     1: doubles,                                # double
     8: st.booleans(),                          # bool
 }
@@ -96,8 +98,8 @@ def _build(descriptor, values: dict):
     return msg
 
 
-METHODS = [(service, m) for service in ("Cluster", "WorkerLink")
-           for m in pb.DESCRIPTOR.services_by_name[service].methods if m.name != "Session"]
+METHODS = [(service, m) for service in ("Cluster", "WorkerLink", "Blobs")
+           for m in pb.DESCRIPTOR.services_by_name[service].methods if m.name != "RunSession"]
 
 
 def invoke(channel, service: str, method, request, metadata) -> grpc.StatusCode:
@@ -129,7 +131,8 @@ def test_every_rpc_answers_generated_messages_with_defined_codes(tmp_path_factor
     try:
         channel = head.channel
         auth = {"Cluster": (("authorization", f"Bearer {CLIENT_TOKEN}"),),
-                "WorkerLink": (("authorization", f"Bearer {WORKER_TOKEN}"),)}
+                "WorkerLink": (("authorization", f"Bearer {WORKER_TOKEN}"),),
+                "Blobs": (("authorization", f"Bearer {CLIENT_TOKEN}"),)}
         requests = st.sampled_from(METHODS).flatmap(lambda sm: st.tuples(
             st.just(sm), st.lists(message(sm[1].input_type), min_size=1, max_size=3)))
 
@@ -138,14 +141,14 @@ def test_every_rpc_answers_generated_messages_with_defined_codes(tmp_path_factor
         @given(requests)
         def one_call(drawn):
             (service, method), messages = drawn
-            if method.name in ("RunJob", "Exec"):
-                for spec in messages:  # with no worker a valid job would wait forever
-                    spec.per_node = True
+            if method.name in ("RunJob", "ExecJobs"):
+                for request in messages:  # with no worker a valid job would wait forever
+                    request.job.per_node = True
             code, detail = invoke(channel, service, method, messages, auth[service])
             assert code in ALLOWED, (method.name, code, detail, messages)
             if method.name == "SubmitJob" and code == grpc.StatusCode.OK:
                 invoke(channel, "Cluster", pb.DESCRIPTOR.services_by_name["Cluster"]
-                       .methods_by_name["CancelJob"], [pb.JobRef(job_id=detail[0].job_id)],
+                       .methods_by_name["CancelJob"], [pb.CancelJobRequest(job_id=detail[0].job.job_id)],
                        auth["Cluster"])
 
         one_call()
@@ -167,25 +170,26 @@ def _fuzz_worker_reports(head) -> None:
 
     @settings(max_examples=80, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(message(pb.ChunkResult.DESCRIPTOR), st.lists(message(pb.WorkerMessage.DESCRIPTOR),
+    @given(message(pb.ChunkResult.DESCRIPTOR), st.lists(message(pb.RunSessionRequest.DESCRIPTOR),
                                                         max_size=2))
     def one_session(result, others):
-        info = cluster[1].SubmitJob(pb.JobSpec(num_tasks=2, chunk_size=1,
-                                               kernel=pb.KernelCall(name="dice")),
-                                    metadata=cluster[2], timeout=CALL_SECONDS)
-        reply = stub.Register(pb.RegisterRequest(protocol_version=PROTOCOL_VERSION, name="fuzz",
-                                                 cores=1), metadata=auth, timeout=CALL_SECONDS)
+        recipe = pb.TaskRecipe(kernel=pb.KernelCall(name="dice"))
+        info = cluster[1].SubmitJob(pb.SubmitJobRequest(job=pb.JobSpec(
+            num_tasks=2, chunk_size=1, recipe=recipe)), metadata=cluster[2], timeout=CALL_SECONDS).job
+        reply = stub.RegisterWorker(pb.RegisterWorkerRequest(
+            protocol_version=PROTOCOL_VERSION, name="fuzz", cores=1), metadata=auth,
+            timeout=CALL_SECONDS)
         outbox: queue.Queue = queue.Queue()
-        call = stub.Session(iter(outbox.get, None), timeout=CALL_SECONDS, metadata=auth + (
+        call = stub.RunSession(iter(outbox.get, None), timeout=CALL_SECONDS, metadata=auth + (
             ("rxgrid-worker", "fuzz"), ("rxgrid-session", reply.session)))
         try:
             assignment = next(m.assign for m in call if m.WhichOneof("msg") == "assign")
             result.job_id, result.chunk = assignment.job_id, assignment.chunk
-            for msg in [*others, pb.WorkerMessage(done=pb.ChunkDone(lease=assignment.lease,
-                                                                      result=result))]:
+            for msg in [*others, pb.RunSessionRequest(done=pb.ChunkDone(lease=assignment.lease,
+                                                                          result=result))]:
                 outbox.put(msg)
                 SENT["messages"] += 1
-            cluster[1].CancelJob(pb.JobRef(job_id=info.job_id), metadata=cluster[2],
+            cluster[1].CancelJob(pb.CancelJobRequest(job_id=info.job_id), metadata=cluster[2],
                                  timeout=CALL_SECONDS)
         finally:
             outbox.put(None)

@@ -27,11 +27,11 @@ def run(awaitable):
 
 def _insert(repo: JobRepository, job_id: str, seq: int, owner: str = "alice",
             chunks: int = 2, **spec_fields) -> JobRecord:
-    spec = pb.JobSpec(job_id=job_id, num_tasks=chunks, function_blob="a" * 64, **spec_fields)
+    recipe = pb.TaskRecipe(function_blob="a" * 64, **spec_fields)
+    spec = pb.JobSpec(job_id=job_id, num_tasks=chunks, recipe=recipe)
     layout = [ChunkLayout(i, i, 1, None) for i in range(chunks)]
     record = JobRecord(job_id, name=job_id, priority=1, tasks_total=chunks, chunks_total=chunks,
-                       submitted_at=float(seq), owner=owner, has_seed=spec.has_seed,
-                       seed=spec.seed, rng_kind="pcg64")
+                       submitted_at=float(seq), owner=owner, recipe=recipe)
     run(lambda: repo.insert(record, spec, seq, layout))
     return record
 
@@ -42,9 +42,9 @@ def _result(job_id: str, chunk: int, errors=(), **fields) -> pb.ChunkResult:
 
 
 def test_a_stored_job_comes_back_as_the_record_it_was_stored_as(repo):
-    record = _insert(repo, "j1", 1, has_seed=True, seed=7)
+    record = _insert(repo, "j1", 1, seed=7)
     assert repo.get("j1") == record and repo.exists("j1") and not repo.exists("j2")
-    assert repo.last_seq() == 1 and repo.spec("j1").seed == 7
+    assert repo.last_seq() == 1 and repo.spec("j1").recipe.seed == 7 and record.seed == 7
     [stored] = repo.unfinished()
     assert stored.record == record and stored.seq == 1
     assert [(c.index, c.first, c.count, c.done) for c in stored.chunks] == [

@@ -17,6 +17,8 @@ import sys
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 import rxgrid
@@ -117,14 +119,38 @@ def bare(tmp_path_factory):
     head.close()
 
 
+class Stubs:
+    """The stubs of one channel as one object: Cluster (or WorkerLink) and Blobs."""
+
+    def __init__(self, *stubs):
+        self._stubs = stubs
+
+    def __getattr__(self, name: str):
+        for stub in self._stubs:
+            if hasattr(stub, name):
+                return getattr(stub, name)
+        raise AttributeError(name)
+
+
 def client(address: str):
     channel = grpc.insecure_channel(address)
-    return channel, pb_grpc.ClusterStub(channel), (("authorization", f"Bearer {TOKEN}"),)
+    stubs = Stubs(pb_grpc.ClusterStub(channel), pb_grpc.BlobsStub(channel))
+    return channel, stubs, (("authorization", f"Bearer {TOKEN}"),)
 
 
 def worker_stub(address: str):
     channel = grpc.insecure_channel(address)
-    return channel, pb_grpc.WorkerLinkStub(channel), (("authorization", f"Bearer {WORKER_TOKEN}"),)
+    stubs = Stubs(pb_grpc.WorkerLinkStub(channel), pb_grpc.BlobsStub(channel))
+    return channel, stubs, (("authorization", f"Bearer {WORKER_TOKEN}"),)
+
+
+RECIPE_FIELDS = set(pb.TaskRecipe.DESCRIPTOR.fields_by_name)
+
+
+def submit_request(**fields) -> pb.SubmitJobRequest:
+    """A SubmitJob request; fields of the TaskRecipe go into the job's recipe."""
+    recipe = pb.TaskRecipe(**{k: fields.pop(k) for k in list(fields) if k in RECIPE_FIELDS})
+    return pb.SubmitJobRequest(job=pb.JobSpec(recipe=recipe, **fields))
 
 
 def serving(address: str) -> bool:
@@ -165,10 +191,11 @@ def test_blob_names_that_are_paths_are_refused_by_every_rpc(grid, untouched):
                        "/proc/self/environ", untouched / "fifo"):
             name = path_name(target)
             for call, meta in ((stub.GetBlob, auth), (wstub.GetBlob, wauth)):
-                assert "64 lowercase hex" in refused(call, pb.BlobRef(hash=name), metadata=meta)
+                assert "64 lowercase hex" in refused(call, pb.GetBlobRequest(hash=name), metadata=meta)
             for call, meta in ((stub.LocateBlob, auth), (wstub.LocateBlob, wauth)):
-                refused(call, pb.BlobRef(hash=name), metadata=meta)
-            refused(stub.MissingBlobs, pb.BlobQuery(hashes=["a" * 64, name]), metadata=auth)
+                refused(call, pb.LocateBlobRequest(hash=name), metadata=meta)
+            refused(stub.FindMissingBlobs, pb.FindMissingBlobsRequest(hashes=["a" * 64, name]),
+                    metadata=auth)
     assert serving(grid.address)
 
 
@@ -181,9 +208,9 @@ def test_a_fifo_inside_the_store_is_not_opened(grid, untouched):
     try:
         channel, stub, auth = client(grid.address)
         with channel:
-            refused(stub.GetBlob, pb.BlobRef(hash=digest), metadata=auth,
+            refused(stub.GetBlob, pb.GetBlobRequest(hash=digest), metadata=auth,
                     code=grpc.StatusCode.NOT_FOUND)
-            assert stub.MissingBlobs(pb.BlobQuery(hashes=[digest]), metadata=auth).missing == [digest]
+            assert missing(stub, [digest], auth) == [digest]
     finally:
         os.unlink(os.path.join(folder, digest[2:]))
     assert serving(grid.address)
@@ -193,15 +220,16 @@ def test_a_refused_job_with_a_path_named_inline_blob_plants_nothing(grid, untouc
     channel, stub, auth = client(grid.address)
     planted = untouched / "planted.pth"
     with channel:
-        spec = pb.JobSpec(kernel=pb.KernelCall(name="dice"), num_tasks=1,
-                          inline_blobs=[pb.Blob(hash=path_name(planted), data=b"import os\n")])
+        spec = submit_request(kernel=pb.KernelCall(name="dice"), num_tasks=1,
+                              inline_blobs=[pb.Blob(hash=path_name(planted), data=b"import os\n")])
         assert "inline blob" in refused(stub.SubmitJob, spec, metadata=auth)
         # A valid name, but a bad job: nothing of it is stored either.
         data = pickle.dumps(len)
         digest = blob_hash(data)
-        spec = pb.JobSpec(function_blob=digest, num_tasks=0, inline_blobs=[pb.Blob(hash=digest, data=data)])
+        spec = submit_request(function_blob=digest, num_tasks=0,
+                              inline_blobs=[pb.Blob(hash=digest, data=data)])
         refused(stub.SubmitJob, spec, metadata=auth)
-        assert stub.MissingBlobs(pb.BlobQuery(hashes=[digest]), metadata=auth).missing == [digest]
+        assert missing(stub, [digest], auth) == [digest]
     assert not planted.exists()
     assert serving(grid.address)
 
@@ -210,15 +238,15 @@ def test_a_job_naming_a_path_as_its_function_cannot_delete_it_at_cleanup(grid, u
     channel, stub, auth = client(grid.address)
     with channel:
         for field in ("function_blob", "common_blob", "objects_blob"):
-            spec = pb.JobSpec(job_id=f"evil-{field}", num_tasks=1, kernel=pb.KernelCall(name="dice"))
-            setattr(spec, field, path_name(untouched / "secret.txt"))
+            spec = submit_request(job_id=f"evil-{field}", num_tasks=1, kernel=pb.KernelCall(name="dice"))
+            setattr(spec.job.recipe, field, path_name(untouched / "secret.txt"))
             assert field in refused(stub.SubmitJob, spec, metadata=auth)
-            refused(stub.GetJob, pb.JobRef(job_id=f"evil-{field}"), metadata=auth,
+            refused(stub.GetJob, pb.GetJobRequest(job_id=f"evil-{field}"), metadata=auth,
                     code=grpc.StatusCode.NOT_FOUND)
-        spec = pb.JobSpec(num_tasks=1, kernel=pb.KernelCall(name="dice"),
-                          chunk_blobs=[path_name(untouched / "secret.txt")])
+        spec = submit_request(num_tasks=1, kernel=pb.KernelCall(name="dice"),
+                              chunk_blobs=[path_name(untouched / "secret.txt")])
         refused(stub.SubmitJob, spec, metadata=auth)
-        stub.Cleanup(pb.CleanupRequest(force=True), metadata=auth)
+        stub.CleanupJobs(pb.CleanupJobsRequest(force=True), metadata=auth)
     assert serving(grid.address)
 
 
@@ -229,15 +257,15 @@ def test_blob_bytes_must_hash_to_their_name_however_they_arrive(grid, untouched)
     poison = pickle.dumps("POISONED")
     channel, stub, auth = client(grid.address)
     with channel:
-        spec = pb.JobSpec(function_blob=digest, num_tasks=1,
-                          inline_blobs=[pb.Blob(hash=digest, data=poison)])
+        spec = submit_request(function_blob=digest, num_tasks=1,
+                              inline_blobs=[pb.Blob(hash=digest, data=poison)])
         assert "hash" in refused(stub.SubmitJob, spec, metadata=auth)
         service = pb.ServiceSpec(name="svc", version="1", runner_blob=digest,
                                  inline_blobs=[pb.Blob(hash=digest, data=poison)])
-        refused(stub.PublishService, service, metadata=auth)
-        pieces = iter([pb.BlobPiece(hash=digest, data=poison)])
+        refused(stub.PublishService, pb.PublishServiceRequest(service=service), metadata=auth)
+        pieces = iter([pb.PutBlobRequest(hash=digest, data=poison)])
         assert "damaged" in refused(stub.PutBlob, pieces, metadata=auth)
-        assert stub.MissingBlobs(pb.BlobQuery(hashes=[digest]), metadata=auth).missing == [digest]
+        assert missing(stub, [digest], auth) == [digest]
     # The honest client's next call gets the honest function.
     assert grid.exec(round, 2.5) == [2]
     assert serving(grid.address)
@@ -267,19 +295,19 @@ def test_raw_output_patterns_outside_the_task_dir_are_refused_at_submit(grid, un
     channel, stub, auth = client(grid.address)
     with channel:
         for pattern in ("../*", "/etc/*", "a/../../*", "", "a//b"):
-            spec = pb.JobSpec(num_tasks=1, kernel=pb.KernelCall(name="dice"), output_files=[pattern])
+            spec = submit_request(num_tasks=1, kernel=pb.KernelCall(name="dice"), output_files=[pattern])
             assert "output_files pattern" in refused(stub.SubmitJob, spec, metadata=auth)
     assert serving(grid.address)
 
 
 @pytest.mark.parametrize("pattern", ["../*", "/tmp/*", "a/../../*"])
 def test_the_worker_checks_patterns_too_and_leaves_no_task_dir(tmp_path, untouched, pattern):
-    from rxgrid._chunk import ChunkCall, run_chunk
+    from rxgrid.runtime.chunk import ChunkCall, TaskSettings, run_chunk
     (tmp_path / "outside.txt").write_text("not yours")
     work = tmp_path / "work"
     work.mkdir()
     call = ChunkCall(fixtures.write_files, columns=None, args=(0,), count=1,
-                     output_patterns=(pattern,), workdir=str(work))
+                     settings=TaskSettings(output_patterns=(pattern,)), workdir=str(work))
     values, failures = run_chunk(call)
     assert failures and "output_files pattern" in failures[0].message
     assert call.files == [] and os.listdir(work) == []
@@ -308,16 +336,16 @@ class FakeWorker:
     def __init__(self, address: str, name: str, cores: int = 8):
         self.channel, self.stub, self.auth = worker_stub(address)
         self.name = name
-        self.reply = self.stub.Register(pb.RegisterRequest(
+        self.reply = self.stub.RegisterWorker(pb.RegisterWorkerRequest(
             protocol_version=PROTOCOL_VERSION, name=name, host="evil", cores=cores, pid=1),
             metadata=self.auth, timeout=30)
         self.outbox: queue.Queue = queue.Queue()
-        self.call = self.stub.Session(
+        self.call = self.stub.RunSession(
             iter(self.outbox.get, None), timeout=300,
             metadata=self.auth + (("rxgrid-worker", name), ("rxgrid-session", self.reply.session)))
-        self.send(pb.WorkerMessage(hello=pb.Hello(name=name)))
+        self.send(pb.RunSessionRequest(heartbeat=pb.Heartbeat()))
 
-    def send(self, msg: pb.WorkerMessage) -> None:
+    def send(self, msg: pb.RunSessionRequest) -> None:
         self.outbox.put(msg)
 
     def assignment(self, job_id: str) -> pb.ChunkAssignment:
@@ -335,7 +363,7 @@ class FakeWorker:
                 getattr(result, key).extend(value)
             else:
                 setattr(result, key, value)
-        self.send(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
+        self.send(pb.RunSessionRequest(done=pb.ChunkDone(lease=a.lease, result=result)))
 
     def close(self) -> None:
         self.outbox.put(None)
@@ -346,22 +374,27 @@ class FakeWorker:
 def submit(address: str, job_id: str, tasks: int = 3, chunk_size: int = 3) -> None:
     channel, stub, auth = client(address)
     with channel:
-        stub.SubmitJob(pb.JobSpec(job_id=job_id, num_tasks=tasks, chunk_size=chunk_size,
-                                  kernel=pb.KernelCall(name="dice"), continue_on_failure=True),
+        stub.SubmitJob(submit_request(job_id=job_id, num_tasks=tasks, chunk_size=chunk_size,
+                                      kernel=pb.KernelCall(name="dice"), continue_on_failure=True),
                        metadata=auth, timeout=30)
+
+
+def missing(stub, hashes: list[str], auth) -> list[str]:
+    """What FindMissingBlobs says the head lacks of ``hashes``."""
+    return list(stub.FindMissingBlobs(pb.FindMissingBlobsRequest(hashes=hashes), metadata=auth).missing)
 
 
 def final_info(address: str, job_id: str) -> pb.JobInfo:
     channel, stub, auth = client(address)
     with channel:
-        events = list(stub.WatchJob(pb.WatchRequest(job_id=job_id), metadata=auth, timeout=120))
+        events = list(stub.WatchJob(pb.WatchJobRequest(job_id=job_id), metadata=auth, timeout=120))
     return events[-1].info
 
 
 def job_errors(address: str, job_id: str) -> list:
     channel, stub, auth = client(address)
     with channel:
-        return list(stub.GetErrors(pb.JobRef(job_id=job_id), metadata=auth, timeout=30).errors)
+        return list(stub.GetErrors(pb.GetErrorsRequest(job_id=job_id), metadata=auth, timeout=30).errors)
 
 
 @pytest.fixture
@@ -386,7 +419,7 @@ def test_a_worker_reports_only_on_chunks_leased_to_its_session(bare, worker, unt
     thief.done(a, num_tasks=1_000_000)
     holder.done(a, num_tasks=1_000_000)               # its own lease, a lying count
     info = final_info(bare.address, "leased-1")
-    assert (info.state, info.tasks_done, info.tasks_total) == ("finished", 3, 3)
+    assert (info.state, info.tasks_done, info.tasks_total) == (pb.JOB_STATE_FINISHED, 3, 3)
     assert serving(bare.address)
 
 
@@ -413,11 +446,11 @@ def test_task_file_paths_from_a_worker_are_refused(bare, worker, untouched, bad)
     submit(bare.address, job_id, tasks=1, chunk_size=1)
     w = worker(f"paths-{abs(hash(bad))}")
     a = w.assignment(job_id)
-    digest = w.stub.PutBlob(iter([pb.BlobPiece(data=data)]), metadata=w.auth, timeout=30).hash
+    digest = w.stub.PutBlob(iter([pb.PutBlobRequest(data=data)]), metadata=w.auth, timeout=30).hash
     w.done(a, files=[pb.TaskFile(task=a.first_task, path=bad, blob=digest, size=len(data))])
     assert final_info(bare.address, job_id).tasks_failed == 1
     with channel:
-        assert list(stub.ListFiles(pb.JobRef(job_id=job_id), metadata=auth, timeout=30).files) == []
+        assert list(stub.ListFiles(pb.ListFilesRequest(job_id=job_id), metadata=auth, timeout=30).files) == []
     assert "task file path" in job_errors(bare.address, job_id)[0].message
     assert serving(bare.address)
 
@@ -426,12 +459,12 @@ def test_a_results_blob_naming_a_path_is_not_deleted_at_cleanup(bare, worker, un
     submit(bare.address, "results-1", tasks=1, chunk_size=1)
     w = worker("results")
     a = w.assignment("results-1")
-    w.done(a, results=b"", results_blob=path_name(untouched / "secret.txt"))
+    w.done(a, results_blob=path_name(untouched / "secret.txt"))
     assert final_info(bare.address, "results-1").tasks_failed == 1
     channel, stub, auth = client(bare.address)
     with channel:
-        assert stub.Cleanup(pb.CleanupRequest(job_ids=["results-1"], force=True),
-                            metadata=auth, timeout=30).removed == ["results-1"]
+        assert stub.CleanupJobs(pb.CleanupJobsRequest(job_ids=["results-1"], force=True),
+                                metadata=auth, timeout=30).removed == ["results-1"]
     assert serving(bare.address)
 
 
@@ -439,14 +472,14 @@ def test_a_second_registration_under_a_live_name_is_refused_and_the_first_keeps_
         bare, worker, untouched):
     first = worker("twin")
     channel, stub, auth = worker_stub(bare.address)
-    request = pb.RegisterRequest(protocol_version=PROTOCOL_VERSION, name="twin", host="x", cores=1)
+    request = pb.RegisterWorkerRequest(protocol_version=PROTOCOL_VERSION, name="twin", host="x", cores=1)
     submit(bare.address, "twin-1", tasks=1, chunk_size=1)
     a = first.assignment("twin-1")   # the first's session is open
-    assert "connected already" in refused(stub.Register, request, metadata=auth,
+    assert "connected already" in refused(stub.RegisterWorker, request, metadata=auth,
                                           code=grpc.StatusCode.ALREADY_EXISTS)
     first.done(a)
     assert final_info(bare.address, "twin-1").tasks_done == 1
-    bad = stub.Session(iter([]), metadata=auth + (("rxgrid-worker", "twin"), ("rxgrid-session", "0" * 32)))
+    bad = stub.RunSession(iter([]), metadata=auth + (("rxgrid-worker", "twin"), ("rxgrid-session", "0" * 32)))
     with pytest.raises(grpc.RpcError) as info:
         list(bad)
     channel.close()
@@ -464,13 +497,15 @@ def test_a_second_registration_under_a_live_name_is_refused_and_the_first_keeps_
     (dict(num_tasks=1, name="n" * 5000), "job name"),
     (dict(num_tasks=1, job_id="j" * 129), "job id"),
     (dict(num_tasks=1, rng_kind="nosuch"), "pcg64"),
-    (dict(num_tasks=1, timeout=math.nan), "timeout"),
+    (dict(num_tasks=1, timeout=Duration(seconds=-5)), "timeout"),
+    (dict(num_tasks=1, timeout=Duration(seconds=400 * 86400)), "timeout"),
     (dict(num_tasks=1, packages=["os; rm -rf /"]), "module name"),
+    (dict(num_tasks=1, retries=4_000_000_000), "retries=4,000,000,000"),
 ])
 def test_sizes_names_and_values_are_checked_at_submit(grid, untouched, spec, words):
     channel, stub, auth = client(grid.address)
     with channel:
-        message = refused(stub.SubmitJob, pb.JobSpec(kernel=pb.KernelCall(name="dice"), **spec),
+        message = refused(stub.SubmitJob, submit_request(kernel=pb.KernelCall(name="dice"), **spec),
                           metadata=auth)
     assert words in message and grid.state_dir not in message
     assert serving(grid.address)
@@ -488,15 +523,25 @@ def test_sizes_names_and_values_are_checked_at_submit(grid, untouched, spec, wor
 def test_kernel_params_are_checked_at_submit(grid, untouched, name, params, words):
     channel, stub, auth = client(grid.address)
     with channel:
-        spec = pb.JobSpec(num_tasks=1, kernel=pb.KernelCall(name=name, params=params))
+        spec = submit_request(num_tasks=1, kernel=pb.KernelCall(name=name, params=params))
         assert words in refused(stub.SubmitJob, spec, metadata=auth)
+    assert serving(grid.address)
+
+
+def test_an_unknown_job_state_is_refused_naming_the_known_ones(grid, untouched):
+    channel, stub, auth = client(grid.address)
+    with channel:
+        message = refused(stub.ListJobs, pb.ListJobsRequest(state=99), metadata=auth)
+        assert "unknown job state 99" in message and "JOB_STATE_FINISHED" in message
+        before_year_1 = pb.ListJobsRequest(since_time=Timestamp(seconds=-62_135_596_801))
+        assert "not a time from 0001-01-01" in refused(stub.ListJobs, before_year_1, metadata=auth)
     assert serving(grid.address)
 
 
 def test_an_empty_blob_name_is_invalid_and_names_no_path(grid, untouched):
     channel, stub, auth = client(grid.address)
     with channel:
-        message = refused(stub.GetBlob, pb.BlobRef(hash=""), metadata=auth)
+        message = refused(stub.GetBlob, pb.GetBlobRequest(hash=""), metadata=auth)
     assert grid.state_dir not in message and "64 lowercase hex" in message
     assert serving(grid.address)
 

@@ -1,9 +1,11 @@
 """Import contracts between the parts of rxgrid, read from the source with ``ast``.
 
-    client ─┐                      head ── never the runtime's unpickling
-    worker ─┴─► runtime ─► kernels     (_serialize, _remote_exceptions, _chunk, pickle)
-                (_chunk, _seeding, _serialize, _args, _builtin: no grpc, no client/head/worker)
-    states, errors: leaves that every part may import
+    client ─┐                            head ── never the runtime's unpickling
+    worker ─┴─► runtime ─► kernels           (runtime.serialize, .remote_exceptions, .chunk, pickle)
+        │       (rxgrid/runtime: no grpc, no transport, no client/head/worker)
+        └─────► transport (rxgrid/transport: channels, blob files, wire errors; no client/head/worker,
+                           no runtime)
+    states, errors, _paths: leaves that every part may import
 
 Every ``import`` counts, those inside functions (lazy imports) and under ``TYPE_CHECKING``
 too; relative imports are resolved to absolute names, and ``from a import b`` is read as
@@ -27,8 +29,12 @@ import rxgrid
 from tests.conftest import ROOT
 
 PARTS = ("rxgrid.client", "rxgrid.head", "rxgrid.worker")
-RUNTIME = ("rxgrid._chunk", "rxgrid._seeding", "rxgrid._serialize", "rxgrid._args", "rxgrid._builtin")
-UNPICKLING = ("rxgrid._serialize", "rxgrid._remote_exceptions", "rxgrid._chunk", "cloudpickle", "pickle")
+RUNTIME = ("rxgrid.runtime",)
+TRANSPORT = ("rxgrid.transport",)
+UNPICKLING = ("rxgrid.runtime.serialize", "rxgrid.runtime.remote_exceptions", "rxgrid.runtime.chunk",
+              "cloudpickle", "pickle")
+# all the head may take from the runtime: pure arithmetic, no pickles
+HEAD_MAY_USE_OF_RUNTIME = ("rxgrid.runtime.chunk_sizes",)
 
 
 class Import(NamedTuple):
@@ -83,9 +89,9 @@ def _assert_no_imports(importers, forbidden) -> None:
 def test_the_scan_sees_relative_lazy_and_from_imports():
     seen = set(all_imports())
     assert ("rxgrid.head.store", "rxgrid._paths.blob_hash") in {(i.module, i.name) for i in seen}
-    assert any(i.module == "rxgrid.errors" and i.name.startswith("rxgrid._remote_exceptions.")
+    assert any(i.module == "rxgrid.errors" and i.name.startswith("rxgrid.runtime.remote_exceptions.")
                and i.lazy for i in seen)
-    assert any(i.module == "rxgrid._chunk" and i.name == "rxgrid._seeding" for i in seen)
+    assert any(i.module == "rxgrid.runtime.chunk" and i.name == "rxgrid.runtime.seeding" for i in seen)
 
 
 @pytest.mark.parametrize("part", PARTS)
@@ -100,9 +106,27 @@ def test_kernels_import_nothing_of_rxgrid_outside_kernels():
 
 
 def test_the_runtime_imports_no_grpc_and_no_client_head_or_worker():
-    # the wire (rxgrid._proto, whose stubs import grpc) is the edge, not the runtime
-    _assert_no_imports(RUNTIME, lambda i: i.name.startswith("grpc")
-                       or _within(i.name, [*PARTS, "rxgrid._proto"]))
+    # the wire (rxgrid._proto, whose stubs import grpc, and rxgrid.transport) is the edge,
+    # not the runtime
+    _assert_no_imports(RUNTIME, lambda i: _within(i.name, ["grpc", "google"])
+                       or _within(i.name, [*PARTS, *TRANSPORT, "rxgrid._proto"]))
+
+
+def test_the_runtime_is_found_by_the_scan():
+    # a contract over modules that no longer exist would pass for nothing
+    modules = {i.module for i in all_imports()}
+    for name in ("rxgrid.runtime.chunk", "rxgrid.runtime.builtin", "rxgrid.transport.channel",
+                 "rxgrid.head.servicers", "rxgrid.worker.daemon", "rxgrid.client.cluster"):
+        assert name in modules
+
+
+def test_the_transport_imports_no_client_head_worker_or_runtime():
+    _assert_no_imports(TRANSPORT, lambda i: _within(i.name, [*PARTS, *RUNTIME]))
+
+
+def test_the_head_takes_from_the_runtime_only_what_needs_no_unpickling():
+    _assert_no_imports(["rxgrid.head"], lambda i: _within(i.name, RUNTIME)
+                       and not _within(i.name, HEAD_MAY_USE_OF_RUNTIME))
 
 
 def test_the_head_never_imports_the_runtimes_unpickling():
@@ -122,10 +146,10 @@ def test_a_head_process_does_not_load_the_unpickling_at_all():
 
 
 # TaskFailure.original_exception() and .exception() rebuild the task's own exception in the
-# caller; that code (which unpickles) lives in rxgrid._remote_exceptions and is imported
+# caller; that code (which unpickles) lives in rxgrid.runtime.remote_exceptions and is imported
 # inside those methods, so the error tree stays small and a head, which never calls them,
 # never loads it. Moving them off TaskFailure would change its public API.
-LEAF_EXCEPTIONS = {("rxgrid.errors", "rxgrid._remote_exceptions")}
+LEAF_EXCEPTIONS = {("rxgrid.errors", "rxgrid.runtime.remote_exceptions")}
 
 
 def test_states_and_errors_import_nothing_of_rxgrid_but_each_other():

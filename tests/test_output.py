@@ -39,7 +39,7 @@ def test_a_traceback_starts_in_the_users_code(ctx):
     lines = failure.traceback.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
     assert "fixtures.py" in lines[1] and "in fail_deep" in lines[1]
-    assert "_chunk.py" not in failure.traceback
+    assert "runtime/chunk.py" not in failure.traceback
     assert "_inner_failure" in failure.traceback and "KeyError: 'missing 7'" in failure.traceback
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -58,3 +60,19 @@ def test_adjacent_seeds_do_not_share_streams():
     a = np.array(seq.exec(normals, times=1, seed=1))
     b = np.array(seq.exec(normals, times=1, seed=2))
     assert abs(np.corrcoef(a[0], b[0])[0, 1]) < 5 / np.sqrt(2000)
+
+
+def test_a_task_run_alone_is_retried_on_its_own_stream_too(tmp_path):
+    # run_task is how a worker re-runs a chunk task by task after its executor died.
+    from rxgrid.runtime.chunk import ChunkCall, TaskSettings, run_task
+    first, flaky = tmp_path / "first", tmp_path / "flaky"
+    first.mkdir()
+    flaky.mkdir()
+    expected = rxgrid.local_sequential().exec(fixtures.flaky_draw, str(first), 0, 3, seed=5)[0]
+    call = ChunkCall(fixtures.flaky_draw, args=(str(flaky), 2, 3), first=0, count=1,
+                     settings=TaskSettings(seed=5, retries=2))
+    assert run_task(call, 0) == expected and len(os.listdir(flaky)) == 3
+    call = ChunkCall(fixtures.flaky_draw, args=(str(flaky), 10, 3), settings=TaskSettings(retries=1))
+    with pytest.raises(ValueError) as info:
+        run_task(call, 0)
+    assert "rxgrid: failed on all 2 attempts, retries=1" in info.value.__notes__

@@ -1,5 +1,5 @@
 """Rebuilding a task's exception in the caller, without processes: the fallbacks when
-its class cannot be loaded here, and the two-class errors (``rxgrid/_remote_exceptions``)."""
+its class cannot be loaded here, and the two-class errors (``rxgrid/runtime/remote_exceptions``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import types
 import pytest
 
 import rxgrid
-from rxgrid._chunk import describe_failure
 from rxgrid.errors import RemoteTraceback, TaskFailure
+from rxgrid.runtime.chunk import describe_failure
 
 
 def _failure_of(exc: BaseException) -> TaskFailure:

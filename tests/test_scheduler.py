@@ -146,7 +146,7 @@ def test_max_parallel_caps_running_chunks_of_a_job_but_not_others():
 
 
 def test_guided_chunk_sizes_cover_every_task_and_shrink_towards_the_end():
-    from rxgrid._chunk_sizes import guided_sizes
+    from rxgrid.runtime.chunk_sizes import guided_sizes
     for n, slots in ((1, 2), (7, 1), (40, 2), (99, 3), (100_000, 2), (12345, 16)):
         sizes = guided_sizes(n, slots)
         assert sum(sizes) == n and min(sizes) >= 1

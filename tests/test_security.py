@@ -20,6 +20,7 @@ import pytest
 import rxgrid
 from rxgrid._proto import rxgrid_pb2 as pb
 from rxgrid._proto import rxgrid_pb2_grpc as pb_grpc
+from rxgrid._version import PROTOCOL_VERSION
 from rxgrid.client.local import free_port
 from tests import fixtures
 from tests.grpcurl_client import run_grpcurl
@@ -62,8 +63,8 @@ def test_a_worker_token_cannot_submit_and_a_client_token_cannot_register(secure_
     creds = grpc.ssl_channel_credentials((certs / "ca.pem").read_bytes())
     with grpc.secure_channel(secure_cluster.address, creds) as channel:
         with pytest.raises(grpc.RpcError) as info:
-            pb_grpc.WorkerLinkStub(channel).Register(
-                pb.RegisterRequest(protocol_version=1, name="intruder", cores=1),
+            pb_grpc.WorkerLinkStub(channel).RegisterWorker(
+                pb.RegisterWorkerRequest(protocol_version=PROTOCOL_VERSION, name="intruder", cores=1),
                 metadata=(("authorization", f"Bearer {TOKEN}"),))
     assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "intruder" not in [w.name for w in secure_cluster.workers()]
@@ -150,8 +151,8 @@ def test_grpcurl_with_a_token_header_over_tls(secure_cluster, certs):
     listed = run_grpcurl([*base, secure_cluster.address, "list"])
     assert "rxgrid.v1.Cluster" in listed.stdout, (listed.tool, listed.stderr)
     job_id = f"dice-{secrets.token_hex(4)}"
-    submit = {"job_id": job_id, "kernel": {"name": "dice", "params": {"games": 300}},
-              "num_tasks": 4, "chunk_size": 4, "has_seed": True, "seed": 777}
+    submit = {"job": {"job_id": job_id, "num_tasks": 4, "chunk_size": 4, "recipe": {
+        "kernel": {"name": "dice", "params": {"games": 300}}, "seed": 777}}}
     run = run_grpcurl([*base, "-d", json.dumps(submit), secure_cluster.address,
                        "rxgrid.v1.Cluster/SubmitJob"])
     assert run.returncode == 0, run.stderr
@@ -159,7 +160,7 @@ def test_grpcurl_with_a_token_header_over_tls(secure_cluster, certs):
                  "rxgrid.v1.Cluster/WatchJob"], timeout=120)
     got = run_grpcurl([*base, "-d", json.dumps({"job_id": job_id}), secure_cluster.address,
                        "rxgrid.v1.Cluster/GetResults"])
-    wins = json.loads(json.loads(got.stdout)["results_json"])
+    wins = json.loads(json.loads(got.stdout)["chunk"]["results_json"])
     from rxgrid.kernels import dice_wins
     assert wins == [dice_wins(300, 777, task) for task in range(4)]
     jobs = run_grpcurl([*base, "-d", "{}", secure_cluster.address, "rxgrid.v1.Cluster/ListJobs"])

@@ -48,18 +48,22 @@ class Head:
         self.bob = rxgrid.connect(admin.address, token=BOB, retry_deadline=10)
         self.channel = grpc.insecure_channel(admin.address)
         self.stub = pb_grpc.ClusterStub(self.channel)
+        self.blobs = pb_grpc.BlobsStub(self.channel)
+
+    def _method(self, name: str):
+        return getattr(self.stub, name, None) or getattr(self.blobs, name)
 
     def call(self, method: str, request, token: str):
         """A raw unary call as the holder of ``token``; the grpc.RpcError if refused."""
         try:
-            return getattr(self.stub, method)(request, metadata=(("authorization", f"Bearer {token}"),),
-                                              timeout=30)
+            return self._method(method)(request, metadata=(("authorization", f"Bearer {token}"),),
+                                        timeout=30)
         except grpc.RpcError as exc:
             return exc
 
     def stream(self, method: str, request, token: str):
         try:
-            return list(getattr(self.stub, method)(
+            return list(self._method(method)(
                 request, metadata=(("authorization", f"Bearer {token}"),), timeout=30))
         except grpc.RpcError as exc:
             return exc
@@ -116,31 +120,36 @@ def test_bob_cannot_read_cancel_or_clean_up_alices_jobs(head):
     running = head.alice.exec(fixtures.sleep_then, 60, wait=False)
     nowhere = f"no-such-{secrets.token_hex(4)}"
     for job_id in (done.id, running.id):
-        ref = pb.JobRef(job_id=job_id)
-        for method, request in (("GetJob", ref), ("GetErrors", ref), ("ListFiles", ref),
-                                ("GetLogs", pb.LogsRequest(job_id=job_id, all_tasks=True)),
-                                ("CancelJob", ref),
-                                ("Cleanup", pb.CleanupRequest(job_ids=[job_id], force=True))):
+        for method, request in (("GetJob", pb.GetJobRequest(job_id=job_id)),
+                                ("GetErrors", pb.GetErrorsRequest(job_id=job_id)),
+                                ("ListFiles", pb.ListFilesRequest(job_id=job_id)),
+                                ("GetLogs", pb.GetLogsRequest(job_id=job_id)),
+                                ("CancelJob", pb.CancelJobRequest(job_id=job_id)),
+                                ("CleanupJobs", pb.CleanupJobsRequest(job_ids=[job_id], force=True))):
             refused = head.call(method, request, BOB)
             missing = head.call(method, type(request)(**_with_id(request, nowhere)), BOB)
             assert refused.code() == grpc.StatusCode.NOT_FOUND, method
             # Word for word a missing job's answer: nothing says the id is taken.
             assert refused.details() == missing.details().replace(nowhere, job_id), method
         for method in ("GetResults", "WatchJob"):
-            request = pb.WatchRequest(job_id=job_id, results=True) if method == "WatchJob" else ref
+            request = (pb.WatchJobRequest(job_id=job_id, results=True) if method == "WatchJob"
+                       else pb.GetResultsRequest(job_id=job_id))
             assert head.stream(method, request, BOB).code() == grpc.StatusCode.NOT_FOUND, method
     with pytest.raises(rxgrid.JobNotFoundError):
         head.bob.job(done.id)
     # Bob's "clean up everything" leaves alice's jobs alone.
     head.bob.cleanup(force=True)
     # The blobs of alice's job (her task files) are hers too.
-    blob = head.call("ListFiles", pb.JobRef(job_id=done.id), ALICE).files[0].blob
-    assert head.stream("GetBlob", pb.BlobRef(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
-    assert head.call("LocateBlob", pb.BlobRef(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
-    assert head.stream("GetBlob", pb.BlobRef(hash=blob), ALICE)[0].data.startswith(b"output of")
+    blob = head.call("ListFiles", pb.ListFilesRequest(job_id=done.id), ALICE).files[0].blob
+    assert head.stream("GetBlob", pb.GetBlobRequest(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
+    assert head.call("LocateBlob", pb.LocateBlobRequest(hash=blob), BOB).code() == grpc.StatusCode.NOT_FOUND
+    assert head.stream("GetBlob", pb.GetBlobRequest(hash=blob), ALICE)[0].data.startswith(b"output of")
+    # The worker token reads every blob (its chunks' arguments), on the same Blobs service.
+    assert head.stream("GetBlob", pb.GetBlobRequest(hash=blob), WORKER)[0].data.startswith(b"output of")
     # Nor does asking which blobs the head lacks tell bob what alice has.
-    assert list(head.call("MissingBlobs", pb.BlobQuery(hashes=[blob]), BOB).missing) == [blob]
-    assert list(head.call("MissingBlobs", pb.BlobQuery(hashes=[blob]), ALICE).missing) == []
+    missing = pb.FindMissingBlobsRequest(hashes=[blob])
+    assert list(head.call("FindMissingBlobs", missing, BOB).missing) == [blob]
+    assert list(head.call("FindMissingBlobs", missing, ALICE).missing) == []
     # Alice's jobs are untouched: the finished one keeps its results, the other still runs.
     assert head.alice.job(done.id).result() == [0, 1]
     assert head.alice.job(running.id).info().state in ("queued", "running")
@@ -167,7 +176,7 @@ def test_a_service_is_callable_by_all_but_deleted_only_by_its_owner(head):
     svc = head.alice.publish_service(f"score-{secrets.token_hex(3)}", "1.0", fixtures.score_record)
     assert head.bob.service(svc.name, "1.0")(x=2.0, y=3.0)["answer"] == 6.0
     assert svc.owner == "alice" and head.bob.service(svc.name, "1.0").owner == "alice"
-    denied = head.call("DeleteService", pb.ServiceRef(name=svc.name, version="1.0"), BOB)
+    denied = head.call("DeleteService", pb.DeleteServiceRequest(name=svc.name, version="1.0"), BOB)
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
     assert svc.name in [s.name for s in head.bob.services()]
     # Bob's call of alice's service ran as his job; alice's batches are hers alone.
@@ -255,6 +264,40 @@ def run_head(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=60)
 
 
+def test_a_state_dir_whose_jobs_an_older_rxgrid_wrote_is_refused_and_left_as_it_was(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    db_path = state / "rxgrid.sqlite3"
+    with sqlite3.connect(db_path) as db:  # state format 0: wire protocol 1's messages
+        db.executescript(store_module.SCHEMA)
+        db.execute("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, "
+                   "chunks_total, submitted_at) VALUES ('old-job', 1, 'old', x'0a0141', "
+                   "'queued', 0, 1, 1, 1.0)")
+    db.close()
+    before = db_path.read_bytes()
+    out = run_head("--state-dir", str(state))
+    assert out.returncode != 0, out.stderr
+    assert "holds 1 jobs and 0 services written by an older rxgrid" in out.stderr
+    assert "new --state-dir" in out.stderr and "Traceback" not in out.stderr
+    assert db_path.read_bytes() == before
+    with sqlite3.connect(db_path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+    db.close()
+
+
+def test_an_empty_state_dir_of_an_older_rxgrid_is_brought_up_to_this_format(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    with sqlite3.connect(state / "rxgrid.sqlite3") as db:
+        db.executescript(store_module.SCHEMA)
+    db.close()
+    with rxgrid.local(workers=1, cores_per_worker=1, state_dir=str(state)) as cluster:
+        assert cluster.exec(fixtures.square, 3) == [9]
+    with sqlite3.connect(state / "rxgrid.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == store_module.STATE_FORMAT
+    db.close()
+
+
 def test_the_head_refuses_a_users_file_others_can_read_or_with_a_bad_line(tmp_path):
     users = write_private(tmp_path / "users", f"alice {ALICE}\n", mode=0o644)
     out = run_head("--users-file", users, "--state-dir", str(tmp_path / "s"))
@@ -275,6 +318,7 @@ def test_an_old_state_dir_gains_owners_and_the_single_token_file_is_an_admin(tmp
     assert "owner" not in old_schema
     with sqlite3.connect(state / "rxgrid.sqlite3") as db:
         db.executescript(old_schema)
+        db.execute(f"PRAGMA user_version = {store_module.STATE_FORMAT}")  # columns came later
         db.execute("INSERT INTO jobs(job_id, seq, name, spec, state, priority, tasks_total, "
                    "chunks_total, submitted_at) VALUES ('old-job', 1, 'old', ?, 'cancelled', 0, "
                    "1, 1, 1.0)", (pb.JobSpec().SerializeToString(),))

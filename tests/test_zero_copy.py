@@ -7,7 +7,7 @@ import mmap
 import numpy as np
 
 from rxgrid import each
-from rxgrid._serialize import FRAME_MAGIC, dumps, loads
+from rxgrid.runtime.serialize import FRAME_MAGIC, dumps, loads
 from tests import fixtures
 
 

@@ -20,10 +20,15 @@ GENERATED = ("rxgrid_pb2.py", "rxgrid_pb2.pyi", "rxgrid_pb2_grpc.py")
 
 def generate(out_dir: pathlib.Path) -> None:
     """Write the generated modules into ``out_dir`` with imports fixed for this package."""
+    from importlib import resources
+
     from grpc_tools import protoc
 
+    # protos/google/protobuf/ holds copies of the well-known types the contract imports
+    # (Timestamp, Duration), so protos/ alone compiles; grpc_tools' own are the fallback.
+    well_known = resources.files("grpc_tools") / "_proto"
     with tempfile.TemporaryDirectory() as tmp:
-        args = ["protoc", f"-I{PROTO_ROOT}", f"--python_out={tmp}", f"--pyi_out={tmp}",
+        args = ["protoc", f"-I{PROTO_ROOT}", f"-I{well_known}", f"--python_out={tmp}", f"--pyi_out={tmp}",
                 f"--grpc_python_out={tmp}", str(PROTO_ROOT / PROTO)]
         if protoc.main(args) != 0:
             raise SystemExit("protoc failed")

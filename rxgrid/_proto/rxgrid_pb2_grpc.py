@@ -37,122 +37,97 @@ class ClusterStub:
         self.Connect = channel.unary_unary(
                 '/rxgrid.v1.Cluster/Connect',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectReply.FromString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectResponse.FromString,
                 _registered_method=True)
         self.SubmitJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/SubmitJob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobResponse.FromString,
                 _registered_method=True)
         self.RunJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/RunJob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunJobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunJobResponse.FromString,
                 _registered_method=True)
-        self.Exec = channel.stream_stream(
-                '/rxgrid.v1.Cluster/Exec',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+        self.ExecJobs = channel.stream_stream(
+                '/rxgrid.v1.Cluster/ExecJobs',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsResponse.FromString,
                 _registered_method=True)
         self.GetJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetJob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetJobResponse.FromString,
                 _registered_method=True)
         self.WatchJob = channel.unary_stream(
                 '/rxgrid.v1.Cluster/WatchJob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobResponse.FromString,
                 _registered_method=True)
         self.GetResults = channel.unary_stream(
                 '/rxgrid.v1.Cluster/GetResults',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ChunkResult.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsResponse.FromString,
                 _registered_method=True)
         self.GetErrors = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetErrors',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsResponse.FromString,
                 _registered_method=True)
         self.GetLogs = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetLogs',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsResponse.FromString,
                 _registered_method=True)
         self.ListFiles = channel.unary_unary(
                 '/rxgrid.v1.Cluster/ListFiles',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesResponse.FromString,
                 _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/rxgrid.v1.Cluster/CancelJob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobResponse.FromString,
                 _registered_method=True)
         self.ListJobs = channel.unary_unary(
                 '/rxgrid.v1.Cluster/ListJobs',
                 request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsReply.FromString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
-        self.Cleanup = channel.unary_unary(
-                '/rxgrid.v1.Cluster/Cleanup',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupReply.FromString,
+        self.CleanupJobs = channel.unary_unary(
+                '/rxgrid.v1.Cluster/CleanupJobs',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsResponse.FromString,
                 _registered_method=True)
         self.ListWorkers = channel.unary_unary(
                 '/rxgrid.v1.Cluster/ListWorkers',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersResponse.FromString,
                 _registered_method=True)
-        self.DiskUsage = channel.unary_unary(
-                '/rxgrid.v1.Cluster/DiskUsage',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
+        self.GetDiskUsage = channel.unary_unary(
+                '/rxgrid.v1.Cluster/GetDiskUsage',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageResponse.FromString,
                 _registered_method=True)
         self.PublishService = channel.unary_unary(
                 '/rxgrid.v1.Cluster/PublishService',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceResponse.FromString,
                 _registered_method=True)
         self.GetService = channel.unary_unary(
                 '/rxgrid.v1.Cluster/GetService',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceResponse.FromString,
                 _registered_method=True)
         self.ListServices = channel.unary_unary(
                 '/rxgrid.v1.Cluster/ListServices',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesResponse.FromString,
                 _registered_method=True)
         self.DeleteService = channel.unary_unary(
                 '/rxgrid.v1.Cluster/DeleteService',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
-                _registered_method=True)
-        self.PutBlob = channel.stream_unary(
-                '/rxgrid.v1.Cluster/PutBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                _registered_method=True)
-        self.GetBlob = channel.unary_stream(
-                '/rxgrid.v1.Cluster/GetBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-                _registered_method=True)
-        self.MissingBlobs = channel.unary_unary(
-                '/rxgrid.v1.Cluster/MissingBlobs',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQuery.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQueryReply.FromString,
-                _registered_method=True)
-        self.PutBlobFile = channel.unary_unary(
-                '/rxgrid.v1.Cluster/PutBlobFile',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                _registered_method=True)
-        self.LocateBlob = channel.unary_unary(
-                '/rxgrid.v1.Cluster/LocateBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceResponse.FromString,
                 _registered_method=True)
 
 
@@ -178,10 +153,10 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Exec(self, request_iterator, context):
-        """RunJob over one standing stream: a JobSpec in, its JobOutcome out, in turn. A client
-        that runs many small blocking jobs keeps one open and saves a call set-up per job.
-        A refused job comes back as an outcome with error_code set; the stream stays open.
+    def ExecJobs(self, request_iterator, context):
+        """RunJob over one standing stream: a job in, its outcome out, in turn. A client that
+        runs many small blocking jobs keeps one open and saves a call set-up per job. A
+        refused job comes back as a Refusal; the stream stays open.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -235,7 +210,7 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Cleanup(self, request, context):
+    def CleanupJobs(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -247,7 +222,7 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def DiskUsage(self, request, context):
+    def GetDiskUsage(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -277,162 +252,103 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def PutBlob(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetBlob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def MissingBlobs(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def PutBlobFile(self, request, context):
-        """Take a blob a client on the head's host wrote into blob_inbox (checked against its
-        hash, then moved into the store). NOT_FOUND when there is no such file: stream it.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def LocateBlob(self, request, context):
-        """Where a blob's file lies on the head's host: a client there reads large results
-        from it instead of streaming them with GetBlob.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Connect': grpc.unary_unary_rpc_method_handler(
                     servicer.Connect,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectReply.SerializeToString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ConnectResponse.SerializeToString,
             ),
             'SubmitJob': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitJob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobResponse.SerializeToString,
             ),
             'RunJob': grpc.unary_unary_rpc_method_handler(
                     servicer.RunJob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunJobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunJobResponse.SerializeToString,
             ),
-            'Exec': grpc.stream_stream_rpc_method_handler(
-                    servicer.Exec,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.SerializeToString,
+            'ExecJobs': grpc.stream_stream_rpc_method_handler(
+                    servicer.ExecJobs,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsResponse.SerializeToString,
             ),
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetJobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetJobResponse.SerializeToString,
             ),
             'WatchJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchJob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobResponse.SerializeToString,
             ),
             'GetResults': grpc.unary_stream_rpc_method_handler(
                     servicer.GetResults,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ChunkResult.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsResponse.SerializeToString,
             ),
             'GetErrors': grpc.unary_unary_rpc_method_handler(
                     servicer.GetErrors,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsResponse.SerializeToString,
             ),
             'GetLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.GetLogs,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsResponse.SerializeToString,
             ),
             'ListFiles': grpc.unary_unary_rpc_method_handler(
                     servicer.ListFiles,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesResponse.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobResponse.SerializeToString,
             ),
             'ListJobs': grpc.unary_unary_rpc_method_handler(
                     servicer.ListJobs,
                     request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsReply.SerializeToString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsResponse.SerializeToString,
             ),
-            'Cleanup': grpc.unary_unary_rpc_method_handler(
-                    servicer.Cleanup,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupReply.SerializeToString,
+            'CleanupJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.CleanupJobs,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsResponse.SerializeToString,
             ),
             'ListWorkers': grpc.unary_unary_rpc_method_handler(
                     servicer.ListWorkers,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersResponse.SerializeToString,
             ),
-            'DiskUsage': grpc.unary_unary_rpc_method_handler(
-                    servicer.DiskUsage,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.SerializeToString,
+            'GetDiskUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDiskUsage,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageResponse.SerializeToString,
             ),
             'PublishService': grpc.unary_unary_rpc_method_handler(
                     servicer.PublishService,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceResponse.SerializeToString,
             ),
             'GetService': grpc.unary_unary_rpc_method_handler(
                     servicer.GetService,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceResponse.SerializeToString,
             ),
             'ListServices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListServices,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.Empty.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesResponse.SerializeToString,
             ),
             'DeleteService': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteService,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.SerializeToString,
-            ),
-            'PutBlob': grpc.stream_unary_rpc_method_handler(
-                    servicer.PutBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            ),
-            'GetBlob': grpc.unary_stream_rpc_method_handler(
-                    servicer.GetBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-            ),
-            'MissingBlobs': grpc.unary_unary_rpc_method_handler(
-                    servicer.MissingBlobs,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQuery.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobQueryReply.SerializeToString,
-            ),
-            'PutBlobFile': grpc.unary_unary_rpc_method_handler(
-                    servicer.PutBlobFile,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            ),
-            'LocateBlob': grpc.unary_unary_rpc_method_handler(
-                    servicer.LocateBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.SerializeToString,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -461,7 +377,7 @@ class Cluster:
             target,
             '/rxgrid.v1.Cluster/Connect',
             rxgrid_dot_v1_dot_rxgrid__pb2.ConnectRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ConnectReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ConnectResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -487,8 +403,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/SubmitJob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.SubmitJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -514,8 +430,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/RunJob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.RunJobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.RunJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -527,7 +443,7 @@ class Cluster:
             _registered_method=True)
 
     @staticmethod
-    def Exec(request_iterator,
+    def ExecJobs(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -540,9 +456,9 @@ class Cluster:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/rxgrid.v1.Cluster/Exec',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobSpec.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobOutcome.FromString,
+            '/rxgrid.v1.Cluster/ExecJobs',
+            rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ExecJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -568,8 +484,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/GetJob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobInfo.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetJobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -595,8 +511,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/WatchJob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.WatchRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobEvent.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.WatchJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -622,8 +538,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/GetResults',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ChunkResult.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetResultsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -649,8 +565,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/GetErrors',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ErrorsReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetErrorsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -676,8 +592,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/GetLogs',
-            rxgrid_dot_v1_dot_rxgrid__pb2.LogsRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.LogsReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetLogsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -703,8 +619,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/ListFiles',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.FilesReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -730,8 +646,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/CancelJob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.JobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.CancelReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.CancelJobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -758,7 +674,7 @@ class Cluster:
             target,
             '/rxgrid.v1.Cluster/ListJobs',
             rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -770,7 +686,7 @@ class Cluster:
             _registered_method=True)
 
     @staticmethod
-    def Cleanup(request,
+    def CleanupJobs(request,
             target,
             options=(),
             channel_credentials=None,
@@ -783,9 +699,9 @@ class Cluster:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/rxgrid.v1.Cluster/Cleanup',
-            rxgrid_dot_v1_dot_rxgrid__pb2.CleanupRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.CleanupReply.FromString,
+            '/rxgrid.v1.Cluster/CleanupJobs',
+            rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.CleanupJobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -811,8 +727,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/ListWorkers',
-            rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListWorkersResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -824,7 +740,7 @@ class Cluster:
             _registered_method=True)
 
     @staticmethod
-    def DiskUsage(request,
+    def GetDiskUsage(request,
             target,
             options=(),
             channel_credentials=None,
@@ -837,9 +753,9 @@ class Cluster:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/rxgrid.v1.Cluster/DiskUsage',
-            rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.UsageReply.FromString,
+            '/rxgrid.v1.Cluster/GetDiskUsage',
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetDiskUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -865,8 +781,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/PublishService',
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceSpec.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.PublishServiceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -892,8 +808,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/GetService',
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetServiceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -919,8 +835,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/ListServices',
-            rxgrid_dot_v1_dot_rxgrid__pb2.Empty.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesReply.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.ListServicesResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -946,8 +862,8 @@ class Cluster:
             request,
             target,
             '/rxgrid.v1.Cluster/DeleteService',
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.ServiceInfo.FromString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.DeleteServiceResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -957,6 +873,126 @@ class Cluster:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BlobsStub:
+    """One service for clients and workers: a client reads only the blobs of its own jobs and
+    services (another user's blob is NOT_FOUND, and "missing" to FindMissingBlobs).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.PutBlob = channel.stream_unary(
+                '/rxgrid.v1.Blobs/PutBlob',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobResponse.FromString,
+                _registered_method=True)
+        self.GetBlob = channel.unary_stream(
+                '/rxgrid.v1.Blobs/GetBlob',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobResponse.FromString,
+                _registered_method=True)
+        self.PutBlobFile = channel.unary_unary(
+                '/rxgrid.v1.Blobs/PutBlobFile',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileResponse.FromString,
+                _registered_method=True)
+        self.LocateBlob = channel.unary_unary(
+                '/rxgrid.v1.Blobs/LocateBlob',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobResponse.FromString,
+                _registered_method=True)
+        self.FindMissingBlobs = channel.unary_unary(
+                '/rxgrid.v1.Blobs/FindMissingBlobs',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsResponse.FromString,
+                _registered_method=True)
+
+
+class BlobsServicer:
+    """One service for clients and workers: a client reads only the blobs of its own jobs and
+    services (another user's blob is NOT_FOUND, and "missing" to FindMissingBlobs).
+    """
+
+    def PutBlob(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBlobFile(self, request, context):
+        """Take a blob a process on the head's host wrote into blob_inbox (checked against its
+        hash, then moved into the store). NOT_FOUND when there is no such file: stream it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def LocateBlob(self, request, context):
+        """Where a blob's file lies on the head's host: a process there links or reads it
+        instead of streaming it with GetBlob.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindMissingBlobs(self, request, context):
+        """Which of these blobs the head does not hold (send those before naming them in a job).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BlobsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'PutBlob': grpc.stream_unary_rpc_method_handler(
+                    servicer.PutBlob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobResponse.SerializeToString,
+            ),
+            'GetBlob': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetBlob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobResponse.SerializeToString,
+            ),
+            'PutBlobFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBlobFile,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileResponse.SerializeToString,
+            ),
+            'LocateBlob': grpc.unary_unary_rpc_method_handler(
+                    servicer.LocateBlob,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobResponse.SerializeToString,
+            ),
+            'FindMissingBlobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindMissingBlobs,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'rxgrid.v1.Blobs', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('rxgrid.v1.Blobs', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Blobs:
+    """One service for clients and workers: a client reads only the blobs of its own jobs and
+    services (another user's blob is NOT_FOUND, and "missing" to FindMissingBlobs).
+    """
 
     @staticmethod
     def PutBlob(request_iterator,
@@ -972,9 +1008,9 @@ class Cluster:
         return grpc.experimental.stream_unary(
             request_iterator,
             target,
-            '/rxgrid.v1.Cluster/PutBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+            '/rxgrid.v1.Blobs/PutBlob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -999,36 +1035,9 @@ class Cluster:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/rxgrid.v1.Cluster/GetBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def MissingBlobs(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rxgrid.v1.Cluster/MissingBlobs',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobQuery.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobQueryReply.FromString,
+            '/rxgrid.v1.Blobs/GetBlob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.GetBlobResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1053,9 +1062,9 @@ class Cluster:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/rxgrid.v1.Cluster/PutBlobFile',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+            '/rxgrid.v1.Blobs/PutBlobFile',
+            rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.PutBlobFileResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1080,9 +1089,36 @@ class Cluster:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/rxgrid.v1.Cluster/LocateBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
+            '/rxgrid.v1.Blobs/LocateBlob',
+            rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.LocateBlobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindMissingBlobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rxgrid.v1.Blobs/FindMissingBlobs',
+            rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.FindMissingBlobsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1103,76 +1139,30 @@ class WorkerLinkStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.Register = channel.unary_unary(
-                '/rxgrid.v1.WorkerLink/Register',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterRequest.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterReply.FromString,
+        self.RegisterWorker = channel.unary_unary(
+                '/rxgrid.v1.WorkerLink/RegisterWorker',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerResponse.FromString,
                 _registered_method=True)
-        self.Session = channel.stream_stream(
-                '/rxgrid.v1.WorkerLink/Session',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.WorkerMessage.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.HeadMessage.FromString,
-                _registered_method=True)
-        self.GetBlob = channel.unary_stream(
-                '/rxgrid.v1.WorkerLink/GetBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-                _registered_method=True)
-        self.PutBlob = channel.stream_unary(
-                '/rxgrid.v1.WorkerLink/PutBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                _registered_method=True)
-        self.LocateBlob = channel.unary_unary(
-                '/rxgrid.v1.WorkerLink/LocateBlob',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
-                _registered_method=True)
-        self.PutBlobFile = channel.unary_unary(
-                '/rxgrid.v1.WorkerLink/PutBlobFile',
-                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
-                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+        self.RunSession = channel.stream_stream(
+                '/rxgrid.v1.WorkerLink/RunSession',
+                request_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionRequest.SerializeToString,
+                response_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionResponse.FromString,
                 _registered_method=True)
 
 
 class WorkerLinkServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def Register(self, request, context):
+    def RegisterWorker(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Session(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def GetBlob(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def PutBlob(self, request_iterator, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def LocateBlob(self, request, context):
-        """The blob's file on the head's host: a worker on the same host links it (or copies it
-        from the page cache) instead of streaming it through gRPC.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def PutBlobFile(self, request, context):
-        """As Cluster.PutBlobFile: a large result written into blob_inbox by a worker on the
-        head's host.
+    def RunSession(self, request_iterator, context):
+        """One per registration (its name and session token as metadata "rxgrid-worker" and
+        "rxgrid-session"): the head assigns and cancels chunks, the worker reports them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -1181,35 +1171,15 @@ class WorkerLinkServicer:
 
 def add_WorkerLinkServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'Register': grpc.unary_unary_rpc_method_handler(
-                    servicer.Register,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterRequest.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterReply.SerializeToString,
+            'RegisterWorker': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterWorker,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerResponse.SerializeToString,
             ),
-            'Session': grpc.stream_stream_rpc_method_handler(
-                    servicer.Session,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.WorkerMessage.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.HeadMessage.SerializeToString,
-            ),
-            'GetBlob': grpc.unary_stream_rpc_method_handler(
-                    servicer.GetBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-            ),
-            'PutBlob': grpc.stream_unary_rpc_method_handler(
-                    servicer.PutBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            ),
-            'LocateBlob': grpc.unary_unary_rpc_method_handler(
-                    servicer.LocateBlob,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.SerializeToString,
-            ),
-            'PutBlobFile': grpc.unary_unary_rpc_method_handler(
-                    servicer.PutBlobFile,
-                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.FromString,
-                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
+            'RunSession': grpc.stream_stream_rpc_method_handler(
+                    servicer.RunSession,
+                    request_deserializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionRequest.FromString,
+                    response_serializer=rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1223,7 +1193,7 @@ class WorkerLink:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def Register(request,
+    def RegisterWorker(request,
             target,
             options=(),
             channel_credentials=None,
@@ -1236,9 +1206,9 @@ class WorkerLink:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/rxgrid.v1.WorkerLink/Register',
-            rxgrid_dot_v1_dot_rxgrid__pb2.RegisterRequest.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.RegisterReply.FromString,
+            '/rxgrid.v1.WorkerLink/RegisterWorker',
+            rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.RegisterWorkerResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1250,7 +1220,7 @@ class WorkerLink:
             _registered_method=True)
 
     @staticmethod
-    def Session(request_iterator,
+    def RunSession(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -1263,117 +1233,9 @@ class WorkerLink:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/rxgrid.v1.WorkerLink/Session',
-            rxgrid_dot_v1_dot_rxgrid__pb2.WorkerMessage.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.HeadMessage.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def GetBlob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_stream(
-            request,
-            target,
-            '/rxgrid.v1.WorkerLink/GetBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def PutBlob(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_unary(
-            request_iterator,
-            target,
-            '/rxgrid.v1.WorkerLink/PutBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobPiece.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def LocateBlob(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rxgrid.v1.WorkerLink/LocateBlob',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobLocation.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def PutBlobFile(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rxgrid.v1.WorkerLink/PutBlobFile',
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobFile.SerializeToString,
-            rxgrid_dot_v1_dot_rxgrid__pb2.BlobRef.FromString,
+            '/rxgrid.v1.WorkerLink/RunSession',
+            rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionRequest.SerializeToString,
+            rxgrid_dot_v1_dot_rxgrid__pb2.RunSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

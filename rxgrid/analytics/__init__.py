@@ -1,16 +1,19 @@
-"""Analytics over block data sets: RevoScaleR's rxLinMod, rxLogit, rxGlm, rxKmeans, rxGetInfo.
+"""Analytics over big data: RevoScaleR's rxLinMod, rxLogit, rxGlm, rxKmeans, rxImport,
+rxSummary, rxCrossTabs, rxCube, rxQuantile and rxGetInfo.
 
-Data sets are directories of per-block ``.npy`` columns (``dataset``); model
-fits (``models``) are map/combine loops whose map step (``partials``) is a
-module-level function a cluster can run as tasks, injected as ``map_blocks``.
+Every fit and summary takes ``(formula, data, ...)``: ``data`` is a block data set
+directory, a Parquet file or directory, a CSV path or a pandas DataFrame (``sources``).
+Data sets are directories of per-block ``.npy`` columns (``dataset``); model fits
+(``models``) and summaries (``summaries``, ``quantiles``) are map/combine loops whose map
+step is a module-level function a cluster can run as tasks, injected as ``map_blocks``.
 """
 
 from .airline import make_airline
+from .api import glm, kmeans, lin_mod, logit
 from .dataset import (
     Categorical,
     DatasetInfo,
     DatasetWriter,
-    csv_to_dataset,
     get_info,
     read_block,
     read_dataset,
@@ -18,8 +21,12 @@ from .dataset import (
 )
 from .errors import AnalyticsError, DatasetError, ModelError
 from .formula import Formula, parse_formula
-from .models import KMeansModel, ModelResult, glm, kmeans, lin_mod, logit, map_sequential
+from .importing import csv_to_dataset, import_data
+from .models import KMeansModel, ModelResult, map_sequential
 from .predict import predict
+from .quantiles import quantile
+from .sources import data_source
+from .summaries import crosstabs, cube, summary
 
 __all__ = [
     "AnalyticsError",
@@ -31,9 +38,13 @@ __all__ = [
     "KMeansModel",
     "ModelError",
     "ModelResult",
+    "crosstabs",
     "csv_to_dataset",
+    "cube",
+    "data_source",
     "get_info",
     "glm",
+    "import_data",
     "kmeans",
     "lin_mod",
     "logit",
@@ -41,7 +52,9 @@ __all__ = [
     "map_sequential",
     "parse_formula",
     "predict",
+    "quantile",
     "read_block",
     "read_dataset",
+    "summary",
     "write_dataset",
 ]

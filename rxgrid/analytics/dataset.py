@@ -17,18 +17,25 @@ block's codes stay valid); a 7-level column costs one byte per row.
 The manifest is written last, by ``close()``, so a data set that is being
 written is never mistaken for a finished one.
 
+Two other kinds of data set answer ``get_info`` and ``read_block`` the same way, so
+every fit and summary reads them unchanged:
+
+- a *view*: a directory whose manifest has a ``source`` (Parquet files, one block per
+  row group, read from the files themselves; see ``rxgrid.analytics.parquet``);
+- an *in-memory* data set, ``memory:<id>``, registered by this process (a pandas
+  DataFrame fitted where it is; see ``rxgrid.analytics.sources``).
+
 Types: ``float64`` and ``float32`` (NaN is missing), ``int64``, ``bool`` and
 ``category``. A column's type is fixed by the first ``append``: float32 input
 stays float32 (half the bytes to read, about 7 significant digits), any other
 float becomes float64.
 """
 
-import csv
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +94,7 @@ class DatasetInfo:
     rows: int
     block_rows: tuple[int, ...]
     variables: tuple[VariableInfo, ...]
+    source: dict | None = field(default=None, compare=False, repr=False)  # a view's files
 
     @property
     def blocks(self) -> int:
@@ -182,9 +190,11 @@ class DatasetWriter:
             self.close()
 
     def append(self, columns: Mapping[str, object]) -> None:
-        """Add rows: a mapping of column name to equally long arrays."""
+        """Add rows: a mapping of column name to equally long arrays, or a pandas DataFrame."""
         if self._closed:
             raise DatasetError("the writer is closed")
+        if _is_frame(columns):
+            columns = frame_columns(columns)
         if self._names is None:
             self._start(columns)
         if list(columns) != self._names:
@@ -209,7 +219,7 @@ class DatasetWriter:
         return get_info(self.path)
 
     def _start(self, columns: Mapping[str, object]) -> None:
-        if not columns:
+        if len(columns) == 0:
             raise DatasetError("a data set needs at least one column")
         self._names = list(columns)
         for name, values in columns.items():
@@ -274,7 +284,7 @@ def write_dataset(
     block_rows: int = DEFAULT_BLOCK_ROWS,
     overwrite: bool = False,
 ) -> DatasetInfo:
-    """Write in-memory columns (numpy arrays or ``Categorical``) as a data set."""
+    """Write in-memory columns (numpy arrays or ``Categorical``, or a pandas DataFrame) as a data set."""
     writer = DatasetWriter(path, block_rows, overwrite)
     writer.append(columns)
     return writer.close()
@@ -282,6 +292,8 @@ def write_dataset(
 
 def get_info(path: str | os.PathLike) -> DatasetInfo:
     """Rows, blocks and variables (names, types, levels) of a data set."""
+    if os.fspath(path).startswith(MEMORY_PREFIX):
+        return _memory_entry(path)[0]
     manifest_path = Path(path) / MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -293,7 +305,8 @@ def get_info(path: str | os.PathLike) -> DatasetInfo:
         VariableInfo(v["name"], v["type"], tuple(v["levels"]) if v["levels"] is not None else None)
         for v in manifest["variables"]
     )
-    return DatasetInfo(str(path), int(manifest["rows"]), tuple(manifest["block_rows"]), variables)
+    return DatasetInfo(str(path), int(manifest["rows"]), tuple(manifest["block_rows"]), variables,
+                       manifest.get("source"))
 
 
 def read_block(
@@ -314,121 +327,129 @@ def read_block(
     wanted = names if columns is None else list(columns)
     for name in wanted:
         info.variable(name)
+    if info.source is not None:
+        from .parquet import read_row_group  # a view: the block is a row group of a Parquet file
+        return read_row_group(info, block, wanted)
+    if info.path.startswith(MEMORY_PREFIX):
+        block_columns = _memory_entry(info.path)[1][block]
+        return {name: block_columns[name] for name in wanted}
     mode = "r" if mmap else None
     files = {name: _column_file(Path(path), block, names.index(name)) for name in wanted}
     return {name: np.load(file, mmap_mode=mode) for name, file in files.items()}
 
 
-def read_dataset(path: str | os.PathLike, columns: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """All blocks of the given columns, concatenated in memory (for small data)."""
+class Columns(dict):
+    """Columns read whole from a data set: name -> array (categoricals as integer codes).
+
+    ``to_pandas()`` gives a DataFrame with categoricals as pandas categoricals.
+    """
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], info: DatasetInfo):
+        super().__init__(arrays)
+        self.info = info
+
+    def to_pandas(self):
+        """A pandas DataFrame of these columns; categorical codes become ``pandas.Categorical``."""
+        import pandas as pd
+
+        data = {}
+        for name, values in self.items():
+            levels = self.info.variable(name).levels
+            data[name] = values if levels is None else pd.Categorical.from_codes(
+                np.asarray(values, dtype=np.int64), categories=list(levels))
+        return pd.DataFrame(data)
+
+
+def read_dataset(path: str | os.PathLike, columns: Sequence[str] | None = None) -> Columns:
+    """All blocks of the given columns, concatenated in memory (for small data).
+
+    A dict of name -> array (categoricals as codes) with a ``to_pandas()`` method.
+    """
     info = get_info(path)
     blocks = [read_block(path, b, columns, mmap=False, info=info) for b in range(info.blocks)]
     names = info.names if columns is None else list(columns)
     if not blocks:
-        return {name: np.empty(0, dtype=_empty_dtype(info.variable(name).type)) for name in names}
-    return {name: np.concatenate([b[name] for b in blocks]) for name in names}
+        return Columns({name: np.empty(0, dtype=_empty_dtype(info.variable(name).type))
+                        for name in names}, info)
+    return Columns({name: np.concatenate([b[name] for b in blocks]) for name in names}, info)
 
 
 def _empty_dtype(kind: str):
     return np.int32 if kind == "category" else np.dtype(kind)
 
 
-# --- CSV ----------------------------------------------------------------------
+# --- in-memory data sets and pandas ---------------------------------------------------
+
+MEMORY_PREFIX = "memory:"
+_MEMORY: dict[str, tuple[DatasetInfo, list[dict[str, np.ndarray]]]] = {}
 
 
-def _chunks(rows: Iterator[list[str]], size: int) -> Iterator[list[list[str]]]:
-    chunk: list[list[str]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _parse_float(text: str) -> float:
-    return np.nan if text.strip() in MISSING_TOKENS else float(text)
-
-
-def _infer_type(values: list[str]) -> str:
+def _memory_entry(path) -> tuple[DatasetInfo, list[dict[str, np.ndarray]]]:
     try:
-        for value in values:
-            _parse_float(value)
-    except ValueError:
-        return "category"
-    return "float64"
+        return _MEMORY[os.fspath(path)]
+    except KeyError:
+        raise DatasetError(f"{path} is not an in-memory data set of this process (released, or "
+                           "sent to another process: write it with write_dataset)") from None
 
 
-def _csv_column(name: str, values: list[str], kind: str, levels, first_line: int):
-    if kind == "category":
-        return Categorical.from_values(values, levels) if levels else Categorical.from_values(values)
-    try:
-        array = np.array([_parse_float(v) for v in values], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, v in enumerate(values) if _not_float(v))
-        raise DatasetError(
-            f"line {first_line + bad}: column {name!r} is {kind} but holds {values[bad]!r}"
-        ) from None
-    if kind == "float64":
-        return array
-    if np.isnan(array).any():
-        raise DatasetError(f"column {name!r} is {kind} but has missing values near line {first_line}")
-    return array.astype(kind)
+def register_memory(name: str, columns: Mapping[str, object], block_rows: int) -> str:
+    """Make ``columns`` (arrays or ``Categorical``) readable as the data set ``memory:<name>``.
 
-
-def _not_float(text: str) -> bool:
-    try:
-        _parse_float(text)
-    except ValueError:
-        return True
-    return False
-
-
-def csv_to_dataset(
-    csv_path: str | os.PathLike,
-    out: str | os.PathLike,
-    block_rows: int = DEFAULT_BLOCK_ROWS,
-    *,
-    types: Mapping[str, str] | None = None,
-    levels: Mapping[str, Sequence[str]] | None = None,
-    delimiter: str = ",",
-    chunk_rows: int = 100_000,
-    overwrite: bool = False,
-) -> DatasetInfo:
-    """Convert a CSV file with a header line to a data set, streaming.
-
-    The file is read ``chunk_rows`` lines at a time, so it may be larger than
-    memory. Column types come from ``types`` or are inferred from the first
-    chunk: a column whose values all parse as numbers (or are missing: empty,
-    ``NA``, ``NaN``) is ``float64``, any other is ``category``. Categorical
-    levels come from ``levels`` (fixed order, other values are an error) or
-    are collected as they appear (sorted within the chunk that brings them).
+    Blocks are views of the arrays (no copy for arrays already of a storage type).
+    Release it with ``release_memory``.
     """
-    levels = dict(levels or {})
-    types = {name: "category" for name in levels} | dict(types or {})
-    with open(csv_path, newline="") as handle, DatasetWriter(out, block_rows, overwrite) as writer:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = next(reader, None)
-        if not header:
-            raise DatasetError(f"{csv_path} is empty")
-        line = 2
-        for chunk in _chunks(reader, chunk_rows):
-            if any(len(row) != len(header) for row in chunk):
-                bad = next(i for i, row in enumerate(chunk) if len(row) != len(header))
-                raise DatasetError(
-                    f"line {line + bad}: {len(chunk[bad])} fields, the header has {len(header)}"
-                )
-            fields = list(zip(*chunk, strict=True))
-            for name, values in zip(header, fields, strict=True):
-                types.setdefault(name, _infer_type(list(values)))
-            writer.append(
-                {
-                    name: _csv_column(name, list(values), types[name], levels.get(name), line)
-                    for name, values in zip(header, fields, strict=True)
-                }
-            )
-            line += len(chunk)
-        if writer._names is None:
-            writer.append({name: np.empty(0) for name in header})
-    return get_info(out)
+    path = MEMORY_PREFIX + name
+    arrays, variables = {}, []
+    for column, values in columns.items():
+        kind = _storage_type(values)
+        if kind == "category":
+            categorical = values if isinstance(values, Categorical) else Categorical.from_values(values)
+            arrays[column] = np.asarray(categorical.codes).astype(code_dtype(len(categorical.levels)))
+            variables.append(VariableInfo(column, kind, tuple(categorical.levels)))
+        else:
+            arrays[column] = np.asarray(values).astype(kind, copy=False)
+            variables.append(VariableInfo(column, kind))
+    rows = len(next(iter(arrays.values()))) if arrays else 0
+    starts = range(0, rows, max(int(block_rows), 1))
+    blocks = [{n: a[s:s + block_rows] for n, a in arrays.items()} for s in starts]
+    info = DatasetInfo(path, rows, tuple(min(block_rows, rows - s) for s in starts), tuple(variables))
+    _MEMORY[path] = (info, blocks)
+    return path
+
+
+def release_memory(path: str) -> None:
+    """Forget the in-memory data set ``path`` (nothing happens if it is not registered)."""
+    _MEMORY.pop(os.fspath(path), None)
+
+
+def _is_frame(columns) -> bool:
+    return hasattr(columns, "dtypes") and hasattr(columns, "columns") and hasattr(columns, "iloc")
+
+
+def frame_columns(frame) -> dict[str, object]:
+    """A pandas DataFrame's columns as storable arrays: categoricals and strings become
+    ``Categorical`` (pandas' level order), nullable numbers with missing values float64
+    with NaN, datetimes are refused."""
+    import pandas as pd
+
+    columns: dict[str, object] = {}
+    for name in frame.columns:
+        series = frame[name]
+        dtype = series.dtype
+        if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) \
+                or pd.api.types.is_object_dtype(dtype):
+            categorical = series if isinstance(dtype, pd.CategoricalDtype) else series.astype("category")
+            levels = tuple(str(level) for level in categorical.cat.categories)
+            columns[str(name)] = Categorical(categorical.cat.codes.to_numpy(np.int32), levels)
+        elif pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
+            if series.isna().any():
+                columns[str(name)] = series.to_numpy(np.float64, na_value=np.nan)
+            else:
+                columns[str(name)] = series.to_numpy(bool if pd.api.types.is_bool_dtype(dtype) else np.int64)
+        elif pd.api.types.is_float_dtype(dtype):
+            kind = np.float32 if dtype == np.float32 or str(dtype) == "Float32" else np.float64
+            columns[str(name)] = series.to_numpy(kind, na_value=np.nan)
+        else:
+            raise DatasetError(f"column {name!r} has type {dtype}, which a data set cannot hold "
+                               "(numbers, booleans, strings and categoricals can be stored)")
+    return columns

@@ -1,10 +1,14 @@
 """RevoScaleR's HPA functions on a compute context: ``lin_mod``, ``logit``, ``glm``,
-``kmeans`` over a block dataset, with the blocks spread over the workers as tasks.
+``kmeans``, ``summary``, ``crosstabs``, ``cube`` and ``quantile``, with the blocks spread
+over the workers as tasks.
 
-The fitting loops live in :mod:`rxgrid.analytics.models`; this module gives them a
-``map_blocks`` that runs each step's partial statistics as one job of the context.
-With ``wait=False`` the whole fit (driver included) runs as a job on the cluster, so
-it survives the client's exit and ``job.result()`` is the fitted model.
+Every method takes ``(formula, data, ...)`` with ``data`` in any form
+:func:`rxgrid.analytics.data_source` reads (a data set, Parquet, CSV, a DataFrame: on a
+cluster a DataFrame or CSV is written to a scratch data set the workers read). The
+loops live in :mod:`rxgrid.analytics`; this module gives them a ``map_blocks`` that runs
+each step's partial statistics as one job of the context. With ``wait=False`` the whole
+fit (driver included) runs as a job on the cluster, so it survives the client's exit
+and ``job.result()`` is the fitted model.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 import contextvars
 import os
 
-from .._args import each
 from ..errors import InvalidArgumentError
+from ..runtime.args import each
 
 # True while a waiting fit runs one of its steps: a Ctrl-C then detaches the fit as a
 # whole (AnalyticsMixin._detach_fit), not the step's job, which that cancels.
@@ -41,33 +45,76 @@ class ContextMap:
 
 def fit_model(kind: str, data: str, formula, options: dict, map_blocks=None):
     """Fit model ``kind`` ('glm' or 'kmeans') on ``data`` (runs where it is called)."""
-    from ..analytics import models
+    from ..analytics import api
     if map_blocks is None:  # running as a driver task on a worker: use the cluster it runs on
         from .. import connect
         map_blocks = ContextMap(connect(os.environ["RXGRID_HEAD"]), options.pop("_priority", 0))
     if kind == "kmeans":
-        return models.kmeans(data, formula, options.pop("k"), map_blocks=map_blocks, **options)
-    return models.glm(data, formula, map_blocks=map_blocks, **options)
+        return api.kmeans(formula, data, map_blocks=map_blocks, **options)
+    return api.glm(formula, data, map_blocks=map_blocks, **options)
 
 
 class AnalyticsMixin:
     """The HPA methods every compute context has (it provides ``options().exec`` and ``_total_slots``)."""
 
-    def lin_mod(self, formula: str, data: str, *, cube: bool = False, wait: bool = True, **options):
+    _in_process = False  # whether block steps run in this process (then a DataFrame is read in place)
+
+    def lin_mod(self, formula: str, data, *, cube: bool = False, wait: bool = True, **options):
         """Linear model (rxLinMod): ``cluster.lin_mod("ArrDelay ~ DayOfWeek", data=path, cube=True)``."""
-        return self._fit("glm", data, formula, dict(family="gaussian", cube=cube, **options), wait)
+        return self._fit_data("glm", data, formula, dict(family="gaussian", cube=cube, **options), wait)
 
-    def logit(self, formula: str, data: str, *, wait: bool = True, **options):
+    def logit(self, formula: str, data, *, wait: bool = True, **options):
         """Logistic regression (rxLogit) on a 0/1 response."""
-        return self._fit("glm", data, formula, dict(family="binomial", **options), wait)
+        return self._fit_data("glm", data, formula, dict(family="binomial", **options), wait)
 
-    def glm(self, formula: str, data: str, *, family: str = "gaussian", wait: bool = True, **options):
+    def glm(self, formula: str, data, *, family: str = "gaussian", wait: bool = True, **options):
         """Generalised linear model (rxGlm): family 'gaussian', 'binomial' or 'poisson'."""
-        return self._fit("glm", data, formula, dict(family=family, **options), wait)
+        return self._fit_data("glm", data, formula, dict(family=family, **options), wait)
 
-    def kmeans(self, formula, data: str, k, *, wait: bool = True, **options):
-        """k-means (rxKmeans) over the columns of a formula ``"~ a + b"`` or a list of names."""
-        return self._fit("kmeans", data, formula, dict(k=k, **options), wait)
+    def kmeans(self, formula, data, centers=None, *, wait: bool = True, **options):
+        """k-means (rxKmeans) over the columns of ``"~ a + b"`` (or a list of names); ``centers``
+        is a number of clusters or an array of starting centers; ``max_iter`` (10)."""
+        from ..analytics.api import renamed
+        renamed(options, "k", "centers", "kmeans")
+        renamed(options, "iter_max", "max_iter", "kmeans")
+        centers = options.pop("centers") if centers is None and "centers" in options else centers
+        return self._fit_data("kmeans", data, formula, dict(centers=centers, **options), wait)
+
+    def summary(self, formula: str, data, **options):
+        """Summary statistics (rxSummary) as a DataFrame; see :func:`rxgrid.analytics.summary`."""
+        return self._summarize("summary", formula, data, options)
+
+    def crosstabs(self, formula: str, data, **options):
+        """Contingency tables (rxCrossTabs) as a DataFrame; see :func:`rxgrid.analytics.crosstabs`."""
+        return self._summarize("crosstabs", formula, data, options)
+
+    def cube(self, formula: str, data, **options):
+        """Cell means and counts (rxCube) as a DataFrame; see :func:`rxgrid.analytics.cube`."""
+        return self._summarize("cube", formula, data, options)
+
+    def quantile(self, column: str, data, probs=(0.0, 0.25, 0.5, 0.75, 1.0), **options):
+        """Quantiles (rxQuantile) as a DataFrame; see :func:`rxgrid.analytics.quantile`."""
+        return self._summarize("quantile", column, data, dict(options, probs=probs))
+
+    def _summarize(self, name: str, first, data, options: dict):
+        from ..analytics import quantiles, sources, summaries
+        function = quantiles.quantile if name == "quantile" else getattr(summaries, name)
+        map_blocks = self._block_map(options.pop("priority", 0))
+        with sources.data_source(data, in_process=self._in_process) as path:
+            return function(first, path, map_blocks=map_blocks, **options)
+
+    def _block_map(self, priority: int):
+        return ContextMap(self, priority)
+
+    def _fit_data(self, kind: str, data, formula, options: dict, wait: bool):
+        """Resolve ``data`` (the old ``(data, formula)`` order warns), then fit."""
+        from ..analytics import api, sources
+        formula, data = api.ordered(formula, data, "lin_mod" if kind == "glm" else kind)
+        api.renamed(options, "iter_max", "max_iter", kind)
+        keep = not wait and not self._in_process  # a non-waiting fit reads it after we return
+        with sources.data_source(data, in_process=self._in_process, keep=keep) as path:
+            result = self._fit(kind, path, formula, options, wait)
+        return api._labelled(result, data) if wait else result
 
     def predict(self, model, data, **options):
         """Score a fitted model (rxPredict); a data set is scored block by block as tasks here."""

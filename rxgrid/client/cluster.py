@@ -17,34 +17,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _blobfiles
 from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import dumps
 from .._version import PROTOCOL_VERSION
 from ..errors import (
-    MISSING_BLOB,
     AuthenticationError,
     DuplicateJobError,
     HeadUnavailableError,
-    InvalidArgumentError,
     JobNotFoundError,
+    MissingBlobError,
     ProtocolMismatchError,
     RxgridError,
     TaskFailure,
 )
+from ..runtime.serialize import dumps, in_band_bytes
+from ..transport import blobfiles as _blobfiles
+from ..transport.wire import job_state, job_state_from_wire, seconds, timestamp
 from .analytics import FIT_STEP
 from .context import ComputeContext
 from .job import Job, JobInfo, outcome
 from .options import JobOptions
 from .prepare import PreparedCall
 from .results import ResultSet, print_outputs
-from .rpc import HeadConnection
+from .rpc import HeadConnection, check_address
 
 log = logging.getLogger("rxgrid.client")
 
 INLINE_BLOB_BYTES = 256 << 10
 ON_HEAD_MEMORY = 4096  # blob hashes remembered as already on the head
+LARGE_PICKLE_BYTES = 10_000_000  # a function or argument pickled in band above this: a warning
+CONNECT_TIMEOUT = 10.0  # seconds the first connect waits for a head that is not there
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,21 @@ class WorkerInfo:
     chunks_done: int
     blob_bytes_sent: int = 0
 
+    @classmethod
+    def from_proto(cls, w: pb.WorkerInfo) -> WorkerInfo:
+        """A WorkerInfo read from the head's ``WorkerInfo`` message."""
+        state = "connected" if w.state == pb.WORKER_STATE_CONNECTED else "registering"
+        return cls(w.name, w.host, w.cores, w.busy, state, seconds(w.last_heartbeat_time), w.pid,
+                   w.chunks_done, w.blob_bytes_sent)
+
+
+class WorkerList(list):
+    """A list of WorkerInfo that Jupyter shows as a table."""
+
+    def _repr_html_(self) -> str:
+        from .html import workers_html
+        return workers_html(self)
+
 
 class Cluster(ComputeContext):
     """A connection to an rxgrid head: run jobs, find them again, clean up.
@@ -83,7 +100,10 @@ class Cluster(ComputeContext):
     Use :func:`rxgrid.connect` or :func:`rxgrid.local` rather than this constructor.
     """
 
-    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None):
+    def __init__(self, address: str, retry_deadline: float = 60.0, settings=None,
+                 timeout: float = CONNECT_TIMEOUT):
+        if not address.startswith("unix:"):
+            check_address(address)
         self.address = address
         self._conn = HeadConnection(address, retry_deadline, settings)
         # Blobs the head holds, as far as this client knows (a bounded memory: a forgotten
@@ -92,11 +112,16 @@ class Cluster(ComputeContext):
         self.last_job: Job | None = None
         self._inbox: str | None = None  # the head's blob inbox, if it may be on this host
         self._slots, self._slots_at = 1, 0.0
-        self._connect()
+        try:
+            self._connect(give_up_after=timeout)
+        except BaseException:
+            self._conn.close()
+            raise
 
-    def _connect(self) -> pb.ConnectReply:
+    def _connect(self, give_up_after: float | None = None) -> pb.ConnectResponse:
         reply = self._conn.call("Connect", pb.ConnectRequest(protocol_version=PROTOCOL_VERSION,
-                                                              client="python"))
+                                                              client="python"),
+                                give_up_after=give_up_after)
         if reply.protocol_version != PROTOCOL_VERSION:
             raise ProtocolMismatchError(f"head speaks protocol {reply.protocol_version}, this "
                                         f"client {PROTOCOL_VERSION}")
@@ -112,13 +137,17 @@ class Cluster(ComputeContext):
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.address}>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: workers, executor slots (busy / all) and the queue."""
+        from .html import cluster_html
+        return cluster_html(self.address, self.workers(), self.disk_usage().jobs_by_state)
+
     # ---------------------------------------------------------------- exec
     def _run(self, call: PreparedCall, options: JobOptions):
         """Submit ``call``: its Job at once (``wait=False``), or its results when it ends."""
         def build() -> pb.JobSpec:
             spec = self._spec(call)
-            spec.single_result, spec.console_output = options._single_result, options.console_output
-            spec.output_files.extend(options.output_files)
+            spec.single_result = options._single_result
             return spec
 
         job = Job(self, call.job_id)
@@ -146,8 +175,8 @@ class Cluster(ComputeContext):
         spec = build()
         try:
             result = send(spec)
-        except InvalidArgumentError as exc:
-            if MISSING_BLOB not in str(exc) or not self._on_head:
+        except MissingBlobError:
+            if not self._on_head:
                 raise
             log.info("the head no longer holds a blob this client sent before (cleaned up); "
                      "sending the job again with all its blobs")
@@ -155,8 +184,8 @@ class Cluster(ComputeContext):
             spec = build()
             result = send(spec)
         if spec.auto_cleanup:  # its blobs go with it (unless another job holds them too)
-            for digest in (spec.function_blob, spec.common_blob, spec.objects_blob,
-                           *spec.chunk_blobs):
+            for digest in (spec.recipe.function_blob, spec.recipe.common_blob,
+                           spec.recipe.objects_blob, *spec.chunk_blobs):
                 self._on_head.pop(digest, None)
         else:
             for blob in spec.inline_blobs:
@@ -173,7 +202,7 @@ class Cluster(ComputeContext):
         deadline, retried = time.monotonic() + self._conn.retry_deadline, False
         while True:
             try:
-                self._conn.call("SubmitJob", spec, retry=False)
+                self._conn.call("SubmitJob", pb.SubmitJobRequest(job=spec), retry=False)
                 return
             except HeadUnavailableError:
                 if time.monotonic() > deadline:
@@ -191,7 +220,7 @@ class Cluster(ComputeContext):
         running" is true even if the Ctrl-C came before the job left. True if it had not
         arrived and was submitted now (as a non-waiting job; the id makes this safe)."""
         try:
-            self._conn.call("SubmitJob", spec, retry=False)
+            self._conn.call("SubmitJob", pb.SubmitJobRequest(job=spec), retry=False)
             return True
         except DuplicateJobError:
             return False  # it got there: it runs on
@@ -226,7 +255,7 @@ class Cluster(ComputeContext):
         except JobNotFoundError:
             self._submit(spec)  # the head never stored it
         result = job.result()
-        if spec.console_output:
+        if spec.recipe.console_output:
             print_outputs(job.logs().values())
         _warn_failures(job.info())
         return result
@@ -235,17 +264,9 @@ class Cluster(ComputeContext):
         inline: dict[str, bytes] = {}
         o = call.options
         spec = pb.JobSpec(
-            job_id=call.job_id, name=call.name,
-            function_blob=function_blob or self._blob(dumps(call.function, "function"), inline),
-            num_tasks=call.num_tasks, priority=o.priority,
-            has_seed=call.seed is not None, seed=call.seed or 0,
-            continue_on_failure=o.continue_on_failure, per_node=o.per_node,
-            packages=o.packages, timeout=o.timeout or 0, auto_cleanup=o.auto_cleanup,
-            rng_kind=o.rng_kind)
-        if call.args or call.kwargs:
-            spec.common_blob = self._blob(dumps((call.args, call.kwargs), "arguments"), inline)
-        if call.objects:
-            spec.objects_blob = self._blob(dumps(call.objects, "objects"), inline)
+            job_id=call.job_id, name=call.name, recipe=self._recipe(call, function_blob, inline),
+            num_tasks=call.num_tasks, priority=o.priority, per_node=o.per_node,
+            auto_cleanup=o.auto_cleanup)
         if call.columns:
             chunks = call.chunks(self._current_slots())
             spec.chunk_size = o.chunk_size or 0
@@ -257,6 +278,20 @@ class Cluster(ComputeContext):
             spec.chunk_size = o.chunk_size
         spec.inline_blobs.extend(pb.Blob(hash=h, data=d) for h, d in inline.items())
         return spec
+
+    def _recipe(self, call: PreparedCall, function_blob: str,
+                inline: dict[str, bytes]) -> pb.TaskRecipe:
+        """A call's TaskRecipe: its options' (``JobOptions.task_recipe``) and its blobs."""
+        recipe = call.options.task_recipe(call.seed)
+        recipe.function_blob = function_blob or self._blob(
+            _checked(dumps(call.function, "function"), "function"), inline)
+        if call.args or call.kwargs:
+            recipe.common_blob = self._blob(_checked(dumps((call.args, call.kwargs), "arguments"),
+                                                     "common arguments"), inline)
+        if call.objects:
+            recipe.objects_blob = self._blob(_checked(dumps(call.objects, "objects"), "objects"),
+                                             inline)
+        return recipe
 
     def _total_slots(self) -> int:
         self._slots_at = 0.0
@@ -274,7 +309,8 @@ class Cluster(ComputeContext):
         if len(data) <= INLINE_BLOB_BYTES:
             inline[digest] = data
             return digest
-        missing = self._conn.call("MissingBlobs", pb.BlobQuery(hashes=[digest])).missing
+        missing = self._conn.call("FindMissingBlobs",
+                                  pb.FindMissingBlobsRequest(hashes=[digest])).missing
         if missing and not self._put_blob_file(data, digest):
             self._conn.put_blob(data, digest)
         self._on_head_add(digest)
@@ -288,7 +324,7 @@ class Cluster(ComputeContext):
         if name is None:
             return False
         try:
-            self._conn.call("PutBlobFile", pb.BlobFile(name=name, hash=digest))
+            self._conn.call("PutBlobFile", pb.PutBlobFileRequest(name=name, hash=digest))
             return True
         except (HeadUnavailableError, AuthenticationError):
             raise
@@ -312,7 +348,9 @@ class Cluster(ComputeContext):
              until: float | None = None, limit: int = 0) -> list[JobInfo]:
         """Jobs on the head, oldest first, filtered by state and submission time."""
         reply = self._conn.call("ListJobs", pb.ListJobsRequest(
-            state=state or "", since=_timestamp(since), until=_timestamp(until), limit=limit))
+            state=job_state(state) if state else pb.JOB_STATE_UNSPECIFIED,
+            since_time=timestamp(_timestamp(since)), until_time=timestamp(_timestamp(until)),
+            limit=limit))
         return [JobInfo.from_proto(j) for j in reply.jobs]
 
     def cleanup(self, jobs=None, force: bool = False) -> list[str]:
@@ -323,21 +361,21 @@ class Cluster(ComputeContext):
         """
         ids = [] if jobs is None else [j.id if isinstance(j, Job) else j
                                        for j in ([jobs] if isinstance(jobs, (str, Job)) else jobs)]
-        reply = self._conn.call("Cleanup", pb.CleanupRequest(job_ids=ids, force=force))
+        reply = self._conn.call("CleanupJobs", pb.CleanupJobsRequest(job_ids=ids, force=force))
         if reply.refused:
             log.warning("cleanup kept %d job(s): %s", len(reply.refused), reply.reason)
         return list(reply.removed)
 
-    def workers(self) -> list[WorkerInfo]:
-        """The workers connected to the head."""
-        reply = self._conn.call("ListWorkers", pb.Empty())
-        return [WorkerInfo(w.name, w.host, w.cores, w.busy, w.state, w.last_heartbeat, w.pid,
-                           w.chunks_done, w.blob_bytes_sent) for w in reply.workers]
+    def workers(self) -> WorkerList:
+        """The workers connected to the head (a list; a table in Jupyter)."""
+        reply = self._conn.call("ListWorkers", pb.ListWorkersRequest())
+        return WorkerList(WorkerInfo.from_proto(w) for w in reply.workers)
 
     def disk_usage(self) -> DiskUsage:
         """How much the head's state dir holds (database, blobs) and its jobs by state."""
-        r = self._conn.call("DiskUsage", pb.Empty())
-        return DiskUsage(r.state_dir, r.database_bytes, r.blob_bytes, r.blobs, dict(r.jobs_by_state))
+        r = self._conn.call("GetDiskUsage", pb.GetDiskUsageRequest())
+        by_state = {job_state_from_wire(pb.JobState.Value(k)): n for k, n in r.jobs_by_state.items()}
+        return DiskUsage(r.state_dir, r.database_bytes, r.blob_bytes, r.blobs, by_state)
 
     # ---------------------------------------------------------------- services
     def publish_service(self, name: str, version: str, fn, description: str = "",
@@ -349,16 +387,18 @@ class Cluster(ComputeContext):
     def service(self, name: str, version: str):
         """A published service, to call (``svc(**inputs)``) or to score batches with."""
         from .services import Service
-        return Service(self, self._conn.call("GetService", pb.ServiceRef(name=name, version=version)))
+        reply = self._conn.call("GetService", pb.GetServiceRequest(name=name, version=version))
+        return Service(self, reply.service)
 
     def services(self) -> list:
         """Every published service (name, version, description, inputs, outputs)."""
         from .services import Service
-        return [Service(self, s) for s in self._conn.call("ListServices", pb.Empty()).services]
+        reply = self._conn.call("ListServices", pb.ListServicesRequest())
+        return [Service(self, s) for s in reply.services]
 
     def delete_service(self, name: str, version: str) -> None:
         """Remove a published version (batches already run keep their results)."""
-        self._conn.call("DeleteService", pb.ServiceRef(name=name, version=version))
+        self._conn.call("DeleteService", pb.DeleteServiceRequest(name=name, version=version))
 
     def executor(self, keep_jobs: bool = False) -> ClusterExecutor:
         """A ``concurrent.futures.Executor`` whose ``submit``/``map`` run on this cluster.
@@ -370,6 +410,24 @@ class Cluster(ComputeContext):
 
     def _make_executor(self, keep_jobs: bool, options: JobOptions) -> ClusterExecutor:
         return ClusterExecutor(self, keep_jobs=keep_jobs, options=options)
+
+
+def _checked(data: bytes, what: str) -> bytes:
+    """``data``; a WARNING first when its in-band pickle is larger than LARGE_PICKLE_BYTES.
+
+    In-band bytes are unpickled into a private copy by every executor that runs the job;
+    numpy arrays travel out of band and are mapped, so they do not count.
+    """
+    size = in_band_bytes(data)
+    if size > LARGE_PICKLE_BYTES:
+        how = ("a function that captures data (a closure, a global of __main__) carries it "
+               "in every job: pass the data as an argument instead"
+               if what == "function" else
+               "every executor unpickles its own copy: pass large data as numpy arrays "
+               "(mapped, not copied) or as a path on storage the workers share, read inside "
+               "the task")
+        log.warning("the %s: %.0f MB pickled in band; %s", what, size / 1e6, how)
+    return data
 
 
 def _progress_wanted(progress) -> bool:
@@ -453,7 +511,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         ready ``timeout`` seconds after this call; the job is then cancelled, as it is
         when a task raises or the iterator is dropped early.
         """
-        from .._args import each
+        from ..runtime.args import each
         columns = [list(it) for it in iterables]
         if not columns or not columns[0]:
             return iter(())
@@ -506,4 +564,4 @@ def _settle(future: concurrent.futures.Future, job: Job) -> None:
         future.set_result(value)
 
 
-__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo"]
+__all__ = ["Cluster", "ClusterExecutor", "DiskUsage", "WorkerInfo", "WorkerList"]

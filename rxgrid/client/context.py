@@ -85,7 +85,8 @@ class ComputeContext(AnalyticsMixin):
                 ``rng_kind`` (str, ``"pcg64"``): pcg64, philox, sfc64 or mt19937;
                 ``console_output`` (bool): keep what tasks print (``job.logs()``);
                 ``output_files`` (list of str): glob patterns of files kept per task;
-                ``progress`` (bool or None): a progress bar while blocking.
+                ``progress`` (bool or None): a progress bar while blocking;
+                ``retries`` (int, 0): run a task that raises again, up to this many times.
 
         Returns:
             With ``wait=True`` the results in task order (a failed task's place holds a
@@ -276,10 +277,30 @@ def glm(formula: str, data, **options):
     return get_context().glm(formula, data, **options)
 
 
-def kmeans(formula, data, k, **options):
+def kmeans(formula, data, centers=None, **options):
     """k-means (rxKmeans) on the current compute context."""
-    return get_context().kmeans(formula, data, k, **options)
+    return get_context().kmeans(formula, data, centers, **options)
+
+
+def summary(formula: str, data, **options):
+    """Summary statistics (rxSummary) on the current compute context, as a DataFrame."""
+    return get_context().summary(formula, data, **options)
+
+
+def crosstabs(formula: str, data, **options):
+    """Contingency tables (rxCrossTabs) on the current compute context, as a DataFrame."""
+    return get_context().crosstabs(formula, data, **options)
+
+
+def cube(formula: str, data, **options):
+    """Cell means and counts (rxCube) on the current compute context, as a DataFrame."""
+    return get_context().cube(formula, data, **options)
+
+
+def quantile(column: str, data, probs=(0.0, 0.25, 0.5, 0.75, 1.0), **options):
+    """Quantiles (rxQuantile) on the current compute context, as a DataFrame."""
+    return get_context().quantile(column, data, probs, **options)
 
 
 __all__ = ["BoundContext", "ComputeContext", "get_context", "set_context", "use_context", "exec",
-           "lin_mod", "logit", "glm", "kmeans"]
+           "lin_mod", "logit", "glm", "kmeans", "summary", "crosstabs", "cube", "quantile"]

@@ -33,9 +33,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from .. import _chunk
-from .._serialize import dumps, loads
 from ..errors import DuplicateJobError, InvalidArgumentError, JobNotFoundError, TaskFailure
+from ..runtime import chunk as _chunk
+from ..runtime.serialize import dumps, loads
 from ..states import JobState
 from .analytics import ContextMap, fit_model
 from .cluster import WorkerInfo, _timestamp, _warn_failures
@@ -54,7 +54,7 @@ ChunkOutcome = tuple[list, list[TaskFailure]]
 def run_pickled_chunk(call_bytes: bytes, columns_bytes: bytes | None, first: int, count: int,
                       packages: tuple[str, ...] = (), worker: str = "",
                       node_name: str | None = None) -> ChunkOutcome:
-    """Run tasks ``first .. first + count - 1`` of a pickled :class:`rxgrid._chunk.ChunkCall`.
+    """Run tasks ``first .. first + count - 1`` of a pickled :class:`rxgrid.runtime.chunk.ChunkCall`.
 
     Runs inside the executor. A chunk that cannot start (a package missing, a function
     that does not unpickle) fails every one of its tasks, as on a cluster worker.
@@ -261,7 +261,7 @@ class ExecutorContext(ComputeContext):
         self._register(job)
         if not options.wait:
             return job
-        value = job.result()
+        value = job.result(progress=options.progress if call.num_tasks > 1 else False)
         _warn_failures(job.info())
         return value
 
@@ -283,8 +283,8 @@ class ExecutorContext(ComputeContext):
         if o.auto_cleanup:
             job._on_collected = self._forget
         function = _chunk.with_objects(call.function, call.objects)
-        template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0, call.seed,
-                                    not o.continue_on_failure, o.rng_kind)
+        template = _chunk.ChunkCall(function, call.args, call.kwargs, None, 0, 0,
+                                    o.task_settings(call.seed))
         dumps(function, "function")  # a clear error naming the function, and by-value modules
         call_bytes = dumps(template, "function and arguments")
         node = self.name if o.per_node else None

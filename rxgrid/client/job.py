@@ -29,6 +29,7 @@ from ..errors import (
     TaskFailure,
 )
 from ..states import JobState
+from ..transport.wire import job_state_from_wire, seconds
 from .results import ResultSet, TaskOutput, failure_from_proto
 
 
@@ -68,10 +69,12 @@ class JobInfo:
     @classmethod
     def from_proto(cls, m: pb.JobInfo) -> JobInfo:
         """A JobInfo read from the head's ``JobInfo`` message."""
-        return cls(m.job_id, m.name, m.state, m.priority, m.tasks_total, m.tasks_done,
-                   m.tasks_failed, m.chunks_total, m.chunks_done, m.submitted_at, m.started_at,
-                   m.finished_at, m.collected, m.per_node, m.error, m.seed if m.has_seed else None,
-                   m.single_result, m.rng_kind or "pcg64", m.owner)
+        r = m.recipe
+        return cls(m.job_id, m.name, job_state_from_wire(m.state), m.priority, m.tasks_total,
+                   m.tasks_done, m.tasks_failed, m.chunks_total, m.chunks_done,
+                   seconds(m.submit_time), seconds(m.start_time), seconds(m.end_time), m.collected,
+                   m.per_node, m.error, r.seed if r.HasField("seed") else None, m.single_result,
+                   r.rng_kind or "pcg64", m.owner)
 
     @property
     def is_done(self) -> bool:
@@ -142,6 +145,11 @@ class JobHandle:
     id: str
     _POLL = 0.05  # seconds between info() calls while waiting, doubling up to 1 s
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: id, state, a progress bar and the errors count."""
+        from .html import job_html
+        return job_html(self.info())
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id}>"
 
@@ -167,8 +175,8 @@ class JobHandle:
 
         ``progress=None`` draws a progress bar when stderr is a terminal; True always.
         """
-        from .progress import ProgressBar, wanted
-        bar = ProgressBar(self.id) if wanted(progress) else None
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
         try:
             for info in self._infos(timeout, progress=bar is not None):
                 if bar is not None:
@@ -265,14 +273,24 @@ class Job(JobHandle):
 
     def info(self) -> JobInfo:
         """Everything the head knows of this job right now."""
-        return JobInfo.from_proto(self._conn.call("GetJob", pb.JobRef(job_id=self.id)))
+        return JobInfo.from_proto(self._conn.call("GetJob", pb.GetJobRequest(job_id=self.id)).job)
 
-    def watch(self, timeout: float | None = None):
+    def watch(self, timeout: float | None = None, progress: bool | None = None):
         """Yield the job's JobInfo each time its state or progress changes, until it ends.
 
-        A server-streaming call: the head pushes each change, nothing is polled.
+        A server-streaming call: the head pushes each change, nothing is polled. A
+        progress bar follows it too (``progress=None``: in a terminal or a notebook).
         """
-        return self._infos(timeout, progress=True)
+        from .progress import progress_bar, wanted
+        bar = progress_bar(self.id) if wanted(progress) else None
+        try:
+            for info in self._infos(timeout, progress=True):
+                if bar is not None:
+                    bar.update(info.tasks_done, info.tasks_failed, info.tasks_total, info.state)
+                yield info
+        finally:
+            if bar is not None:
+                bar.close()
 
     def _infos(self, timeout: float | None, progress: bool):
         """JobInfo from WatchJob (every change, or only the final one), riding out restarts."""
@@ -281,9 +299,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchJobRequest(job_id=self.id, progress=progress),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchRequest(job_id=self.id, progress=progress), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "info":
                         info = JobInfo.from_proto(event.info)
                         yield info
@@ -291,6 +310,8 @@ class Job(JobHandle):
                             return
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:  # left early (Ctrl-C, a caller's break): end the call now, not at GC
+                stream.cancel()
 
     def _watch_broke(self, exc: grpc.RpcError, timeout: float | None) -> None:
         """A WatchJob stream ended in an error: raise it, or wait out a head restart."""
@@ -319,9 +340,10 @@ class Job(JobHandle):
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise self._timeout(timeout)
+            stream = self._conn.stub.WatchJob(pb.WatchJobRequest(job_id=self.id, results=True),
+                                              timeout=remaining)
             try:
-                for event in self._conn.stub.WatchJob(
-                        pb.WatchRequest(job_id=self.id, results=True), timeout=remaining):
+                for event in stream:
                     if event.WhichOneof("event") == "chunk":
                         results.add(event.chunk, self._conn.fetch_blob)
                         for value in results.in_order(position):
@@ -331,6 +353,8 @@ class Job(JobHandle):
                         ended = JobInfo.from_proto(event.info)
             except grpc.RpcError as exc:
                 self._watch_broke(exc, timeout)
+            finally:
+                stream.cancel()
         yield from outcome(ended, results)[position:]
 
     def _detach(self) -> None:
@@ -339,18 +363,18 @@ class Job(JobHandle):
 
     def _fetch(self) -> ResultSet:
         results = ResultSet()
-        for chunk in self._conn.stream("GetResults", pb.JobRef(job_id=self.id)):
-            results.add(chunk, self._conn.fetch_blob)
+        for response in self._conn.stream("GetResults", pb.GetResultsRequest(job_id=self.id)):
+            results.add(response.chunk, self._conn.fetch_blob)
         return results
 
     def errors(self) -> dict[int, TaskFailure]:
         """Task index -> TaskFailure (type, message, traceback) for every failed task."""
-        reply = self._conn.call("GetErrors", pb.JobRef(job_id=self.id))
+        reply = self._conn.call("GetErrors", pb.GetErrorsRequest(job_id=self.id))
         return {e.task: failure_from_proto(e) for e in reply.errors}
 
     def logs(self, task: int | None = None) -> dict[int, TaskOutput]:
         """Task index -> TaskOutput(stdout, stderr), for jobs run with ``console_output=True``."""
-        request = pb.LogsRequest(job_id=self.id, all_tasks=task is None, task=task or 0)
+        request = pb.GetLogsRequest(job_id=self.id, task=task)
         reply = self._conn.call("GetLogs", request)
         return {o.task: TaskOutput(o.task, o.stdout, o.stderr) for o in reply.outputs}
 
@@ -362,7 +386,7 @@ class Job(JobHandle):
         return out
 
     def _file_records(self) -> list:
-        return list(self._conn.call("ListFiles", pb.JobRef(job_id=self.id)).files)
+        return list(self._conn.call("ListFiles", pb.ListFilesRequest(job_id=self.id)).files)
 
     def file_content(self, task: int, path: str) -> bytes:
         """The bytes of one kept file of one task."""
@@ -378,7 +402,7 @@ class Job(JobHandle):
 
     def cancel(self) -> bool:
         """Cancel the job: queued chunks are dropped, running ones stopped. False if it had ended."""
-        return self._conn.call("CancelJob", pb.JobRef(job_id=self.id)).cancelled
+        return self._conn.call("CancelJob", pb.CancelJobRequest(job_id=self.id)).cancelled
 
 
 __all__ = ["Job", "JobHandle", "JobInfo", "Progress"]

@@ -20,6 +20,7 @@ import time
 from .. import defaults
 from ..errors import RxgridError
 from .cluster import Cluster
+from .notices import relay
 
 log = logging.getLogger("rxgrid.local")
 
@@ -60,6 +61,7 @@ class LocalCluster(Cluster):
         settings = self._secure(token, worker_token, tls_dir, users_file)
         self._procs: dict[str, subprocess.Popen] = {}
         self._closed = False
+        self._notices = relay(self.state_dir)  # the children's few lines for the user
         address = f"{host}:{free_port()}"
         self.address = address
         atexit.register(self.close)
@@ -83,7 +85,7 @@ class LocalCluster(Cluster):
 
         With ``users_file`` the head takes its named users, and ``token`` is the one this
         client connects with (one of that file's)."""
-        from .._channel import ChannelSettings
+        from ..transport.channel import ChannelSettings
         if bool(token) != bool(worker_token):
             raise ValueError("give both token and worker_token, or neither")
         if token:
@@ -111,6 +113,8 @@ class LocalCluster(Cluster):
         log_file = os.fdopen(os.open(os.path.join(self.log_dir, f"{key}.log"),
                                      os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self._notices is not None:
+            env[self._notices.env_name] = self._notices.path
         proc = subprocess.Popen(
             [sys.executable, "-m", "rxgrid", *args, "--parent-pid", str(os.getpid()),
              "--log-level", self.log_level],
@@ -204,6 +208,8 @@ class LocalCluster(Cluster):
                 pass
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
+        if self._notices is not None:
+            self._notices.close()
         if self._own_dir:
             shutil.rmtree(self.state_dir, ignore_errors=True)
         atexit.unregister(self.close)

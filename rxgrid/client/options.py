@@ -21,11 +21,16 @@ import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InvalidArgumentError
 
+if TYPE_CHECKING:
+    from .._proto import rxgrid_pb2 as pb
+    from ..runtime.chunk import TaskSettings
+
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+MAX_RETRIES = 100  # as the head allows (rxgrid.head.validate)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,10 @@ class JobOptions:
         console_output: Keep what each task prints (shown after a blocking call, ``job.logs()``).
         output_files: Glob patterns of files kept per task (``"test-*.txt"``, ``"out/**"``).
         progress: Draw a progress bar while blocking: None when stderr is a terminal.
+        retries: Run a task that raises again, up to this many times, wherever it runs
+            (Ray's ``max_retries``, Dask's ``retries=``); a seeded task starts each attempt
+            on the same stream, so a retry gives what a first run would. A task that fails
+            every time reports its last exception and how many attempts it had.
     """
 
     times: int | None = None
@@ -73,12 +82,17 @@ class JobOptions:
     console_output: bool = False
     output_files: tuple[str, ...] = ()
     progress: bool | None = None
+    retries: int = 0
     # Internal: the job's value is its one task's result, not a list (non-waiting fits).
     _single_result: bool = dataclasses.field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         _positive_int(self.times, "times")
         _positive_int(self.chunk_size, "chunk_size")
+        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or not (
+                0 <= self.retries <= MAX_RETRIES):
+            raise InvalidArgumentError(f"retries must be a whole number from 0 to {MAX_RETRIES}, "
+                                       f"got {self.retries!r}")
         _check_seed(self.seed)
         _check_rng_kind(self.rng_kind)
         if self.timeout is not None and (isinstance(self.timeout, bool)
@@ -99,6 +113,29 @@ class JobOptions:
         for name in ("wait", "continue_on_failure", "per_node", "auto_cleanup",
                      "console_output", "_single_result"):
             set_field(self, name, bool(getattr(self, name)))
+
+    # -------------------------------------------------------------- the two converters
+    def task_settings(self, seed: int | None) -> TaskSettings:
+        """How each task runs, for the runtime (``local_sequential()``, executor contexts).
+
+        ``seed``: the job's seed as drawn (``"auto"`` resolved).
+        """
+        from ..runtime.chunk import TaskSettings
+        return TaskSettings(seed=seed, rng_kind=self.rng_kind,
+                            stop_on_failure=not self.continue_on_failure,
+                            capture_output=self.console_output, output_patterns=self.output_files,
+                            retries=self.retries)
+
+    def task_recipe(self, seed: int | None) -> pb.TaskRecipe:
+        """How each task runs, for the wire (an rxgrid cluster): the TaskRecipe without its
+        blobs (``Cluster`` adds the function, arguments and objects it has sent)."""
+        from .._proto import rxgrid_pb2 as pb
+        from ..transport.wire import duration
+        return pb.TaskRecipe(seed=seed, rng_kind=self.rng_kind, packages=self.packages,
+                             timeout=duration(self.timeout),
+                             continue_on_failure=self.continue_on_failure,
+                             console_output=self.console_output, output_files=self.output_files,
+                             retries=self.retries)
 
     def replace(self, **changes: Any) -> JobOptions:
         """A copy with ``changes`` applied (checked); an unknown name is an error."""
@@ -199,7 +236,7 @@ def _check_seed(seed: Any) -> None:
 
 
 def _check_rng_kind(rng_kind: Any) -> None:
-    from .._seeding import RNG_KINDS
+    from ..runtime.seeding import RNG_KINDS
     if rng_kind not in RNG_KINDS:
         raise InvalidArgumentError(f"rng_kind must be one of {', '.join(RNG_KINDS)}, "
                                    f"got {rng_kind!r}")

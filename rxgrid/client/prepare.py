@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from .._args import column_slices, split_arguments
-from .._chunk_sizes import guided_sizes
 from ..errors import InvalidArgumentError
+from ..runtime.args import column_slices, split_arguments
+from ..runtime.chunk_sizes import guided_sizes
 from .options import JobOptions
 
 

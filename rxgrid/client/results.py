@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import loads
 from ..errors import TaskFailure
+from ..runtime.serialize import loads
 
 log = logging.getLogger("rxgrid.client")
 
@@ -36,6 +36,17 @@ def failure_from_proto(e: pb.TaskError) -> TaskFailure:
     return TaskFailure(e.task, e.type, e.message, e.traceback, e.worker, e.exception)
 
 
+def _values(chunk: pb.ChunkResult, fetch_blob) -> list:
+    """A chunk's values, whichever way they came: pickled inline, a blob (results too large
+    to ride inline, over 1 MB), or a built-in kernel's JSON."""
+    kind = chunk.WhichOneof("values")
+    if kind == "results_json":
+        import json
+        return json.loads(chunk.results_json)
+    data = fetch_blob(chunk.results_blob, large=True) if kind == "results_blob" else chunk.results
+    return loads(data, "results") if data else [None] * chunk.num_tasks
+
+
 class ResultSet:
     """Results of one job as its chunks arrive: values per chunk, failures by task."""
 
@@ -46,11 +57,8 @@ class ResultSet:
         self.files: list[tuple] = []  # (task, path, bytes), local_sequential only
 
     def add(self, chunk: pb.ChunkResult, fetch_blob) -> None:
-        # A results blob exists only for results too large to ride inline (over 1 MB).
-        data = chunk.results or (fetch_blob(chunk.results_blob, large=True)
-                                 if chunk.results_blob else b"")
-        self.add_values(chunk.first_task, loads(data, "results") if data else [None] * chunk.num_tasks,
-                        chunk.worker, [failure_from_proto(e) for e in chunk.errors])
+        self.add_values(chunk.first_task, _values(chunk, fetch_blob), chunk.worker,
+                        [failure_from_proto(e) for e in chunk.errors])
         self.outputs.extend(TaskOutput(o.task, o.stdout, o.stderr) for o in chunk.outputs)
 
     def add_values(self, first: int, values: list, worker: str, failures: list[TaskFailure]) -> None:

@@ -10,8 +10,8 @@ import concurrent.futures
 import logging
 import time
 
-from .. import _chunk
 from ..errors import DuplicateJobError, JobNotFoundError, TaskFailure
+from ..runtime import chunk as _chunk
 from ..states import JobState
 from .cluster import WorkerInfo, _warn_failures
 from .context import ComputeContext, plain_pool
@@ -82,6 +82,7 @@ class SequentialCluster(ComputeContext):
     """Runs every job at once, in this process (no workers, no head); ``timeout`` is not enforced."""
 
     address = "local-sequential"
+    _in_process = True  # a DataFrame is fitted and summarised where it is
 
     def __init__(self):
         self._jobs: dict[str, SequentialJob] = {}
@@ -107,8 +108,7 @@ class SequentialCluster(ComputeContext):
         failed = False
         for first, count in (call.chunks(1) if not o.per_node else [(0, 1)]):
             chunk = _chunk.ChunkCall(function, call.args, call.kwargs, call.slices(first, count),
-                                     first, count, call.seed, not o.continue_on_failure,
-                                     o.rng_kind, o.console_output, o.output_files)
+                                     first, count, o.task_settings(call.seed))
             values, failures = _chunk.run_chunk(chunk)
             results.files.extend(chunk.files)
             results.add_values(first, values, WORKER_NAME, failures)
@@ -125,6 +125,9 @@ class SequentialCluster(ComputeContext):
             return fit_model(kind, str(data), formula, options, self._map)
         return self.options(wait=False, _single_result=True).exec(
             fit_model, kind, str(data), formula, options, self._map)
+
+    def _block_map(self, priority: int):
+        return self._map
 
     @staticmethod
     def _map(fn, arguments):

@@ -20,11 +20,11 @@ import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from .._args import each
 from .._paths import blob_hash
 from .._proto import rxgrid_pb2 as pb
-from .._serialize import dumps
 from ..errors import InvalidArgumentError, TaskFailure
+from ..runtime.args import each
+from ..runtime.serialize import dumps
 from .job import Job, download_files
 from .prepare import prepare
 
@@ -59,7 +59,8 @@ def publish(cluster, name, version, fn, description, inputs, outputs) -> Service
     spec = pb.ServiceSpec(name=name, version=version, description=description, runner_blob=digest,
                           inputs=_fields(inputs, fn, False), outputs=_fields(outputs, fn, True))
     spec.inline_blobs.add(hash=digest, data=data)
-    return Service(cluster, cluster._conn.call("PublishService", spec))
+    reply = cluster._conn.call("PublishService", pb.PublishServiceRequest(service=spec))
+    return Service(cluster, reply.service)
 
 
 class Service:
@@ -117,7 +118,7 @@ class Service:
             spec = cluster._spec(call, function_blob=self._info.runner_blob)
             spec.name = spec.service = f"{self.name}/{self.version}"
             spec.max_parallel = parallel_count
-            spec.output_files.append("**")
+            spec.recipe.output_files.append("**")
             return spec
 
         if wait:
@@ -239,7 +240,7 @@ class Batch:
         job = self._started()
         if not partial:
             try:
-                job.wait(timeout)
+                job.wait(timeout, progress=None)
             except Exception:  # noqa: BLE001 - the status below says what happened
                 pass
         info = job.info()

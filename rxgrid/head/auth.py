@@ -4,7 +4,8 @@ The cluster runs pickled code, so an open port is a remote shell. When tokens ar
 set, every RPC but health checking needs ``authorization: Bearer <token>``; a client
 token (``users.py``: one admin, or named users) opens the Cluster service (and
 reflection), the worker token only the WorkerLink service, so a leaked worker token
-cannot submit or read jobs. Tokens are compared in constant time and never logged.
+cannot submit or read jobs; either opens the Blobs service, whose servicer lets a client
+read only its own user's blobs. Tokens are compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ log = logging.getLogger("rxgrid.head.auth")
 
 OPEN_PREFIXES = ("/grpc.health.v1.Health/",)
 WORKER_PREFIX = "/rxgrid.v1.WorkerLink/"
+SHARED_PREFIX = "/rxgrid.v1.Blobs/"  # clients and workers
 
 
-def _matches(given: str, expected: str | None) -> bool:
+def matches(given: str, expected: str | None) -> bool:
+    """Is ``given`` the token ``expected`` (compared in constant time; never an unset one)?"""
     return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
 
 
@@ -57,13 +60,15 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         return self.users is not None and self.users.find(token) is not None
 
     def _is_worker(self, token: str) -> bool:
-        return _matches(token, self.worker_token)
+        return matches(token, self.worker_token)
 
     async def intercept_service(self, continuation, handler_call_details):
         method = handler_call_details.method
         if method.startswith(OPEN_PREFIXES):
             return await continuation(handler_call_details)
         token = bearer_token(handler_call_details.invocation_metadata)
+        if method.startswith(SHARED_PREFIX) and (self._is_client(token) or self._is_worker(token)):
+            return await continuation(handler_call_details)
         needed, other = ((self._is_worker, self._is_client) if method.startswith(WORKER_PREFIX)
                          else (self._is_client, self._is_worker))
         if needed(token):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from ..defaults import BLOB_PIECE_BYTES, INLINE_BLOB_CACHE_ENTRIES, INLINE_BLOB_LIMIT
 from . import validate
-from .errors import HeadError
+from .errors import HeadError, not_found
 from .metrics import HeadMetrics
 from .store import Store, file_hash
 
@@ -98,7 +98,7 @@ class Blobs:
         try:
             mode = os.lstat(path).st_mode
         except FileNotFoundError:
-            raise HeadError("not_found", f"no file {name} in the head's blob inbox "
+            raise not_found("inbox_file", f"no file {name} in the head's blob inbox "
                                          f"{self.store.inbox}: a client on another host streams "
                                          f"its blobs with PutBlob") from None
         try:
@@ -122,7 +122,7 @@ class Blobs:
             raise HeadError("invalid", f"{name[:80]!r} is not a file name of the blob inbox: "
                                        f"use up to 128 of A-Z a-z 0-9 . _ -, not starting with '.'")
         if self.store.inbox is None:
-            raise HeadError("not_found", "this head has no blob inbox: stream blobs with PutBlob")
+            raise not_found("inbox_file", "this head has no blob inbox: stream blobs with PutBlob")
         return self.store.inbox / name
 
     def _cannot_store(self, exc: OSError, what: str) -> HeadError:
@@ -135,7 +135,7 @@ class Blobs:
         return self.store.blobs.has(digest)
 
     def missing(self, digests: list[str]) -> list[str]:
-        """The blobs of ``digests`` the head does not hold (MissingBlobs)."""
+        """The blobs of ``digests`` the head does not hold (FindMissingBlobs)."""
         return [d for d in digests if not self.store.blobs.has(d)]
 
     def inbox_path(self) -> str:
@@ -163,7 +163,7 @@ class Blobs:
                     total = self.store.blobs.size(digest)
                 yield data, total
         except OSError as exc:  # removed by a cleanup meanwhile, or not a regular file
-            raise HeadError("not_found", f"blob {digest[:12]}... cannot be read on the head "
+            raise not_found("blob", f"blob {digest[:12]}... cannot be read on the head "
                                          f"({exc.strerror or exc})") from exc
         if total < 0:
             yield b"", 0
@@ -171,7 +171,7 @@ class Blobs:
     def _check_held(self, digest: str) -> None:
         validate.blob_name(digest)
         if not self.store.blobs.has(digest):
-            raise HeadError("not_found", f"no blob {digest[:12]}... on the head")
+            raise not_found("blob", f"no blob {digest[:12]}... on the head")
 
     def inline(self, digest: str) -> bytes | None:
         """A blob small enough to ride along with a chunk assignment, else None."""

@@ -30,13 +30,10 @@ def assignment(spec: pb.JobSpec, lease: ChunkLease, sent_blobs: set[str],
     been sent (``sent_blobs``) travels inside it (``inline`` gives its bytes, or None)."""
     msg = pb.ChunkAssignment(
         job_id=lease.job_id, chunk=lease.chunk, lease=lease.lease, first_task=lease.first,
-        num_tasks=lease.count, function_blob=spec.function_blob, common_blob=spec.common_blob,
-        chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "",
-        objects_blob=spec.objects_blob, has_seed=spec.has_seed, seed=spec.seed,
-        packages=spec.packages, timeout=spec.timeout, kernel=spec.kernel,
-        stop_on_failure=not spec.continue_on_failure, rng_kind=spec.rng_kind,
-        console_output=spec.console_output, output_files=spec.output_files)
-    for digest in (msg.function_blob, msg.common_blob, msg.chunk_blob, msg.objects_blob):
+        num_tasks=lease.count, recipe=spec.recipe,
+        chunk_blob=spec.chunk_blobs[lease.chunk] if spec.chunk_blobs else "")
+    recipe = spec.recipe
+    for digest in (recipe.function_blob, recipe.common_blob, msg.chunk_blob, recipe.objects_blob):
         if digest and digest not in sent_blobs:
             data = inline(digest)
             if data is not None:
@@ -86,7 +83,7 @@ def tasks_with_values(spec: pb.JobSpec, result: pb.ChunkResult) -> int:
     """How many tasks of a chunk ended with a value. A job that stops at its first failure
     (continue_on_failure=False) stops that chunk there too: the tasks after it never ran,
     and must not be counted as done."""
-    if result.errors and not spec.continue_on_failure:
+    if result.errors and not spec.recipe.continue_on_failure:
         return min(e.task for e in result.errors) - result.first_task
     return result.num_tasks - len(result.errors)
 
@@ -99,8 +96,8 @@ def record_after(info: JobRecord, spec: pb.JobSpec, result: pb.ChunkResult,
     info = dataclasses.replace(
         info, chunks_done=info.chunks_done + 1, tasks_failed=info.tasks_failed + failed,
         tasks_done=info.tasks_done + tasks_with_values(spec, result),
-        result_bytes=info.result_bytes + len(result.results))
-    if failed and not spec.continue_on_failure:
+        result_bytes=info.result_bytes + len(result.results) + len(result.results_json))
+    if failed and not spec.recipe.continue_on_failure:
         e = result.errors[0]
         return dataclasses.replace(info, state=JobState.FAILED, finished_at=time.time(),
                                    collected=False,

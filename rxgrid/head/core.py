@@ -38,7 +38,7 @@ from ..defaults import HEARTBEAT_INTERVAL, LAZY_COMMIT_SECONDS, LEASE_TIMEOUT
 from ..states import TERMINAL, JobState
 from . import chunks, intake, validate
 from .blobs import Blobs
-from .errors import HeadError
+from .errors import HeadError, not_found
 from .jobs import (
     ChunkRecord,
     JobQuery,
@@ -68,7 +68,7 @@ class ActiveJob:
     info: JobRecord  # replaced, never changed in place: a record handed out stays as it was
     spec: pb.JobSpec
     watchers: set = field(default_factory=set)
-    waiter: asyncio.Queue | None = None  # the client blocked on this job (RunJob, Exec)
+    waiter: asyncio.Queue | None = None  # the client blocked on this job (RunJob, ExecJobs)
     collect_on_finish: bool = False
     inserted: bool = True  # its row is queued for the store (False only inside submit)
     # lease -> (session, chunk) of every lease given out and not yet answered: a worker
@@ -95,7 +95,7 @@ class Head:
         self._monitor: asyncio.Task | None = None
         self._lease_started: dict[int, float] = {}
         # Test-only (tests/test_faults.py), read once at start; it does nothing unless set
-        # to 1. Then a blocking job's last result is never committed, and the Exec
+        # to 1. Then a blocking job's last result is never committed, and the ExecJobs
         # servicer SIGKILLs the head once the reply carrying it is written: the head dies
         # between reply and commit, deterministically.
         self.test_kill_before_commit = os.environ.get("RXGRID_TEST_KILL_HEAD_BEFORE_COMMIT") == "1"
@@ -138,7 +138,7 @@ class Head:
 
     def submit_waiting(self, spec: pb.JobSpec, waiter: asyncio.Queue,
                        owner: str = "") -> JobRecord:
-        """Queue a job for a client that blocks until it ends (RunJob, Exec).
+        """Queue a job for a client that blocks until it ends (RunJob, ExecJobs).
 
         ``waiter`` gets ("chunk", result) for each chunk and ("end", record) as soon as
         they happen, before they are stored (see ``chunk_done``), or ("error",
@@ -390,7 +390,7 @@ class Head:
         for chunk in orphans:
             asyncio.create_task(self.chunk_done(None, None, chunks.worker_lost(chunk)))
 
-    async def worker_message(self, session: WorkerSession, msg: pb.WorkerMessage) -> None:
+    async def worker_message(self, session: WorkerSession, msg: pb.RunSessionRequest) -> None:
         self.workers.heard_from(session)
         kind = msg.WhichOneof("msg")
         if kind == "done":
@@ -506,7 +506,7 @@ class Head:
                 job.info = dataclasses.replace(job.info, state=JobState.RUNNING, started_at=time.time())
                 if job.inserted:  # else its insert, queued next, carries the state
                     self.repository.mark_running(job.info.job_id, job.info.started_at)
-            session.outbox.put_nowait(pb.HeadMessage(assign=self._assignment(job, lease, session)))
+            session.outbox.put_nowait(pb.RunSessionResponse(assign=self._assignment(job, lease, session)))
 
     def _assignment(self, job: ActiveJob, lease: ChunkLease, session: WorkerSession) -> pb.ChunkAssignment:
         msg = chunks.assignment(job.spec, lease, session.sent_blobs, self.blobs.inline)
@@ -516,7 +516,7 @@ class Head:
         return msg
 
     def _send_cancel(self, lease: ChunkLease) -> None:
-        self.workers.send(lease.worker, pb.HeadMessage(cancel=pb.CancelChunks(leases=[lease.lease])))
+        self.workers.send(lease.worker, pb.RunSessionResponse(cancel=pb.CancelChunks(leases=[lease.lease])))
 
     async def _watch_heartbeats(self) -> None:
         while True:
@@ -544,7 +544,7 @@ class Head:
 
 # ==================================================================== helpers
 def _no_job(job_id: str) -> HeadError:
-    return HeadError("not_found", f"no job {job_id!r} on this head (list jobs with `rxgrid jobs`)")
+    return not_found("job", f"no job {job_id!r} on this head (list jobs with `rxgrid jobs`)")
 
 
 def _notify(job: ActiveJob, event: tuple) -> None:

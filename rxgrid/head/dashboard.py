@@ -388,7 +388,7 @@ def _fields(message, names: tuple[str, ...]) -> dict:
 
 def _job(info) -> dict:
     out = _fields(info, JOB_FIELDS)
-    out["seed"] = str(info.seed) if info.has_seed else None  # a uint64 is too big for JS numbers
+    out["seed"] = str(info.seed) if info.seed is not None else None  # a uint64 is too big for JS numbers
     out["active"] = info.state in ACTIVE
     return out
 

@@ -16,11 +16,10 @@ import secrets
 import time
 from collections.abc import Callable
 
-from .._chunk_sizes import guided_sizes
 from .._proto import rxgrid_pb2 as pb
-from ..errors import MISSING_BLOB
+from ..runtime.chunk_sizes import guided_sizes
 from ..states import JobState
-from .errors import HeadError
+from .errors import HeadError, blob_missing
 from .jobs import ChunkLayout, JobRecord, spec_blobs
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -43,17 +42,18 @@ def job_id(requested: str, taken: Callable[[str], bool]) -> str:
 def check_source(spec: pb.JobSpec, held: Callable[[str], bool]) -> None:
     """A job runs a known kernel or a function, and every blob it names is on the head
     (``held``) or inline in the spec."""
-    if spec.kernel.name:
-        if spec.kernel.name not in KERNEL_NAMES:
-            raise HeadError("invalid", f"unknown kernel {spec.kernel.name!r}; "
+    recipe = spec.recipe
+    if recipe.HasField("kernel"):
+        if recipe.kernel.name not in KERNEL_NAMES:
+            raise HeadError("invalid", f"unknown kernel {recipe.kernel.name!r}; "
                                        f"built-in kernels are {', '.join(KERNEL_NAMES)}")
-    elif not spec.function_blob:
+    elif not recipe.function_blob:
         raise HeadError("invalid", "the job has neither a function blob nor a kernel name")
     inline = {blob.hash for blob in spec.inline_blobs}
     for digest in spec_blobs(spec):
         if digest not in inline and not held(digest):
-            raise HeadError("invalid", f"blob {digest[:12]}... {MISSING_BLOB}: upload it "
-                                       f"with PutBlob (or inline it) before submitting")
+            raise blob_missing(f"blob {digest[:12]}... is not on the head: upload it with "
+                               f"PutBlob (or inline it) before submitting", digest)
 
 
 def chunk_layout(spec: pb.JobSpec, workers: list[str], slots: int) -> list[ChunkLayout]:
@@ -91,8 +91,7 @@ def _chunk_sizes(spec: pb.JobSpec, slots: int) -> list[int]:
 def new_record(spec: pb.JobSpec, job_id: str, layout: list[ChunkLayout], owner: str) -> JobRecord:
     """The record of a job just accepted: queued, with its tasks and chunks counted."""
     return JobRecord(
-        job_id=job_id, name=spec.name or spec.kernel.name, state=JobState.QUEUED,
+        job_id=job_id, name=spec.name or spec.recipe.kernel.name, state=JobState.QUEUED,
         priority=spec.priority, tasks_total=sum(c.count for c in layout),
         chunks_total=len(layout), submitted_at=time.time(), per_node=spec.per_node,
-        has_seed=spec.has_seed, seed=spec.seed, single_result=spec.single_result,
-        rng_kind=spec.rng_kind or "pcg64", service=spec.service, owner=owner)
+        recipe=spec.recipe, single_result=spec.single_result, service=spec.service, owner=owner)

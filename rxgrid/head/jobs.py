@@ -30,7 +30,7 @@ JOB_TABLES = ("jobs", "chunks", "task_errors", "task_output", "task_files", "job
 
 @dataclass(frozen=True)
 class JobRecord:
-    """What the head knows of a job; its fields are those of the wire's JobInfo."""
+    """What the head knows of a job; the servicers' ``job_info`` makes the wire's JobInfo."""
 
     job_id: str
     name: str = ""
@@ -47,13 +47,21 @@ class JobRecord:
     collected: bool = False
     per_node: bool = False
     error: str = ""
-    has_seed: bool = False
-    seed: int = 0
     result_bytes: int = 0
     single_result: bool = False
-    rng_kind: str = ""
     service: str = ""
     owner: str = ""
+    recipe: pb.TaskRecipe | None = None  # the job's, as submitted (never changed)
+
+    @property
+    def seed(self) -> int | None:
+        """The seed of the task streams (None: not seeded)."""
+        return self.recipe.seed if self.recipe is not None and self.recipe.HasField("seed") else None
+
+    @property
+    def rng_kind(self) -> str:
+        """The bit generator of the task streams."""
+        return (self.recipe.rng_kind if self.recipe is not None else "") or "pcg64"
 
 
 class ChunkLayout(NamedTuple):
@@ -139,7 +147,7 @@ class JobQuery:
 
 @dataclass(frozen=True)
 class Usage:
-    """How much the state dir holds; its fields are those of the wire's UsageReply."""
+    """How much the state dir holds; its fields are those of the wire's GetDiskUsageResponse."""
 
     state_dir: str
     database_bytes: int
@@ -359,7 +367,8 @@ def removable(records: list[JobRecord], force: bool) -> tuple[list[str], list[st
 
 def spec_blobs(spec: pb.JobSpec) -> list[str]:
     """The blobs a job's spec names."""
-    return [d for d in (spec.function_blob, spec.common_blob, spec.objects_blob,
+    recipe = spec.recipe
+    return [d for d in (recipe.function_blob, recipe.common_blob, recipe.objects_blob,
                         *spec.chunk_blobs) if d]
 
 
@@ -398,10 +407,9 @@ def _record(row) -> JobRecord:
     """A job row as a record; seed and result options come from its stored spec."""
     try:
         spec = pb.JobSpec.FromString(row["spec"])
-        has_seed, seed, per_node = spec.has_seed, spec.seed, spec.per_node
-        single, kind = spec.single_result, spec.rng_kind or "pcg64"
+        recipe, per_node, single = spec.recipe, spec.per_node, spec.single_result
     except Exception:  # noqa: BLE001 - a damaged spec must not hide the job
-        has_seed, seed, per_node, single, kind = False, 0, False, False, ""
+        recipe, per_node, single = None, False, False
     return JobRecord(
         job_id=row["job_id"], name=row["name"] or "", state=JobState(row["state"]), priority=row["priority"],
         tasks_total=row["tasks_total"], tasks_done=row["tasks_done"],
@@ -409,8 +417,8 @@ def _record(row) -> JobRecord:
         chunks_done=row["chunks_done"], submitted_at=row["submitted_at"],
         started_at=row["started_at"] or 0, finished_at=row["finished_at"] or 0,
         collected=bool(row["collected"]), per_node=per_node, error=row["error"],
-        has_seed=has_seed, seed=seed, result_bytes=row["result_bytes"], single_result=single,
-        rng_kind=kind, service=row["service"], owner=row["owner"])
+        recipe=recipe, result_bytes=row["result_bytes"], single_result=single,
+        service=row["service"], owner=row["owner"])
 
 
 def _placeholders(states) -> str:

@@ -40,7 +40,7 @@ class HeadMetrics:
     chunks_rerun: int = 0
     late_results_ignored: int = 0  # results of chunks that meanwhile ran elsewhere, or of ended jobs
     jobs_submitted: int = 0
-    # Blocking jobs (RunJob, Exec) whose results were too big for one reply: the client
+    # Blocking jobs (RunJob, ExecJobs) whose results were too big for one reply: the client
     # read them through GetResults instead.
     blocking_results_streamed: int = 0
     # By user name: one series per user of the users file ("" without tokens).

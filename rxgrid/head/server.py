@@ -22,7 +22,7 @@ from .._proto import rxgrid_pb2_grpc as pb_grpc
 from ..defaults import MAX_MESSAGE_BYTES
 from .auth import TokenInterceptor, is_loopback
 from .core import Head
-from .servicers import ClusterService, WorkerLinkService
+from .servicers import BlobsService, ClusterService, WorkerLinkService
 from .store import Store
 from .users import Users
 
@@ -112,10 +112,12 @@ async def start_head(listen: str, state_dir: str,
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     pb_grpc.add_ClusterServicer_to_server(ClusterService(head, users), server)
     pb_grpc.add_WorkerLinkServicer_to_server(WorkerLinkService(head), server)
+    pb_grpc.add_BlobsServicer_to_server(BlobsService(head, users, security.worker_token), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = (pb.DESCRIPTOR.services_by_name["Cluster"].full_name,
              pb.DESCRIPTOR.services_by_name["WorkerLink"].full_name,
+             pb.DESCRIPTOR.services_by_name["Blobs"].full_name,
              health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
              reflection.SERVICE_NAME)
     reflection.enable_server_reflection(names, server)
@@ -125,7 +127,7 @@ async def start_head(listen: str, state_dir: str,
     if port == 0:
         raise OSError(f"cannot listen on {listen}: the address is in use or not local")
     await server.start()
-    for name in ("", *names[:2]):
+    for name in ("", *names[:3]):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     host = listen.rsplit(":", 1)[0]
     address = f"{host}:{port}"

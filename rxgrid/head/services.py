@@ -13,8 +13,9 @@ import re
 import time
 
 from .._proto import rxgrid_pb2 as pb
+from ..transport.wire import timestamp
 from .blobs import Blobs
-from .errors import HeadError
+from .errors import HeadError, not_found
 from .store import Store
 from .users import NOBODY, User
 
@@ -45,13 +46,14 @@ class ServiceRegistry:
                                        "it with PutBlob (or inline it) before publishing")
         for blob in spec.inline_blobs:
             self.blobs.put(blob.data, blob.hash)
+        created = time.time()
         info = pb.ServiceInfo(name=spec.name, version=spec.version, description=spec.description,
                               runner_blob=spec.runner_blob, inputs=spec.inputs,
-                              outputs=spec.outputs, created_at=time.time(), owner=owner)
+                              outputs=spec.outputs, create_time=timestamp(created), owner=owner)
         info.api = describe(info)
         await self.store.write([
             ("INSERT INTO services(name, version, spec, created_at, owner) VALUES (?,?,?,?,?)",
-             (info.name, info.version, info.SerializeToString(), info.created_at, owner)),
+             (info.name, info.version, info.SerializeToString(), created, owner)),
             # Keeps the function's blob from being cleaned up with the jobs that used it.
             ("INSERT OR IGNORE INTO job_blobs(job_id, hash) VALUES (?,?)",
              (service_key(info.name, info.version), info.runner_blob))])
@@ -60,7 +62,7 @@ class ServiceRegistry:
     def get(self, name: str, version: str) -> pb.ServiceInfo:
         row = self._row(name, version)
         if row is None:
-            raise HeadError("not_found", f"no service {name} version {version} (list them with "
+            raise not_found("service", f"no service {name} version {version} (list them with "
                                          f"`rxgrid services`)")
         return _info(row)
 

@@ -27,6 +27,14 @@ from ..defaults import LAZY_COMMIT_SECONDS, SMALL_BLOB_BYTES, SMALL_BLOB_CACHE_E
 
 log = logging.getLogger("rxgrid.head.store")
 
+# The format of what the state database holds, kept in SQLite's user_version. Jobs and
+# services are stored as wire messages, so a new wire contract (protocol 2) is a new format.
+STATE_FORMAT = 2
+
+
+class StateFormatError(Exception):
+    """The state dir was written by another version of rxgrid and cannot be read."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT, spec BLOB NOT NULL,
@@ -256,10 +264,12 @@ class _Writer:
 
     def __init__(self, path: pathlib.Path):
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        _check_state_format(self._conn, path)  # before anything writes to the file
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
         _add_missing_columns(self._conn)
+        self._conn.execute(f"PRAGMA user_version = {STATE_FORMAT}")
         self._batch: list = []
         self._scheduled = False
         self._timer: asyncio.TimerHandle | None = None
@@ -392,6 +402,30 @@ class Store:
     def close(self) -> None:
         self._writer.stop()
         self.read.close()
+
+
+def _check_state_format(conn: sqlite3.Connection, path: pathlib.Path) -> None:
+    """Refuse a state database whose jobs or services this version cannot read.
+
+    An older database with nothing stored in that form is brought up to this format.
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == STATE_FORMAT:
+        return
+    where = f"the state dir {path.parent}"
+    if version > STATE_FORMAT:
+        raise StateFormatError(f"{where} was written by a newer rxgrid (state format {version}; "
+                               f"this one reads {STATE_FORMAT}): upgrade rxgrid, or start this "
+                               f"head with a new --state-dir")
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    held = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+            for t in ("jobs", "services") if t in tables}
+    if any(held.values()):
+        raise StateFormatError(
+            f"{where} holds {held.get('jobs', 0)} jobs and {held.get('services', 0)} services "
+            f"written by an older rxgrid (state format {version}, wire protocol 1), which this "
+            f"version cannot read. Let that version finish them and remove them (`rxgrid "
+            f"cleanup`, `cluster.delete_service(name, version)`), or start this head with a new --state-dir")
 
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:

@@ -19,6 +19,7 @@ import math
 import re
 
 from .._paths import blob_hash, is_blob_hash, output_pattern, relative_path
+from .._proto import rxgrid_pb2 as pb
 from .errors import HeadError
 
 MAX_TASKS = 10_000_000        # tasks per job
@@ -27,9 +28,10 @@ MAX_ID_CHARS = 128            # job ids, worker names, service names and version
 MAX_TEXT_CHARS = 1024         # a job's name, a service field's name or type
 MAX_DESCRIPTION_CHARS = 64 << 10
 MAX_LIST_ITEMS = 256          # packages, output_files patterns, service fields
-MAX_QUERY_ITEMS = 100_000     # hashes in MissingBlobs, job ids in Cleanup
-MAX_TIMEOUT_SECONDS = 366 * 86400.0
-RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid._seeding (no numpy here)
+MAX_QUERY_ITEMS = 100_000     # hashes in FindMissingBlobs, job ids in CleanupJobs
+MAX_TIMEOUT_SECONDS = 366 * 86400
+MAX_RETRIES = 100             # re-runs of a task that raises
+RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid.runtime.seeding (no numpy here)
 PACKAGE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 # name -> (smallest, largest, whole number?)
@@ -81,25 +83,35 @@ def job_spec(spec) -> None:
     """Everything about a job that needs no state: names, sizes, kernel, paths, blobs."""
     _text(spec.name, MAX_TEXT_CHARS, "job name")
     _text(spec.service, 2 * MAX_ID_CHARS + 1, "service")
-    if spec.rng_kind and spec.rng_kind not in RNG_KINDS:
-        raise invalid(f"rng_kind {_show(spec.rng_kind)} is unknown: use one of "
-                      f"{', '.join(RNG_KINDS)} (empty means pcg64)")
-    if not (math.isfinite(spec.timeout) and 0 <= spec.timeout <= MAX_TIMEOUT_SECONDS):
-        raise invalid(f"timeout {spec.timeout!r} is not a number of seconds from 0 (none) "
-                      f"to {MAX_TIMEOUT_SECONDS:g}")
-    _packages(spec.packages)
-    _patterns(spec.output_files)
-    for what, name in (("function_blob", spec.function_blob), ("common_blob", spec.common_blob),
-                       ("objects_blob", spec.objects_blob)):
-        optional_blob_name(name, what)
+    task_recipe(spec.recipe)
     _count(spec.chunk_blobs, MAX_CHUNKS, "chunk_blobs")
     for name in spec.chunk_blobs:
         blob_name(name, "chunk_blobs entry")
     inline_blobs(spec.inline_blobs)
-    if spec.kernel.name or spec.kernel.params:
-        kernel(spec.kernel.name, spec.kernel.params)
     if not spec.per_node:
         _job_size(spec)
+
+
+def task_recipe(recipe) -> None:
+    """How a job's tasks run: bit generator, timeout, retries, packages, patterns, blobs
+    and kernel, each known and in its range."""
+    if recipe.rng_kind and recipe.rng_kind not in RNG_KINDS:
+        raise invalid(f"rng_kind {_show(recipe.rng_kind)} is unknown: use one of "
+                      f"{', '.join(RNG_KINDS)} (empty means pcg64)")
+    timeout = recipe.timeout
+    if not (0 <= timeout.seconds <= MAX_TIMEOUT_SECONDS and 0 <= timeout.nanos < 10**9):
+        raise invalid(f"timeout {timeout.seconds}s {timeout.nanos}ns is not a duration from 0 "
+                      f"(none) to {MAX_TIMEOUT_SECONDS:g} seconds")
+    if recipe.retries > MAX_RETRIES:
+        raise invalid(f"retries={recipe.retries:,} is more than the {MAX_RETRIES} re-runs a task "
+                      f"may have: use a smaller number")
+    _packages(recipe.packages)
+    _patterns(recipe.output_files)
+    for what, name in (("function_blob", recipe.function_blob), ("common_blob", recipe.common_blob),
+                       ("objects_blob", recipe.objects_blob)):
+        optional_blob_name(name, what)
+    if recipe.HasField("kernel"):
+        kernel(recipe.kernel.name, recipe.kernel.params)
 
 
 def kernel(name: str, params) -> None:
@@ -167,6 +179,28 @@ def service_spec(spec) -> None:
     inline_blobs(spec.inline_blobs)
 
 
+def job_state(value: int) -> int:
+    """A JobState enum value from the wire (an open enum: any number may arrive)."""
+    if value not in pb.JobState.values():
+        raise invalid(f"unknown job state {value}: use one of {', '.join(pb.JobState.keys())} "
+                      f"(JOB_STATE_UNSPECIFIED: any)")
+    return value
+
+
+# google.protobuf.Timestamp's range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z
+MIN_TIMESTAMP_SECONDS, MAX_TIMESTAMP_SECONDS = -62_135_596_800, 253_402_300_799
+
+
+def timestamp(stamp, what: str) -> float:
+    """A Timestamp from the wire as unix seconds (0.0 when unset), if it is one."""
+    if not (MIN_TIMESTAMP_SECONDS <= stamp.seconds <= MAX_TIMESTAMP_SECONDS
+            and 0 <= stamp.nanos < 1_000_000_000):
+        raise invalid(f"{what} ({stamp.seconds} s, {stamp.nanos} ns) is not a time from "
+                      f"0001-01-01 to 9999-12-31: send an RFC 3339 time such as "
+                      f"2026-01-31T12:00:00Z")
+    return stamp.seconds + stamp.nanos / 1e9
+
+
 def job_ids(ids) -> None:
     _count(ids, MAX_QUERY_ITEMS, "job ids")
     for job_id in ids:
@@ -178,7 +212,7 @@ MAX_CORES = 65_536
 
 
 def registration(req) -> None:
-    """A worker's Register: its host text and its core count (its name: ``core``)."""
+    """A worker's RegisterWorker: its host text and its core count (its name: ``core``)."""
     _text(req.host, MAX_TEXT_CHARS, "worker host")
     _text(req.name, MAX_ID_CHARS, "worker name")
     if not 1 <= req.cores <= MAX_CORES:

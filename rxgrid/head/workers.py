@@ -2,7 +2,7 @@
 
 A worker's life as the head sees it::
 
-    Register ──► registered ──Session stream opens──► connected ──stream ends──► gone
+    RegisterWorker ──► registered ──RunSession stream opens──► connected ──stream ends──► gone
                  (token given)                        │  every message is a sign of life
                                                       └─ silent for lease_timeout ─► gone
 
@@ -41,7 +41,7 @@ class WorkerSession:
     token: str
     registered_at: float
     last_heartbeat: float = 0.0
-    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)  # HeadMessages; None ends it
+    outbox: asyncio.Queue = field(default_factory=asyncio.Queue)  # RunSessionResponses; None ends it
     sent_blobs: set = field(default_factory=set)  # blobs this worker got inline already
     chunks_done: int = 0
     blob_bytes_sent: int = 0
@@ -96,7 +96,7 @@ class WorkerRegistry:
         session = self.sessions.get(name)
         if session is None or not hmac.compare_digest(session.token.encode(), token.encode()):
             raise HeadError("precondition", f"worker {name[:80]!r} has no current registration: "
-                                            f"call Register first")
+                                            f"call RegisterWorker first")
         if session.open:
             raise HeadError("precondition", f"worker {name!r} has its session open already: "
                                             f"one stream per registration")

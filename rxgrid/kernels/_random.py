@@ -23,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
+from . import _shared_cache
+
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MUL1 = np.uint64(0xBF58476D1CE4E5B9)
 _MUL2 = np.uint64(0x94D049BB133111EB)
@@ -297,3 +299,7 @@ def random_normal(seed: int, task: int, size: int, first: int = 0) -> np.ndarray
     out = np.empty(size, dtype=np.float64)
     _fill_normal(task_key(seed, task), first, out)
     return out
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

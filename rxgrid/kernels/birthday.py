@@ -10,6 +10,7 @@ not depend on which other sizes are in the same call.
 import numpy as np
 from numba import njit, prange
 
+from . import _shared_cache
 from ._random import integer, substream, task_key
 
 DAYS_IN_YEAR = 365
@@ -102,3 +103,7 @@ def pbirthday(group_sizes, n_tests: int = 5000, seed: int = 0, task: int = 0) ->
     key = task_key(seed, task)
     hits = _birthday_hits(key, sizes.astype(np.int64), int(n_tests))
     return hits / float(n_tests)
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

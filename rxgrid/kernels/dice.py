@@ -12,6 +12,7 @@ tasks or threads.
 import numpy as np
 from numba import njit, prange
 
+from . import _shared_cache
 from ._random import integer, substream, task_key
 
 WIN_PROBABILITY = 244 / 495
@@ -148,3 +149,7 @@ def play_dice(n_games: int, seed: int, task: int = 0, first_game: int = 0) -> np
     out = np.empty(n_games, dtype=np.bool_)
     _dice_games(task_key(seed, task), first_game, out)
     return out
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

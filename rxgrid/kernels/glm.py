@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from . import _shared_cache
+
 GAUSSIAN = 0
 BINOMIAL = 1
 POISSON = 2
@@ -367,3 +369,7 @@ def glm_block_stats(
         bool(start),
     )
     return GlmBlockStats(xtwx, xtwz, float(deviance), int(used), int(skipped))
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

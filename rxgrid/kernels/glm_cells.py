@@ -39,6 +39,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import _shared_cache
 from .glm import _EPS, BINOMIAL, FAMILIES, GAUSSIAN
 
 _CHUNK_ROWS = 32768
@@ -588,3 +589,7 @@ def glm_cell_stats(
         raise ValueError(f"{bad} rows have a cell code >= n_cells = {n_cells}")
     return CellStats(sw, swz, swx, swxx, swxz, float(deviance), int(used), int(skipped), float(y_min),
                      float(y_max), *(float(v) for v in sums))  # fmt: skip
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

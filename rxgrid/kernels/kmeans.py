@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from . import _shared_cache
 from ._random import integer, substream, task_key, uniform
 
 _CHUNK_ROWS = 8192
@@ -550,3 +551,7 @@ def kmeans_block_stats(X, centers) -> KMeansBlockStats:
     centers = _as_centers(centers, X.shape[1])
     sums, counts, ss, skipped = _block_stats(X, centers)
     return KMeansBlockStats(sums, counts, float(ss), int(skipped))
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

@@ -9,6 +9,8 @@ seed's, in the same order, so counts are exact against a plain reference.
 import numpy as np
 from numba import njit, prange
 
+from . import _shared_cache
+
 
 @njit(cache=True, nogil=True)
 def _escape_count(x0, y0, lim):
@@ -140,3 +142,7 @@ def mandelbrot_grid(xvec, yvec, lim: int) -> np.ndarray:
     out = np.empty((y.shape[0], x.shape[0]), dtype=np.int32)
     _mandelbrot_rows(x, y, _check_lim(lim), out)
     return out
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

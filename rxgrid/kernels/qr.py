@@ -28,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from . import _shared_cache
+
 _PIECE_ROWS = 256
 
 
@@ -190,3 +192,7 @@ def combine_r_factors(parts: list[RFactor]) -> RFactor:
         _block_r(new, np.zeros(len(r)), np.empty(0), r)
         weight, rows = total, rows + part.rows
     return RFactor(r, mean, weight, rows)
+
+
+# The first process on this machine to need a kernel compiles it; the others load it.
+_shared_cache.share(globals())

@@ -27,11 +27,14 @@ import time
 
 import grpc
 
-from .. import _blobfiles
-from .._channel import ChannelSettings
 from .._proto import rxgrid_pb2 as pb
 from .._proto import rxgrid_pb2_grpc as pb_grpc
 from .._version import PROTOCOL_VERSION
+from ..runtime.chunk import TaskSettings
+from ..transport import blobfiles as _blobfiles
+from ..transport.channel import ChannelSettings
+from ..transport.errors import PROTOCOL_MISMATCH, reason_of
+from ..transport.wire import seconds
 from .executor import BlobFile, scrub_secrets
 from .slot import ChunkWork, SimulatedSlot, Slot
 
@@ -119,10 +122,11 @@ class WorkerDaemon:
         self._running: dict[int, Slot | None] = {}
         self._cancelled: set[int] = set()
         self._stub: pb_grpc.WorkerLinkStub | None = None
+        self._blobs: pb_grpc.BlobsStub | None = None
         self._stopping = False
         # Try the head's blob files before streaming them (RXGRID_LOCAL_BLOBS=0: never).
         self._local_files = _blobfiles.enabled()
-        self._inbox = ""  # the head's inbox, from its RegisterReply
+        self._inbox = ""  # the head's inbox, from its RegisterWorkerResponse
 
     # ---------------------------------------------------------------- life cycle
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -157,7 +161,8 @@ class WorkerDaemon:
                 elif exc.code() in (grpc.StatusCode.FAILED_PRECONDITION,
                                     grpc.StatusCode.INVALID_ARGUMENT):
                     log.error("head refused worker %s: %s", self.name, exc.details())
-                    if exc.code() == grpc.StatusCode.INVALID_ARGUMENT or "protocol" in exc.details():
+                    if (exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+                            or reason_of(exc).reason == PROTOCOL_MISMATCH):
                         raise SystemExit(2) from exc
                 else:
                     log.warning("lost the head at %s (%s); reconnecting", self.head, exc.code().name)
@@ -171,18 +176,17 @@ class WorkerDaemon:
     async def _session(self) -> None:
         async with self.settings.aio_channel(self.head) as channel:
             self._stub = stub = pb_grpc.WorkerLinkStub(channel)
-            reply = await stub.Register(pb.RegisterRequest(
+            self._blobs = pb_grpc.BlobsStub(channel)
+            reply = await stub.RegisterWorker(pb.RegisterWorkerRequest(
                 protocol_version=PROTOCOL_VERSION, name=self.name, host=socket.gethostname(),
                 cores=self.cores, pid=os.getpid()), metadata=self._auth)
             self.name = reply.name
             self._inbox = reply.blob_inbox if self._local_files else ""
-            call = stub.Session(metadata=(("rxgrid-worker", reply.name),
-                                          ("rxgrid-session", reply.session)) + self._auth)
-            await call.write(pb.WorkerMessage(hello=pb.Hello(
-                name=self.name, running_leases=list(self._running))))
+            call = stub.RunSession(metadata=(("rxgrid-worker", reply.name),
+                                             ("rxgrid-session", reply.session)) + self._auth)
             log.info("worker %s connected to head %s", self.name, self.head)
             tasks = [asyncio.create_task(self._write(call)),
-                     asyncio.create_task(self._heartbeat(reply.heartbeat_interval))]
+                     asyncio.create_task(self._heartbeat(seconds(reply.heartbeat_interval)))]
             try:
                 async for msg in call:
                     self._handle(msg)
@@ -206,11 +210,10 @@ class WorkerDaemon:
     async def _heartbeat(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
-            busy = self.cores - self._free.qsize()
-            self._outbox.put_nowait(pb.WorkerMessage(heartbeat=pb.Heartbeat(busy=busy)))
+            self._outbox.put_nowait(pb.RunSessionRequest(heartbeat=pb.Heartbeat()))
 
     # ---------------------------------------------------------------- chunks
-    def _handle(self, msg: pb.HeadMessage) -> None:
+    def _handle(self, msg: pb.RunSessionResponse) -> None:
         kind = msg.WhichOneof("msg")
         if kind == "assign":
             self._running[msg.assign.lease] = None
@@ -249,13 +252,12 @@ class WorkerDaemon:
                                                      worker=self.name, exception=exc)
                                         for t, ty, m, tb, exc in outcome.failures],
                                     outputs=[pb.TaskOutput(task=t, stdout=o, stderr=e)
-                                             for t, o, e in outcome.outputs],
-                                    results_json=outcome.json)
-            await self._attach_results(result, outcome.results)
+                                             for t, o, e in outcome.outputs])
+            await self._attach_results(result, outcome)
             for task, path, data in outcome.files:
                 digest = await self._upload(data)
                 result.files.add(task=task, path=path, blob=digest, size=len(data))
-            self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
+            self._outbox.put_nowait(pb.RunSessionRequest(done=pb.ChunkDone(lease=a.lease, result=result)))
         except Exception as exc:  # noqa: BLE001 - reported as the chunk's failure, never silent
             log.exception("chunk %d of job %s could not run here", a.chunk, a.job_id)
             self._report_broken_chunk(a, exc)
@@ -270,17 +272,20 @@ class WorkerDaemon:
                   for t in range(a.first_task, a.first_task + a.num_tasks)]
         result = pb.ChunkResult(job_id=a.job_id, chunk=a.chunk, first_task=a.first_task,
                                 num_tasks=a.num_tasks, worker=self.name, errors=errors)
-        self._outbox.put_nowait(pb.WorkerMessage(done=pb.ChunkDone(lease=a.lease, result=result)))
+        self._outbox.put_nowait(pb.RunSessionRequest(done=pb.ChunkDone(lease=a.lease, result=result)))
 
     def _work(self, a: pb.ChunkAssignment) -> ChunkWork:
+        """The one converter from the wire's TaskRecipe to what a slot runs."""
+        r = a.recipe
         return ChunkWork(
             lease=a.lease, job_id=a.job_id, first=a.first_task, count=a.num_tasks,
-            blob=self._blob_or_fail, function=a.function_blob, common=a.common_blob,
-            objects=a.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
-            seed=a.seed if a.has_seed else None, timeout=a.timeout, packages=tuple(a.packages),
-            kernel=a.kernel.name, kernel_params=dict(a.kernel.params),
-            stop_on_failure=a.stop_on_failure, rng_kind=a.rng_kind, console_output=a.console_output,
-            output_files=tuple(a.output_files))
+            blob=self._blob_or_fail, function=r.function_blob, common=r.common_blob,
+            objects=r.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
+            timeout=seconds(r.timeout), packages=tuple(r.packages), kernel=r.kernel.name,
+            kernel_params=dict(r.kernel.params), settings=TaskSettings(
+                seed=r.seed if r.HasField("seed") else None, rng_kind=r.rng_kind or "pcg64",
+                stop_on_failure=not r.continue_on_failure, capture_output=r.console_output,
+                output_patterns=tuple(r.output_files), retries=r.retries))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)
@@ -289,7 +294,7 @@ class WorkerDaemon:
         return data
 
     async def _fetch_missing(self, a: pb.ChunkAssignment) -> None:
-        for digest in (a.function_blob, a.common_blob, a.chunk_blob, a.objects_blob):
+        for digest in (a.recipe.function_blob, a.recipe.common_blob, a.chunk_blob, a.recipe.objects_blob):
             if digest and self.blobs.get(digest) is None:
                 await self._fetch(digest)
 
@@ -298,7 +303,7 @@ class WorkerDaemon:
         else stream it (straight to a file when it is large)."""
         if await self._take_local_file(digest):
             return
-        call = self._stub.GetBlob(pb.BlobRef(hash=digest),
+        call = self._blobs.GetBlob(pb.GetBlobRequest(hash=digest),
                                   metadata=(("rxgrid-worker", self.name),) + self._auth)
         pieces, out, size, hasher = [], None, 0, hashlib.sha256()
         async for piece in call:
@@ -329,8 +334,8 @@ class WorkerDaemon:
         if not self._local_files:
             return False
         try:
-            where = await self._stub.LocateBlob(pb.BlobRef(hash=digest),
-                                                metadata=(("rxgrid-worker", self.name),) + self._auth)
+            where = await self._blobs.LocateBlob(pb.LocateBlobRequest(hash=digest),
+                                                 metadata=(("rxgrid-worker", self.name),) + self._auth)
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
                 self._local_files = False
@@ -373,7 +378,8 @@ class WorkerDaemon:
             self._inbox = ""
             return False
         try:
-            await self._stub.PutBlobFile(pb.BlobFile(name=name, hash=digest), metadata=self._auth)
+            await self._blobs.PutBlobFile(pb.PutBlobFileRequest(name=name, hash=digest),
+                                          metadata=self._auth)
             return True
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
@@ -385,8 +391,12 @@ class WorkerDaemon:
         finally:
             _blobfiles.discard(inbox, name)
 
-    async def _attach_results(self, result: pb.ChunkResult, data: bytes) -> None:
-        if len(data) <= INLINE_RESULT_LIMIT:
+    async def _attach_results(self, result: pb.ChunkResult, outcome) -> None:
+        """The values, one of: a built-in kernel's as JSON, pickled inline, or a blob."""
+        data = outcome.results
+        if outcome.json:
+            result.results_json = outcome.json
+        elif len(data) <= INLINE_RESULT_LIMIT:
             result.results = data
         else:
             result.results_blob = await self._upload(data)
@@ -402,9 +412,9 @@ class WorkerDaemon:
 
         async def pieces():
             for i in range(0, max(len(data), 1), 1 << 20):
-                yield pb.BlobPiece(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
+                yield pb.PutBlobRequest(hash=digest if i == 0 else "", data=data[i:i + (1 << 20)])
 
-        await self._stub.PutBlob(pieces(), metadata=self._auth)
+        await self._blobs.PutBlob(pieces(), metadata=self._auth)
         return digest
 
 

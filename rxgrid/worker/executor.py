@@ -98,7 +98,10 @@ def main(conn, worker_name: str) -> None:
     # One executor per core already fills the machine: Numba's prange threads inside
     # each would only fight over the same cores.
     os.environ.setdefault("NUMBA_NUM_THREADS", os.environ.get("RXGRID_EXECUTOR_THREADS", "1"))
-    from .. import _chunk, _seeding, _serialize  # noqa: F401 - numpy loads before "ready"
+    # numpy loads before "ready"
+    from ..runtime import chunk as _chunk
+    from ..runtime import seeding as _seeding  # noqa: F401
+    from ..runtime import serialize as _serialize
 
     cache = ObjectCache()
     os.environ["RXGRID_WORKER"] = worker_name
@@ -146,7 +149,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     chunk_mod.import_packages(request.get("packages", ()))
     loaded = _load(request, cache, serialize)
     if request.get("kernel"):
-        from .._builtin import kernel_function
+        from ..runtime.builtin import kernel_function
         function = kernel_function(request["kernel"], request.get("kernel_params", {}))
     else:
         function = loaded["function"]
@@ -155,9 +158,7 @@ def _build_call(request: dict, cache: ObjectCache, chunk_mod, serialize):
     columns = (serialize.loads(blob_bytes(request["chunk_data"]), "per-task arguments")
                if request.get("chunk_data") else None)
     return chunk_mod.ChunkCall(function, args, kwargs, columns, request["first"], request["count"],
-                               request.get("seed"), request.get("stop_on_failure", False),
-                               request.get("rng_kind") or "pcg64", request.get("console_output", False),
-                               tuple(request.get("output_files", ())), workdir=request.get("workdir"))
+                               request["settings"], workdir=request.get("workdir"))
 
 
 def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:
@@ -181,7 +182,7 @@ def _run(conn, request: dict, cache, chunk_mod, serialize, worker_name) -> None:
             conn.send(("result", offset, _dump_value(value, call.first + offset, serialize)
                        if failure is None else None, _failure_tuple(failure),
                        call.take_side_results()))
-            if failure is not None and call.stop_on_failure:
+            if failure is not None and call.settings.stop_on_failure:
                 break
         conn.send(("done", None, [], False, {}))
         return

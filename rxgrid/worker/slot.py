@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .._chunk import PickledValues
+from ..runtime.chunk import PickledValues, TaskSettings
 from . import executor
 
 log = logging.getLogger("rxgrid.worker")
@@ -45,15 +45,11 @@ class ChunkWork:
     common: str = ""
     objects: str = ""
     chunk_data: bytes = b""
-    seed: int | None = None
     timeout: float = 0.0
     packages: tuple = ()
     kernel: str = ""
     kernel_params: dict = field(default_factory=dict)
-    stop_on_failure: bool = False
-    rng_kind: str = ""
-    console_output: bool = False
-    output_files: tuple = ()
+    settings: TaskSettings = field(default_factory=TaskSettings)  # to the executor as it is
 
 
 @dataclass
@@ -192,7 +188,7 @@ class Slot:
             # ``task`` is the job's task index; ``start`` is an offset in this chunk.
             if status == "timeout" or attempts[task] >= self.max_attempts:
                 failures[task] = self._lost_task(work, task, status, attempts[task], how)
-                if work.stop_on_failure:
+                if work.settings.stop_on_failure:
                     break
                 start = task - work.first + 1
             else:
@@ -208,11 +204,9 @@ class Slot:
                 blobs[digest] = work.blob(digest)
         return {"first": work.first, "count": work.count, "start": start, "per_task": per_task,
                 "function": work.function, "common": work.common, "objects": work.objects,
-                "blobs": blobs, "chunk_data": work.chunk_data, "seed": work.seed,
-                "packages": work.packages, "kernel": work.kernel,
-                "kernel_params": work.kernel_params, "stop_on_failure": work.stop_on_failure,
-                "rng_kind": work.rng_kind, "console_output": work.console_output,
-                "output_files": work.output_files, "workdir": self.scratch}
+                "blobs": blobs, "chunk_data": work.chunk_data, "packages": work.packages,
+                "kernel": work.kernel, "kernel_params": work.kernel_params,
+                "settings": work.settings, "workdir": self.scratch}
 
     async def _collect(self, work: ChunkWork, pieces: list, failures: dict, side: dict):
         """Read the executor's messages until the chunk is done or the executor is lost.
@@ -320,7 +314,7 @@ def _check_every_task_ended(work: ChunkWork, pieces: list, failures: dict) -> No
     """Every task of the chunk has its value or its failure: a task with neither must
     never be reported as a success holding ``None``. (With ``stop_on_failure`` the tasks
     after the first failure are not run, and the job fails.)"""
-    if work.stop_on_failure and failures:
+    if work.settings.stop_on_failure and failures:
         return
     missing = [work.first + i for i, piece in enumerate(pieces)
                if piece is None and work.first + i not in failures]

@@ -1,6 +1,6 @@
 """Chunk sizes of a job whose user gave none, shared by the client and the head.
 
-Apart from :mod:`rxgrid._chunk` (which runs tasks and unpickles them) so that the head
+Apart from :mod:`rxgrid.runtime.chunk` (which runs tasks and unpickles them) so that the head
 lays out a job without importing the task-running code.
 """
 

@@ -3,7 +3,8 @@ embedded local cluster.
 
 Dice, the birthday problem (with a plot), a Mandelbrot image, naive parallel k-means,
 then a non-waiting job followed by its id, and the airline regressions (rxLinMod with
-cube=TRUE, rxLogit) on generated data. Pictures are written as PNG files.
+cube=TRUE, rxLogit) on generated data. Pictures are written as PNG files: charts with
+axes and labels when matplotlib is installed (the ``[plot]`` extra), plain images otherwise.
 ``--test`` runs the same pipeline on tiny data in seconds (seed 004: prove the
 pipeline on test data before the long run).
 """
@@ -70,11 +71,12 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
     """Run the tour; ``test`` uses tiny sizes. Returns a process exit code."""
     import os
 
-    from ._png import heat, scatter, write_png
+    from .charts import birthday_chart, mandelbrot_chart
     pick = {k: v[1] if test else v[0] for k, v in SIZES.items()}
     os.makedirs(out, exist_ok=True)
     started = time.perf_counter()
-    with rxgrid.local(workers=workers, warm_kernels=not test) as cluster:
+    # Kernels compile when a task first calls them (once per machine, saying so), not before.
+    with rxgrid.local(workers=workers) as cluster:
         print(f"local cluster of {workers} workers ready in {time.perf_counter() - started:.1f} s "
               f"at {cluster.address}{' (test sizes)' if test else ''}\n")
 
@@ -92,8 +94,8 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
               f"[{time.perf_counter() - t:.2f} s]")
         for n in (3, 25, 50):
             print(f"  n={n:3d}: {probs[n - 2]:.4f}  (exact {_exact_birthday(n):.4f})")
-        write_png(os.path.join(out, "birthday.png"),
-                  scatter(sizes, probs, [(n - 2) // 20 for n in sizes]))
+        birthday_chart(os.path.join(out, "birthday.png"), sizes, probs,
+                       [_exact_birthday(n) for n in sizes], [(n - 2) // 20 for n in sizes])
 
         t = time.perf_counter()
         width, height, limit = pick["grid"]
@@ -101,7 +103,7 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
         rows = cluster.exec(vmandelbrot, x_in, rxgrid.each(y_in), limit,
                             chunk_size=max(1, height // 10))
         image = np.array(rows)
-        write_png(os.path.join(out, "mandelbrot.png"), heat(image, limit))
+        mandelbrot_chart(os.path.join(out, "mandelbrot.png"), image, x_in, y_in, limit)
         print(f"mandelbrot: cluster.exec(vmandelbrot, x, each(y), {limit}) on {width}x{height} "
               f"[{time.perf_counter() - t:.2f} s] -> {out}/mandelbrot.png")
         if test:
@@ -127,7 +129,7 @@ def run_demo(workers: int = 2, test: bool = False, out: str = "rxgrid-demo") -> 
 
 
 def _regressions(cluster, path: str, rows: int) -> None:
-    from .analytics import make_airline
+    from ..analytics import make_airline
     t = time.perf_counter()
     make_airline(path, rows=rows, seed=0, block_rows=max(rows // 20, 1000), overwrite=True)
     print(f"airline data: {rows:,} rows generated [{time.perf_counter() - t:.2f} s]")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 
 
 class each:  # noqa: N801 - lower case on purpose: it reads as rxElemArg does in R

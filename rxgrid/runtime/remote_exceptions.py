@@ -42,7 +42,7 @@ def pickle_exception(exc: BaseException) -> bytes:
     The class and the instance are pickled apart: a caller that cannot rebuild the
     instance (its state does not pickle) still learns its class.
     """
-    from ._serialize import dumps
+    from .serialize import dumps
     try:
         kind = dumps(type(exc))
     except Exception as why:  # noqa: BLE001 - the failure's text still says what happened
@@ -81,7 +81,7 @@ def rebuild(pickled: bytes, type_name: str) -> Rebuilt:
         named = getattr(builtins, type_name, None)
         is_exception = isinstance(named, type) and issubclass(named, BaseException)
         return Rebuilt(named if is_exception else None, None, "")
-    from ._serialize import loads
+    from .serialize import loads
     try:
         kind, instance = loads(pickled, "task's exception")
         cls = loads(kind, f"class {type_name}")

@@ -15,8 +15,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._paths import output_pattern, relative_path
-from .errors import TaskFailure
+from .._paths import output_pattern, relative_path
+from ..errors import TaskFailure
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """How every task of a job runs, the same in each of its chunks: the runtime's side of
+    a job's options. The client makes it from ``JobOptions`` (``JobOptions.task_settings``)
+    and a worker from the wire's ``TaskRecipe`` (``WorkerDaemon._work``); it travels to an
+    executor as it is."""
+
+    seed: int | None = None  # task i's streams derive from (seed, i); None: not seeded
+    rng_kind: str = "pcg64"
+    stop_on_failure: bool = False
+    capture_output: bool = False
+    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+    retries: int = 0  # a task that raises runs again up to this many times, on the same stream
 
 
 @dataclass
@@ -29,11 +44,7 @@ class ChunkCall:
     columns: list | None = None  # per-task values: one list (of ``count``) per each() argument
     first: int = 0
     count: int = 1
-    seed: int | None = None
-    stop_on_failure: bool = False
-    rng_kind: str = "pcg64"
-    capture_output: bool = False
-    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+    settings: TaskSettings = field(default_factory=TaskSettings)
     outputs: list = field(default_factory=list)  # (task, stdout, stderr) when captured
     files: list = field(default_factory=list)  # (task, relative path, bytes) kept
     workdir: str | None = None  # where per-task directories are made (default: a temp dir)
@@ -63,18 +74,36 @@ def describe_failure(task: int, exc: BaseException) -> TaskFailure:
     line a user reads is their own function. The exception itself is pickled too, so the
     caller can raise it again as its own type.
     """
-    from ._remote_exceptions import pickle_exception
+    from .remote_exceptions import pickle_exception
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return TaskFailure(task, type(exc).__name__, str(exc), text, pickled=pickle_exception(exc))
+    message = str(exc) + "".join(f" ({note[len(_NOTE):]})" for note in getattr(exc, "__notes__", ())
+                                 if isinstance(note, str) and note.startswith(_NOTE))
+    return TaskFailure(task, type(exc).__name__, message, text, pickled=pickle_exception(exc))
+
+
+_NOTE = "rxgrid: "  # notes rxgrid adds to a task's exception (PEP 678), shown in its message
+
+
+def _attempt(call: ChunkCall, task: int, attempt: int, exc: Exception) -> None:
+    """After ``exc`` ended attempt ``attempt`` (0-based) of ``task``: return to try again,
+    or raise ``exc`` (noted with the attempts made) when the retries are used up. What a
+    failed attempt printed or kept is dropped: the task's output is its last attempt's."""
+    retries = call.settings.retries
+    if attempt >= retries:
+        if retries:
+            exc.add_note(f"{_NOTE}failed on all {attempt + 1} attempts, retries={retries}")
+        raise exc
+    call.outputs[:] = [o for o in call.outputs if o[0] != task]
+    call.files[:] = [f for f in call.files if f[0] != task]
 
 
 @contextlib.contextmanager
 def _captured(call: ChunkCall, task: int):
     """Keep what the task prints and the files it makes, if the job asked for them."""
-    if call.output_patterns:
+    if call.settings.output_patterns:
         with _task_directory(call, task):
             with _printed(call, task):
                 yield
@@ -94,7 +123,7 @@ def _task_directory(call: ChunkCall, task: int):
     import os
     import shutil
     import tempfile
-    patterns = [output_pattern(p) for p in call.output_patterns]
+    patterns = [output_pattern(p) for p in call.settings.output_patterns]
     base = tempfile.mkdtemp(prefix=f"rxgrid-task{task}-", dir=call.workdir)
     previous = os.getcwd()
     os.chdir(base)
@@ -130,7 +159,7 @@ def matching_files(root: str, patterns) -> list[str]:
 
 @contextlib.contextmanager
 def _printed(call: ChunkCall, task: int):
-    if not call.capture_output:
+    if not call.settings.capture_output:
         yield
         return
     out, err = io.StringIO(), io.StringIO()
@@ -148,7 +177,7 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
     The slot positions are found once per chunk, not once per task: a trivial task
     costs little more than the call itself.
     """
-    from ._args import _Slot
+    from .args import _Slot
 
     args, kwargs, columns = call.args, call.kwargs, call.columns
     if not columns:
@@ -170,14 +199,21 @@ def argument_maker(call: ChunkCall) -> Callable[[int], tuple]:
 
 
 def run_task(call: ChunkCall, offset: int, make_arguments: Callable | None = None) -> Any:
-    """Run task ``call.first + offset`` and return its value (exceptions propagate)."""
-    from . import _seeding  # numpy: loaded where tasks run, not in the head
+    """Run task ``call.first + offset`` (again on its own stream, up to ``retries`` times,
+    while it raises) and return its value; the last attempt's exception propagates."""
+    from . import seeding as _seeding  # numpy: loaded where tasks run, not in the head
 
-    with _seeding.seeded_globals(call.seed):
-        _seeding.enter_task(call.seed, call.first + offset, call.rng_kind)
-        args, kwargs = (make_arguments or argument_maker(call))(offset)
-        with _captured(call, call.first + offset):
-            return call.function(*args, **kwargs)
+    s, task = call.settings, call.first + offset
+    make = make_arguments or argument_maker(call)
+    with _seeding.seeded_globals(s.seed):
+        for attempt in range(s.retries + 1):
+            _seeding.enter_task(s.seed, task, s.rng_kind)
+            try:
+                args, kwargs = make(offset)
+                with _captured(call, task):
+                    return call.function(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - retried, or raised by _attempt
+                _attempt(call, task, attempt, exc)
 
 
 def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None], None] | None = None
@@ -187,26 +223,32 @@ def run_chunk(call: ChunkCall, on_task: Callable[[int, Any, TaskFailure | None],
     ``values`` has one entry per task, ``None`` where the task failed. With
     ``stop_on_failure`` the chunk stops at the first failure and the rest are not run.
     """
-    from . import _seeding
+    from . import seeding as _seeding
 
-    with _seeding.seeded_globals(call.seed):  # threads: one seeded chunk at a time
+    with _seeding.seeded_globals(call.settings.seed):  # threads: one seeded chunk at a time
         return _run_tasks(call, on_task, _seeding.enter_task)
 
 
 def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]]:
     values: list = []
     failures: list[TaskFailure] = []
-    function, first, seed, make = call.function, call.first, call.seed, argument_maker(call)
-    kind = call.rng_kind
+    s = call.settings
+    function, first, seed, make = call.function, call.first, s.seed, argument_maker(call)
+    kind, capture = s.rng_kind, s.capture_output or bool(s.output_patterns)
     for offset in range(call.count):
-        enter(seed, first + offset, kind)
         try:
-            args, kwargs = make(offset)
-            if call.capture_output or call.output_patterns:
-                with _captured(call, first + offset):
-                    value = function(*args, **kwargs)
-            else:
-                value = function(*args, **kwargs)
+            for attempt in range(s.retries + 1):  # one, unless the job asked for retries
+                enter(seed, first + offset, kind)
+                try:
+                    args, kwargs = make(offset)
+                    if capture:
+                        with _captured(call, first + offset):
+                            value = function(*args, **kwargs)
+                    else:
+                        value = function(*args, **kwargs)
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried, or raised by _attempt
+                    _attempt(call, first + offset, attempt, exc)
             failure = None
         except Exception as exc:
             value, failure = None, describe_failure(first + offset, exc)
@@ -214,13 +256,13 @@ def _run_tasks(call: ChunkCall, on_task, enter) -> tuple[list, list[TaskFailure]
         values.append(value)
         if on_task is not None:
             on_task(first + offset, value, failure)
-        if failure is not None and call.stop_on_failure:
+        if failure is not None and s.stop_on_failure:
             break
     return values, failures
 
 
 def _join_pickled(pieces: list) -> list:
-    from ._serialize import loads
+    from .serialize import loads
     return [None if p is None else loads(p) for p in pieces]
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ._seeding import task_key
+from .seeding import task_key
 
 
 def _seed_and_task() -> tuple[int, int]:
@@ -26,7 +26,7 @@ def _dice(params: dict) -> Callable:
     games = int(params.get("games", 1))
 
     def task() -> int:
-        from .kernels import dice_wins
+        from ..kernels import dice_wins
         seed, index = _seed_and_task()
         return int(dice_wins(games, seed, index))
     return task
@@ -36,7 +36,7 @@ def _birthday(params: dict) -> Callable:
     n, trials = int(params.get("n", 2)), int(params.get("trials", 5000))
 
     def task() -> float:
-        from .kernels import pbirthday
+        from ..kernels import pbirthday
         seed, index = _seed_and_task()
         return float(pbirthday([n + index], trials, seed, index)[0])
     return task
@@ -46,7 +46,7 @@ def _mandelbrot(params: dict) -> Callable:
     def task() -> list:
         import numpy as np
 
-        from .kernels import mandelbrot_grid
+        from ..kernels import mandelbrot_grid
         _, index = _seed_and_task()
         width, height = int(params.get("width", 240)), int(params.get("height", 240))
         rows = int(params.get("rows", height))

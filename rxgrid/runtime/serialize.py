@@ -18,7 +18,7 @@ import types
 
 import cloudpickle
 
-from .errors import SerializationError
+from ..errors import SerializationError
 
 _INSTALLED_ROOTS = tuple(
     {p for p in (*site.getsitepackages(), site.getusersitepackages(),
@@ -116,6 +116,14 @@ def _unframe(data) -> tuple[memoryview, list[memoryview]]:
         buffers.append(view[offset:offset + size])
         offset += size
     return stream, buffers
+
+
+def in_band_bytes(data) -> int:
+    """Bytes of ``data``'s pickle stream: what every reader copies (out-of-band buffers,
+    numpy arrays, are mapped instead)."""
+    if data[:len(FRAME_MAGIC)] == FRAME_MAGIC:
+        return struct.unpack_from("<Q", data, len(FRAME_MAGIC))[0]
+    return len(data)
 
 
 def dumps(obj: object, what: str = "value") -> bytes:

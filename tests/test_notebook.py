@@ -1,0 +1,89 @@
+"""examples/quickstart.ipynb runs in a real Jupyter kernel (nbclient), and a Ctrl-C there
+(the kernel interrupted during a blocking exec) detaches the job, which finishes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+nbformat = pytest.importorskip("nbformat", reason="the notebook test needs nbformat, nbclient, ipykernel")
+nbclient = pytest.importorskip("nbclient", reason="the notebook test needs nbclient")
+pytest.importorskip("ipykernel", reason="the notebook test needs ipykernel")
+
+NOTEBOOK = os.path.join(ROOT, "examples", "quickstart.ipynb")
+
+# A blocking exec whose tasks say they started and then wait for the test's go-ahead, so
+# the interrupt lands while the kernel is blocked in exec, whatever the machine's speed.
+BLOCKING = """
+import os, time
+def held(i, folder):
+    open(os.path.join(folder, f"started-{{i}}"), "w").close()
+    while not os.path.exists(os.path.join(folder, "release")):
+        time.sleep(0.02)
+    return i * i
+cluster.exec(held, rxgrid.each(range(4)), {folder!r}, chunk_size=1)
+"""
+
+REATTACH = """
+job = cluster.last_job
+print(job.result(timeout=120), job.status().value)
+"""
+
+
+def _outputs(cell, kind: str) -> str:
+    text = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == kind:
+            text.append(out["text"])
+        elif kind == "html" and "text/html" in out.get("data", {}):
+            text.append(out["data"]["text/html"])
+    return "".join(text)
+
+
+def _interrupt_when_started(client, folder: str, done: threading.Event) -> None:
+    """SIGINT the kernel (what Jupyter's Interrupt does) once a task has started."""
+    while not done.is_set():
+        if any(name.startswith("started-") for name in os.listdir(folder)):
+            os.kill(client.km.provisioner.process.pid, signal.SIGINT)
+            return
+        time.sleep(0.02)
+
+
+def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_path):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    *tour, close = nb.cells
+    folder = str(tmp_path)
+    blocking = nbformat.v4.new_code_cell(BLOCKING.format(folder=folder))
+    reattach = nbformat.v4.new_code_cell(REATTACH)
+    nb.cells = [*tour, blocking, reattach, close]
+    client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
+                                     resources={"metadata": {"path": folder}})
+    with client.setup_kernel(env={**os.environ, "PYTHONPATH": ROOT}):
+        for index, cell in enumerate(tour):
+            client.execute_cell(cell, index)  # CellExecutionError on any error
+        done = threading.Event()
+        watcher = threading.Thread(target=_interrupt_when_started, args=(client, folder, done))
+        watcher.start()
+        try:
+            with pytest.raises(nbclient.exceptions.CellExecutionError, match="KeyboardInterrupt"):
+                client.execute_cell(blocking, len(tour))
+        finally:
+            done.set()
+            watcher.join()
+        open(os.path.join(folder, "release"), "w").close()
+        client.execute_cell(reattach, len(tour) + 1)
+        client.execute_cell(close, len(tour) + 2)
+
+    outputs = {i: c for i, c in enumerate(nb.cells)}
+    assert "Win" in str(outputs[3].outputs)  # the dice Counter
+    html = "".join(_outputs(c, "html") for c in tour)
+    assert "<progress" in html and "finished" in html  # the job's display
+    assert "busy / cores" in html and "slots" in html  # the workers' and the cluster's
+    assert "keeps running on the cluster" in _outputs(blocking, "stderr")
+    assert _outputs(reattach, "stdout").strip() == "[0, 1, 4, 9] finished"
