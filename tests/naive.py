@@ -225,3 +225,12 @@ def naive_glm_stats(y, codes, numeric, beta, family, n_levels, intercept, drop_f
         with np.errstate(divide="ignore", invalid="ignore"):
             dev = 2 * (np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)).sum()
     return X.T @ (w[:, None] * X), X.T @ (w * z), dev, len(y), int(bad.sum())
+
+
+def r_factor(X, weights=None, center=False):
+    """R factor of the (weighted, centred) rows by numpy's Householder QR, rows as ``(q, n)``."""
+    X = np.asarray(X, dtype=float)
+    w = np.ones(X.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+    mean = (X @ w) / w.sum() if center else np.zeros(X.shape[0])
+    rows = ((X - mean[:, None]) * np.sqrt(w)).T
+    return np.linalg.qr(rows, mode="r"), mean, w.sum()

@@ -111,3 +111,21 @@ def test_the_sequential_context_fits_the_same_model(cluster2, airline):
     np.testing.assert_allclose(spread.params, seq.params, rtol=1e-9)
     np.testing.assert_allclose(spread.std_errors, seq.std_errors, rtol=1e-9)
     assert (spread.n_used, spread.n_skipped) == (seq.n_used, seq.n_skipped)
+
+
+def test_logit_with_an_interaction_scored_into_a_new_dataset_as_tasks(cluster2, airline, tmp_path):
+    formula = "Late ~ DayOfWeek*Far + log(CRSDepTime + 1)"
+    options = dict(transforms={"Far": "Distance > 1000"}, row_selection="Distance > 100")
+    fit = cluster2.logit(formula, data=airline, blocks_per_read=2, **options)
+    local = rxgrid.analytics.logit(airline, formula, **options)
+    np.testing.assert_allclose(fit.params, local.params, rtol=1e-9)
+    assert "DayOfWeek=Tuesday:Far" in fit.names
+    before = {j.id for j in cluster2.jobs()}
+    info = fit.predict(airline, out=tmp_path / "scored", blocks_per_read=3)
+    assert [j.name for j in cluster2.jobs() if j.id not in before] == ["predict_partial"]
+    assert info.names == ["Late_Pred", "Late"] and info.rows == 20_000
+    frame = read_dataset(airline)
+    expected = local.predict(frame)
+    np.testing.assert_allclose(read_dataset(tmp_path / "scored")["Late_Pred"], expected, rtol=1e-12)
+    again = cluster2.predict(local, airline, out=tmp_path / "again", type="link")
+    assert again.names == ["Late_Pred", "Late"]

@@ -226,7 +226,10 @@ def test_formulas():
     assert parse_formula("y ~ a - 1").intercept is False
     assert parse_formula("y ~ 0 + a").intercept is False
     assert parse_formula("~ a + b").response is None
-    for bad in ("y ~ a:b", "y ~ a * b", "y ~ log(a)", "y ~ a + a", "y", "y z ~ a", "y ~ 2"):
+    assert parse_formula("y ~ a*b").terms == ("a", "b", "a:b")
+    assert parse_formula("y ~ a*b").factors == (("a",), ("b",), ("a", "b"))
+    assert parse_formula("y ~ log(x) + I(x**2)").term_names == ("log(x)", "I(x ** 2)")
+    for bad in ("y ~ a +", "y", "y z ~ a", "y ~ 2", "y ~ a ~ b"):
         with pytest.raises(ModelError):
             parse_formula(bad)
 

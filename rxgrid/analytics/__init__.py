@@ -23,6 +23,7 @@ from .errors import AnalyticsError, DatasetError, ModelError
 from .formula import Formula, parse_formula
 from .importing import csv_to_dataset, import_data
 from .models import KMeansModel, ModelResult, map_sequential
+from .predict import predict
 from .quantiles import quantile
 from .sources import data_source
 from .summaries import crosstabs, cube, summary
@@ -50,6 +51,7 @@ __all__ = [
     "make_airline",
     "map_sequential",
     "parse_formula",
+    "predict",
     "quantile",
     "read_block",
     "read_dataset",

@@ -42,6 +42,9 @@ class GlmPartial:
     n_skipped: int
     y_min: float = np.inf
     y_max: float = -np.inf
+    sy: float = 0.0  # sums of y, of y log y (+ (1 - y) log(1 - y)) and of log(y!): see CellStats
+    sylogy: float = 0.0
+    slgamma: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,22 @@ def glm_partial(
             start=start,
         )
         y_min, y_max = (np.nanmin(y), np.nanmax(y)) if start and stats.n_used else (np.inf, -np.inf)
-        total = combine_glm([total, GlmPartial(*stats, y_min=y_min, y_max=y_max)])
+        sums = _response_sums(y, columns, spec)
+        total = combine_glm([total, GlmPartial(*stats, y_min=y_min, y_max=y_max, **sums)])
     return total
+
+
+def _response_sums(y: np.ndarray, columns: dict, spec: GlmSpec) -> dict[str, float]:
+    """Sums of the response over the rows the per-row kernel uses (no missing value)."""
+    ok = ~np.isnan(y)
+    for name in spec.numeric:
+        ok &= ~np.isnan(np.asarray(columns[name], dtype=np.float64))
+    for name in spec.categorical:
+        ok &= np.asarray(columns[name]) >= 0
+    from .dense import response_sums
+
+    sums = response_sums(y[ok], None, spec.family)
+    return dict(sy=sums.wy, sylogy=sums.ylogy, slgamma=sums.lgamma)
 
 
 def combine_glm(parts: list[GlmPartial]) -> GlmPartial:
@@ -100,6 +117,7 @@ def combine_glm(parts: list[GlmPartial]) -> GlmPartial:
         sum(p.n_skipped for p in parts),
         float(min(p.y_min for p in parts)),
         float(max(p.y_max for p in parts)),
+        *(float(sum(getattr(p, f) for p in parts)) for f in ("sy", "sylogy", "slgamma")),
     )
 
 
@@ -206,6 +224,7 @@ def combine_cell_stats(parts: list[CellStats]) -> CellStats:
         sum(p.n_skipped for p in parts),
         min(p.y_min for p in parts),
         max(p.y_max for p in parts),
+        *(float(sum(getattr(p, f) for p in parts)) for f in ("sy", "sylogy", "slgamma")),
     )
 
 
@@ -215,7 +234,8 @@ def normal_equations(stats: CellStats, design: np.ndarray) -> GlmPartial:
     cross = design.T @ stats.swx
     xtwx = np.block([[top, cross], [cross.T, stats.swxx]])
     xtwz = np.concatenate([design.T @ stats.swz, stats.swxz])
-    return GlmPartial(xtwx, xtwz, stats.deviance, stats.n_used, stats.n_skipped, stats.y_min, stats.y_max)
+    return GlmPartial(xtwx, xtwz, stats.deviance, stats.n_used, stats.n_skipped, stats.y_min, stats.y_max,
+                      stats.sy, stats.sylogy, stats.slgamma)  # fmt: skip
 
 
 def combine_kmeans(parts: list[KMeansPartial]) -> KMeansPartial:

@@ -119,12 +119,21 @@ class AnalyticsMixin:
             result = self._fit(kind, path, formula, options, wait)
         return api._labelled(result, data) if wait else result
 
+    def predict(self, model, data, **options):
+        """Score a fitted model (rxPredict); a data set is scored block by block as tasks here."""
+        from ..analytics.predict import predict
+
+        return predict(model, data, map_blocks=ContextMap(self, options.pop("priority", 0)), **options)
+
     def _fit(self, kind: str, data, formula, options: dict, wait: bool):
         data = os.fspath(data)
         priority, cores = options.pop("priority", 0), options.pop("cores", 1)
         if wait:
             try:
-                return fit_model(kind, data, formula, dict(options), ContextMap(self, priority, cores))
+                blocks = ContextMap(self, priority, cores)
+                fit = fit_model(kind, data, formula, dict(options), blocks)
+                fit.map_blocks = blocks  # fit.predict(dataset) scores here, as tasks
+                return fit
             except KeyboardInterrupt:
                 self._detach_fit(kind, data, formula, dict(options, _cores=cores), priority)
                 raise

@@ -29,6 +29,9 @@ _EXPORTS = {
     "glm_block_stats": "glm",
     "GlmBlockStats": "glm",
     "design_layout": "glm",
+    "r_factor": "qr",
+    "combine_r_factors": "qr",
+    "RFactor": "qr",
     "random_uniform": "_random",
     "random_integers": "_random",
     "random_normal": "_random",
@@ -38,6 +41,8 @@ __all__ = [
     "GlmBlockStats",
     "KMeansBlockStats",
     "KMeansResult",
+    "RFactor",
+    "combine_r_factors",
     "design_layout",
     "dice_wins",
     "glm_block_stats",
@@ -48,6 +53,7 @@ __all__ = [
     "mandelbrot_row",
     "pbirthday",
     "play_dice",
+    "r_factor",
     "random_integers",
     "random_normal",
     "random_uniform",
@@ -81,7 +87,7 @@ def warm() -> None:
         importlib.import_module(f".{name}", __name__)
         for name in ("_random", "birthday", "dice", "glm", "kmeans", "mandelbrot")
     )
-    from . import glm_cells
+    from . import glm_cells, qr
 
     _random.random_uniform(0, 0, 2)
     _random.random_integers(0, 0, 6, 2)
@@ -107,3 +113,4 @@ def warm() -> None:
         for numeric in ((), (y, y)):
             beta_num = np.zeros(len(numeric))
             glm_cells.glm_cell_stats(y.astype(y_type), cells, 2, numeric, np.zeros(2), beta_num, "binomial")
+    qr.combine_r_factors([qr.r_factor(X.T, y, center=True), qr.r_factor(X.T)])

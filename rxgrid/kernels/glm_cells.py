@@ -353,6 +353,9 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
     and deviance terms; then the per-cell sums and the vectorized dot products.
     """
     deviance = 0.0
+    sy = 0.0
+    sylogy = 0.0
+    slgamma = 0.0
     used = 0
     skipped = 0
     bad = 0
@@ -394,6 +397,7 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
         n_ok = 0
         for r in range(q):
             n_ok += ok_b[r] != 0.0
+            sy += y_b[r] * ok_b[r]
             y_min = min(y_min, y_b[r] if ok_b[r] != 0.0 else np.inf)
             y_max = max(y_max, y_b[r] if ok_b[r] != 0.0 else -np.inf)
         used += n_ok
@@ -421,11 +425,14 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
             deviance += 2.0 * _dot(dev_b, ok_b, q)
             for r in range(q):
                 yi = y_b[r]
-                if yi * (1.0 - yi) != 0.0:  # 0 exactly for y = 0 and y = 1: rare for 0/1 data
+                if yi * (1.0 - yi) != 0.0 and ok_b[r] != 0.0:  # 0 exactly for y = 0 and y = 1
+                    term = 0.0
                     if yi > 0.0:
-                        deviance += 2.0 * yi * math.log(yi)
+                        term += yi * math.log(yi)
                     if yi < 1.0:
-                        deviance += 2.0 * (1.0 - yi) * math.log(1.0 - yi)
+                        term += (1.0 - yi) * math.log(1.0 - yi)
+                    deviance += 2.0 * term
+                    sylogy += term
         else:
             if start:
                 for r in range(q):
@@ -442,6 +449,9 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
             _log_buffer(l_b, l_b, bits, q)
             for r in range(q):  # y log(y / mu) - (y - mu) = y log y - y eta - y + mu
                 dev_b[r] = y_b[r] * (l_b[r] - eta_b[r] - 1.0) + t_b[r]
+                if ok_b[r] != 0.0:
+                    sylogy += y_b[r] * l_b[r]
+                    slgamma += math.lgamma(y_b[r] + 1.0)
             deviance += 2.0 * _dot(dev_b, ok_b, q)
         if family != GAUSSIAN:
             for r in range(q):
@@ -458,7 +468,7 @@ def _stats_piece(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, 
             swxz[j] += _dot(x_j, z_b, q)
             for k in range(j, m):
                 swxx[j, k] += _dot3(w_b, x_j, x_b[k], q)
-    return deviance, used, skipped - bad, bad, y_min, y_max
+    return deviance, used, skipped - bad, bad, y_min, y_max, sy, sylogy, slgamma
 
 
 @njit(cache=True, nogil=True)
@@ -475,8 +485,10 @@ def _stats(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family
     bad = np.zeros(n_pieces, dtype=np.int64)
     y_min = np.full(n_pieces, np.inf)
     y_max = np.full(n_pieces, -np.inf)
+    sums = np.zeros((n_pieces, 3))
     for k in range(n_pieces):
-        deviance[k], used[k], skipped[k], bad[k], y_min[k], y_max[k] = _stats_piece(
+        (deviance[k], used[k], skipped[k], bad[k], y_min[k], y_max[k],
+         sums[k, 0], sums[k, 1], sums[k, 2]) = _stats_piece(
             y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family, start,
             k * size, min(n, (k + 1) * size), sw[k], swz[k], swx[k], swxx[k], swxz[k],
         )  # fmt: skip
@@ -496,8 +508,11 @@ def _stats(y, cells, has_cells, n_cells, numeric, m, beta_cell, beta_num, family
     for j in range(m):
         for k in range(j):
             out_swxx[j, k] = out_swxx[k, j]
+    out_sums = np.zeros(3)
+    for k in range(n_pieces):
+        out_sums += sums[k]
     return (out_sw, out_swz, out_swx[:, :m], out_swxx[:m, :m], out_swxz[:m], dev,
-            used.sum(), skipped.sum(), bad.sum(), y_min.min(), y_max.max())  # fmt: skip
+            used.sum(), skipped.sum(), bad.sum(), y_min.min(), y_max.max(), out_sums)  # fmt: skip
 
 
 class CellStats(NamedTuple):
@@ -513,6 +528,12 @@ class CellStats(NamedTuple):
     n_skipped: int
     y_min: float
     y_max: float
+    sy: float = 0.0
+    """Sum of the response over the rows used."""
+    sylogy: float = 0.0
+    """Sum of ``y log y + (1 - y) log(1 - y)`` (binomial) or ``y log y`` (poisson)."""
+    slgamma: float = 0.0
+    """Sum of ``log(y!)`` (poisson)."""
 
 
 _NO_NUMERIC = (np.zeros(0),)
@@ -560,15 +581,14 @@ def glm_cell_stats(
     if beta_cell.shape[0] != n_cells or beta_num.shape[0] != m:
         raise ValueError(f"need {n_cells} cell and {m} numeric coefficients")
     n_pieces, size = _pieces(n, n_cells * (2 + m))
-    sw, swz, swx, swxx, swxz, deviance, used, skipped, bad, y_min, y_max = _stats(
+    sw, swz, swx, swxx, swxz, deviance, used, skipped, bad, y_min, y_max, sums = _stats(
         y, cells, has_cells, n_cells, columns or _NO_NUMERIC, m, beta_cell,
         beta_num if m else np.zeros(1), FAMILIES[family], bool(start), n_pieces, size,
     )  # fmt: skip
     if bad:
         raise ValueError(f"{bad} rows have a cell code >= n_cells = {n_cells}")
-    return CellStats(
-        sw, swz, swx, swxx, swxz, float(deviance), int(used), int(skipped), float(y_min), float(y_max)
-    )
+    return CellStats(sw, swz, swx, swxx, swxz, float(deviance), int(used), int(skipped), float(y_min),
+                     float(y_max), *(float(v) for v in sums))  # fmt: skip
 
 
 # The first process on this machine to need a kernel compiles it; the others load it.
