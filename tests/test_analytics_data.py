@@ -195,8 +195,8 @@ def test_dataframe_parquet_and_csv_on_two_workers(cluster2, air, monkeypatch, tm
 
 @pytest.mark.parametrize("form", ["parquet", "frame"])
 def test_seed_000_flow_on_two_workers(cluster2, air, form, tmp_path):
-    """import_data -> summary -> logit -> crosstabs, each step against its reference
-    (prediction and interactions are the other half of issue 17)."""
+    """import_data -> summary -> logit -> crosstabs, each step against its reference; the
+    rest of seed 000's flow (an interaction, predict, predicted by observed) follows below."""
     frame = air["frame"]
     info = import_data(air[form], tmp_path / "air", block_rows=4_000)
     assert info.blocks == 3 and info.variable("DayOfWeek").levels == DAYS
@@ -208,6 +208,33 @@ def test_seed_000_flow_on_two_workers(cluster2, air, form, tmp_path):
     observed = cluster2.crosstabs("~ DayOfWeek:F(Late)", data=air[form])  # F(): 0/1 as levels
     expected = pd.crosstab(frame["DayOfWeek"], frame["Late"])
     np.testing.assert_array_equal(observed.to_numpy(), expected.to_numpy())
+
+
+@pytest.mark.parametrize("form", ["parquet", "frame"])
+def test_seed_000_flow_scores_a_logit_with_an_interaction_into_a_new_data_set(cluster2, air, form,
+                                                                             tmp_path):
+    """Seed 000 end to end on two workers: import_data -> logit with an interaction ->
+    predict into a new data set (tasks on the cluster) -> crosstabs of predicted against
+    observed; the fit and the scores against statsmodels, the table against pandas."""
+    import statsmodels.formula.api as smf
+
+    frame = air["frame"]
+    import_data(air[form], tmp_path / "air", block_rows=4_000)
+    formula = "Late ~ DayOfWeek*Distance + CRSDepTime"
+    fit = cluster2.logit(formula, data=tmp_path / "air")
+    reference = smf.logit(formula, frame).fit(disp=0, tol=1e-12)
+    expected = reference.predict(frame).to_numpy()
+    before = {j.id for j in cluster2.jobs()}
+    info = fit.predict(tmp_path / "air", out=tmp_path / "scored")
+    assert [j.name for j in cluster2.jobs() if j.id not in before] == ["predict_partial"]
+    assert info.names[:2] == ["Late_Pred", "Late"] and info.rows == len(frame)
+    scored = read_dataset(tmp_path / "scored")
+    both = np.isfinite(expected)
+    assert both.sum() > 10_000
+    np.testing.assert_allclose(scored["Late_Pred"][both], expected[both], rtol=1e-7)
+    table = cluster2.crosstabs("Late_Pred ~ F(Late)", data=tmp_path / "scored", values="means")
+    by_observed = pd.Series(expected[both]).groupby(frame["Late"].to_numpy()[both]).mean()
+    np.testing.assert_allclose(table["Late_Pred"].to_numpy(), by_observed.to_numpy(), rtol=1e-7)
 
 
 def test_a_non_waiting_fit_of_a_dataframe_keeps_its_scratch_data(cluster2, air, monkeypatch, tmp_path):
