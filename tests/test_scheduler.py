@@ -53,6 +53,23 @@ def test_a_wide_chunk_holds_its_slots_and_is_not_overtaken_by_narrow_ones():
     assert s.lease_next("two").job_id == "wide" and s.largest_worker() == 2
 
 
+def test_a_slot_left_by_a_wide_chunk_that_went_elsewhere_takes_a_narrow_one_in_the_same_assign():
+    # Found by the model on the lowest dependencies. "a" has one free slot and waits for
+    # "w2" (2 cores); "c" takes "w2" in the second round; "n2" then fits "a" or "b", and
+    # the same assign() must lease it: no free slot is left idle while it has work.
+    s = Scheduler()
+    s.add_worker("a", 3)
+    s.add_job("busy", 1, 0, [(0, 1, None), (1, 1, None)])
+    assert len(s.assign()) == 2 and s.workers() == {"a": (3, 2)}
+    s.add_worker("b", 3)
+    s.add_worker("c", 3)
+    for order, (name, cores) in enumerate([("w1", 2), ("n1", 1), ("w2", 2), ("n2", 1)], 1):
+        s.add_job(name, 0, order, [(0, 1, None)], cores=cores)
+    leased = {lease.job_id: lease.worker for lease in s.assign()}
+    assert sorted(leased) == ["n1", "n2", "w1", "w2"] and leased["n2"] in ("a", "b"), leased
+    assert s.queued() == []
+
+
 def test_a_result_on_an_old_lease_counts_once_and_stops_the_rerun():
     s = Scheduler()
     s.add_worker("a", 1)

@@ -56,8 +56,11 @@ def parse_formula(text: str) -> Formula:
     """Parse ``"response ~ terms"`` (or ``"~ terms"``) into a `Formula`, with formulaic."""
     if not isinstance(text, str) or text.count("~") != 1:
         raise ModelError(f"a formula needs exactly one '~', got {text!r}")
-    from formulaic import Formula as Parsed
-    from formulaic.errors import FormulaicError
+    try:
+        from formulaic import Formula as Parsed
+        from formulaic.errors import FormulaicError
+    except ImportError:
+        raise ModelError("reading a formula needs formulaic: pip install 'rxgrid[analytics]'") from None
 
     try:
         parsed = Parsed(text)

@@ -238,7 +238,9 @@ def _located(error: Exception, src, delimiter: str) -> DatasetError:
 
 def _pandas_csv_batches(src, columns, types, levels, delimiter, chunk_rows) -> Iterator[dict[str, object]]:
     import pandas as pd
-    common = dict(sep=delimiter, usecols=columns, na_values=sorted(MISSING_TOKENS), keep_default_na=False)
+    # round_trip: numbers read correctly rounded, as pyarrow reads them (pandas 2 defaults to "high")
+    common = dict(sep=delimiter, usecols=columns, na_values=sorted(MISSING_TOKENS), keep_default_na=False,
+                  float_precision="round_trip")
     first = pd.read_csv(src, nrows=chunk_rows, **common)
     if len(first.columns) == 0:
         raise DatasetError(f"{src} is empty")

@@ -43,7 +43,7 @@ def _pyarrow():
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise DatasetError("reading Parquet needs pyarrow: pip install 'rxgrid[data]'") from None
+        raise DatasetError("reading Parquet needs pyarrow: pip install 'rxgrid[analytics]'") from None
     return pa, pq
 
 

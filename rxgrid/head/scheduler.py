@@ -210,14 +210,13 @@ class Scheduler:
             return leases
         free.sort(key=lambda w: -w.free)
         while free:
-            still_free = []
-            for worker in free:
-                lease = self.lease_next(worker.name)
-                if lease is not None:
-                    leases.append(lease)
-                    if worker.free > 0:
-                        still_free.append(worker)
-            free = still_free
+            # A worker whose best chunk did not fit is asked again after a round in which
+            # others leased: that chunk may have gone elsewhere, and a smaller one now fits.
+            leased = [lease for worker in free if (lease := self.lease_next(worker.name))]
+            if not leased:
+                break
+            leases.extend(leased)
+            free = [w for w in free if w.free > 0]
         return leases
 
     def complete(self, job_id: str, index: int, lease: int | None) -> tuple[bool, ChunkLease | None]:
