@@ -501,6 +501,7 @@ def test_a_second_registration_under_a_live_name_is_refused_and_the_first_keeps_
     (dict(num_tasks=1, timeout=Duration(seconds=400 * 86400)), "timeout"),
     (dict(num_tasks=1, packages=["os; rm -rf /"]), "module name"),
     (dict(num_tasks=1, retries=4_000_000_000), "retries=4,000,000,000"),
+    (dict(num_tasks=1, cores=4_000_000_000), "per task is more than any worker can have"),
 ])
 def test_sizes_names_and_values_are_checked_at_submit(grid, untouched, spec, words):
     channel, stub, auth = client(grid.address)
