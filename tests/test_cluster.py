@@ -288,10 +288,12 @@ def _count(path) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """True while ``pid`` runs: a zombie (``Z``) or a dead entry (``X``) has exited, and a
+    process that exits between the open and the read makes the read fail with ESRCH."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except FileNotFoundError:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 

@@ -18,7 +18,7 @@ import rxgrid
 from rxgrid import each
 from rxgrid.client.engines import DaskContext, RayContext, from_dask, from_ray
 from tests import fixtures
-from tests.test_cluster import _wait_until
+from tests.test_cluster import _alive, _wait_until
 from tests.test_contract import *  # noqa: F403 - the contract tests, re-run on these engines
 
 ENGINES = ["dask", pytest.param("ray", marks=pytest.mark.ray)]
@@ -121,15 +121,6 @@ def test_cancel_drops_queued_chunks_and_stops_what_the_engine_can(engine, tmp_pa
         assert not [line for line in lines if line.endswith("ended")]
         _wait_until(lambda: not any(_alive(pid) for pid in running.values()), 30)
     assert job.result(partial=True) == [None] * 8
-
-
-def _alive(pid: int) -> bool:
-    """True while ``pid`` runs (a killed process its parent has not reaped yet is dead)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except FileNotFoundError:
-        return False
 
 
 def test_cores_map_to_the_engines_cpus_and_numba_threads(engine):
