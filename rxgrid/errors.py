@@ -169,3 +169,24 @@ class TaskError(RxgridError):
     def __init__(self, message: str, failure: TaskFailure):
         super().__init__(message)
         self.failure = failure
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind ``exc``: ``exc`` itself, or the KeyboardInterrupt that a lock's
+    release failed on; else None.
+
+    CPython can deliver a Ctrl-C between a ``threading.Condition``'s release of its lock
+    and the ``try`` that would take it back (inside gRPC's stream reads, for one); the
+    enclosing ``with`` then raises ``RuntimeError: cannot release un-acquired lock`` on
+    its way out, with the interrupt as its context. The user still pressed Ctrl-C, and
+    is owed what a Ctrl-C does (a blocking job detaches), not that RuntimeError.
+    """
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        if not (isinstance(seen, RuntimeError) and any(
+                text in str(seen) for text in ("un-acquired lock", "release unlocked lock"))):
+            return None
+        seen = seen.__context__
+    return None

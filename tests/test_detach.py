@@ -272,3 +272,57 @@ def test_a_ctrl_c_before_the_job_left_still_leaves_it_running(cluster2, monkeypa
         assert "restarted as a non-waiting job" in capsys.readouterr().err
     finally:
         cluster.close()
+
+
+def _interrupt_as_a_failed_release() -> RuntimeError:
+    """What CPython can raise for a Ctrl-C that lands between a Condition's release of its
+    lock and the ``try`` that takes it back (gRPC's stream reads wait on one): the enclosing
+    ``with`` fails to release, a RuntimeError whose context is the KeyboardInterrupt."""
+    lock = threading.RLock()
+    try:
+        try:
+            raise KeyboardInterrupt
+        finally:
+            lock.release()  # not held: RuntimeError, chained to the interrupt
+    except RuntimeError as exc:
+        return exc
+    raise AssertionError("releasing a lock not held did not fail")
+
+
+@pytest.mark.parametrize("where", ["exec", "result"])
+def test_a_ctrl_c_that_surfaces_as_a_failed_lock_release_still_detaches(cluster2, monkeypatch,
+                                                                         capsys, where, tmp_path):
+    # CI saw this once in a notebook: the Ctrl-C came out of a gRPC stream as "RuntimeError:
+    # cannot release un-acquired lock", so the job was neither detached nor announced.
+    gate = tmp_path / "gate"
+    cluster = rxgrid.connect(cluster2.address)
+    try:
+        if where == "exec":
+            def interrupted(spec):
+                cluster._submit(spec)  # the job left; the reply's wait is what broke
+                raise _interrupt_as_a_failed_release()
+            monkeypatch.setattr(cluster._conn, "run_job", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                cluster.exec(fixtures.gated_record, str(tmp_path / "rec"), rxgrid.each(range(3)), str(gate))
+            job = cluster.last_job
+        else:
+            job = cluster.exec(fixtures.gated_record, str(tmp_path / "rec"), rxgrid.each(range(3)),
+                               str(gate), wait=False)
+
+            class BrokenStream:  # the gRPC stream a Ctrl-C broke as above
+                def __iter__(self):
+                    raise _interrupt_as_a_failed_release()
+
+                def cancel(self):
+                    pass
+            monkeypatch.setattr(job._conn.stub, "WatchJob", lambda *a, **k: BrokenStream())
+            with pytest.raises(KeyboardInterrupt):
+                job.result()
+            monkeypatch.undo()
+        assert cluster.last_job.id == job.id
+        assert "keeps running on the cluster" in capsys.readouterr().err
+        assert not job.info().is_done  # detached, not cancelled: it waits on the gate
+        gate.touch()
+        assert job.result(timeout=120) == [0, 1, 2]
+    finally:
+        cluster.close()

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import interrupt_behind
 from .dataset import DEFAULT_BLOCK_ROWS, MANIFEST, MEMORY_PREFIX, _is_frame, register_memory, release_memory
 from .errors import DatasetError
 
@@ -116,8 +117,8 @@ def _scratch(data, keep: bool, block_rows: int = DEFAULT_BLOCK_ROWS) -> Iterator
             tabs = isinstance(data, str) and data.lower().endswith(".tsv")
             import_data(data, path, block_rows=block_rows, delimiter="\t" if tabs else ",")
         yield str(path)
-    except KeyboardInterrupt:  # a waiting fit on a cluster detaches and goes on reading it
-        keep = True
+    except BaseException as exc:  # a waiting fit on a cluster detaches on Ctrl-C and goes on reading it
+        keep = keep or interrupt_behind(exc) is not None
         raise
     finally:
         if not keep:

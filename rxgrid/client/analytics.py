@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextvars
 import os
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, interrupt_behind
 from ..runtime.args import each
 
 # True while a waiting fit runs one of its steps: a Ctrl-C then detaches the fit as a
@@ -134,9 +134,12 @@ class AnalyticsMixin:
                 fit = fit_model(kind, data, formula, dict(options), blocks)
                 fit.map_blocks = blocks  # fit.predict(dataset) scores here, as tasks
                 return fit
-            except KeyboardInterrupt:
+            except BaseException as exc:
+                interrupt = interrupt_behind(exc)
+                if interrupt is None:
+                    raise
                 self._detach_fit(kind, data, formula, dict(options, _cores=cores), priority)
-                raise
+                raise interrupt from None
         if self._total_slots() < 2:
             raise InvalidArgumentError(
                 "a non-waiting fit runs its driver as a task and its block steps as further "

@@ -29,6 +29,7 @@ from ..errors import (
     ProtocolMismatchError,
     RxgridError,
     TaskFailure,
+    interrupt_behind,
 )
 from ..runtime.serialize import dumps, in_band_bytes
 from ..transport import blobfiles as _blobfiles
@@ -231,12 +232,15 @@ class Cluster(ComputeContext):
     def _run_spec(self, spec: pb.JobSpec, job: Job):
         try:
             reply = self._conn.run_job(spec)
-        except KeyboardInterrupt:
-            detach(job, resubmitted=self._submit_if_not_there(spec))
-            raise
         except HeadUnavailableError:
             log.warning("lost the head while job %s ran; waiting for it to come back", job.id)
             return self._resume(spec, job)
+        except BaseException as exc:
+            interrupt = interrupt_behind(exc)
+            if interrupt is None:
+                raise
+            detach(job, resubmitted=self._submit_if_not_there(spec))
+            raise interrupt from None
         if not reply.complete:
             return self._resume(spec, job)
         results = ResultSet()
@@ -451,7 +455,9 @@ def detach(job: Job, resubmitted: bool = False) -> None:
               f"  cancel:    cluster.job({job.id!r}).cancel()   or: rxgrid cancel {job.id}\n"
               f"  press Ctrl-C again within 2 s to cancel it now", file=sys.stderr, flush=True)
         time.sleep(2.0)
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if interrupt_behind(exc) is None:
+            raise
         job.cancel()
         print(f"rxgrid: job {job.id} cancelled", file=sys.stderr, flush=True)
 

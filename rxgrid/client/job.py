@@ -27,6 +27,7 @@ from ..errors import (
     JobNotFinishedError,
     ResultTimeout,
     TaskFailure,
+    interrupt_behind,
 )
 from ..states import JobState
 from ..transport.wire import job_state_from_wire, seconds
@@ -227,9 +228,12 @@ class JobHandle:
             return results.by_worker() if info.per_node else results.as_list(info.tasks_total)
         try:
             info = self.wait(timeout, progress)
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            interrupt = interrupt_behind(exc)
+            if interrupt is None:
+                raise
             self._detach()
-            raise
+            raise interrupt from None
         return self._collect(info)
 
     def result_now(self):
