@@ -70,7 +70,7 @@ class ComputeContext(AnalyticsMixin):
                 keyword must be an option.
             **keywords: The function's keyword arguments (when ``kwargs`` is not given)
                 and rxgrid's options: any field of :class:`rxgrid.JobOptions`, each
-                documented there (``times``, ``seed``, ``timeout``, ``retries``, ...).
+                documented there.
 
         Returns:
             With ``wait=True`` the results in task order (a failed task's place holds a
