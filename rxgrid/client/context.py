@@ -69,25 +69,8 @@ class ComputeContext(AnalyticsMixin):
             kwargs: The function's keyword arguments, given explicitly; then every other
                 keyword must be an option.
             **keywords: The function's keyword arguments (when ``kwargs`` is not given)
-                and these options (see :class:`rxgrid.JobOptions`):
-                ``times`` (int): run this many times (default: once per ``each()`` value, or 1);
-                ``chunk_size`` (int): tasks per chunk (default: about 4 chunks per slot);
-                ``seed`` (int or ``"auto"``): task *i* gets a stream from (seed, i) only;
-                ``wait`` (bool, True): block for the results, or return a job handle at once;
-                ``priority`` (int, 0): higher runs first;
-                ``job_id`` (str): your own id, ``[A-Za-z0-9._-]{1,128}``, unique;
-                ``continue_on_failure`` (bool, True): False fails the job at its first failure;
-                ``per_node`` (bool): run once on every worker, ``{worker: result}``;
-                ``packages`` (list of str): modules imported before the first task;
-                ``objects`` (dict, or names of the calling scope): globals of the function;
-                ``timeout`` (float): seconds per task;
-                ``auto_cleanup`` (bool): remove the stored results once read;
-                ``rng_kind`` (str, ``"pcg64"``): pcg64, philox, sfc64 or mt19937;
-                ``console_output`` (bool): keep what tasks print (``job.logs()``);
-                ``output_files`` (list of str): glob patterns of files kept per task;
-                ``progress`` (bool or None): a progress bar while blocking;
-                ``retries`` (int, 0): run a task that raises again, up to this many times.
-                ``cores`` (int, 1): slots of one worker per task, and its Numba threads.
+                and rxgrid's options: any field of :class:`rxgrid.JobOptions`, each
+                documented there.
 
         Returns:
             With ``wait=True`` the results in task order (a failed task's place holds a

@@ -120,27 +120,25 @@ class JobOptions:
             set_field(self, name, bool(getattr(self, name)))
 
     # -------------------------------------------------------------- the two converters
+    # Both are generic: TaskSettings names the option each of its fields comes from, and the
+    # TaskRecipe's fields are named for the options; neither changes for a new option.
     def task_settings(self, seed: int | None) -> TaskSettings:
         """How each task runs, for the runtime (``local_sequential()``, executor contexts).
 
         ``seed``: the job's seed as drawn (``"auto"`` resolved).
         """
         from ..runtime.chunk import TaskSettings
-        return TaskSettings(seed=seed, rng_kind=self.rng_kind,
-                            stop_on_failure=not self.continue_on_failure,
-                            capture_output=self.console_output, output_patterns=self.output_files,
-                            retries=self.retries, cores=self.cores)
+        return TaskSettings.from_options(self._by_name(seed))
 
     def task_recipe(self, seed: int | None) -> pb.TaskRecipe:
         """How each task runs, for the wire (an rxgrid cluster): the TaskRecipe without its
         blobs (``Cluster`` adds the function, arguments and objects it has sent)."""
-        from .._proto import rxgrid_pb2 as pb
-        from ..transport.wire import duration
-        return pb.TaskRecipe(seed=seed, rng_kind=self.rng_kind, packages=self.packages,
-                             timeout=duration(self.timeout),
-                             continue_on_failure=self.continue_on_failure,
-                             console_output=self.console_output, output_files=self.output_files,
-                             retries=self.retries, cores=self.cores)
+        from ..transport.wire import task_recipe
+        return task_recipe(self._by_name(seed))
+
+    def _by_name(self, seed: int | None) -> dict[str, Any]:
+        """Every option by name, with ``seed`` (the job's seed as drawn) for ``seed``."""
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "seed": seed}
 
     def replace(self, **changes: Any) -> JobOptions:
         """A copy with ``changes`` applied (checked); an unknown name is an error."""

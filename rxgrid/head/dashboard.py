@@ -283,7 +283,7 @@ class DashboardServer:
         """Workers, the queue in lease order, running chunks and totals."""
         head, now = self.head, time.time()
         workers = [dict(_fields(w, WORKER_FIELDS), heartbeat_age=round(now - w.last_heartbeat, 3))
-                   for w in head.list_workers()]
+                   for w in head.queries.list_workers()]
         queued = head.scheduler.queued()
         # The counts are the whole cluster's; the rows name only jobs this user may see.
         mine = {job_id: job.info for job_id, job in head.jobs.items()
@@ -311,16 +311,17 @@ class DashboardServer:
         limit = request.arg("limit", "100")
         if not limit.isdigit():
             return as_json({"error": f"limit must be a whole number, got {limit!r}"}, 400)
-        infos = self.head.list_jobs(request.arg("state"), 0, 0, min(int(limit), MAX_LISTED_JOBS) or 100,
-                                    user=request.user)
+        infos = self.head.queries.list_jobs(request.arg("state"), 0, 0,
+                                            min(int(limit), MAX_LISTED_JOBS) or 100,
+                                            user=request.user)
         return as_json({"now": time.time(), "jobs": [_job(i) for i in infos]})
 
     async def job(self, request: Request) -> Response:
         """One job: its info, its task errors and, when kept, its tasks' output."""
         job_id = request.params[0]
-        info = self.head.job_info_for(job_id, request.user)
-        errors = self.head.errors(job_id)
-        task_logs = getattr(self.head, "task_logs", None)
+        info = self.head.queries.job_info_for(job_id, request.user)
+        errors = self.head.queries.errors(job_id)
+        task_logs = getattr(self.head.queries, "task_logs", None)
         outputs = task_logs(job_id) if task_logs is not None else []
         return as_json({
             "now": time.time(), "job": _job(info),
@@ -334,7 +335,7 @@ class DashboardServer:
 
     async def cancel(self, request: Request) -> Response:
         """Cancel a queued or running job; ``cancelled`` is false if it had already ended."""
-        self.head.job_info_for(request.params[0], request.user)
+        self.head.queries.job_info_for(request.params[0], request.user)
         info, cancelled = await self.head.cancel(request.params[0])
         return as_json({"job": _job(info), "cancelled": cancelled})
 

@@ -111,7 +111,7 @@ class BlobsService(pb_grpc.BlobsServicer):
 
     def _check_readable(self, digest: str, context) -> None:
         user = self._reader(context)
-        if user is not None and not self.head.may_read_blob(digest, user):
+        if user is not None and not self.head.queries.may_read_blob(digest, user):
             raise not_found("blob", f"no blob {digest[:12]}... on the head")
 
     def _count_sent(self, size: int, context) -> None:
@@ -155,7 +155,8 @@ class BlobsService(pb_grpc.BlobsServicer):
             # Another user's blob answers "missing", as for GetBlob: whether it exists must
             # not tell anyone what others uploaded. The client sends it again; the store,
             # named by content, keeps one copy.
-            missing.update(h for h in hashes if h not in missing and not self.head.may_read_blob(h, user))
+            readable = self.head.queries.may_read_blob
+            missing.update(h for h in hashes if h not in missing and not readable(h, user))
         return pb.FindMissingBlobsResponse(missing=[h for h in hashes if h in missing])
 
 
@@ -171,7 +172,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     def _job(self, job_id: str, context) -> JobRecord:
         """The job's record if the caller may see it; else NOT_FOUND, as for a missing job."""
-        return self.head.job_info_for(job_id, self._user(context))
+        return self.head.queries.job_info_for(job_id, self._user(context))
 
     @_translate_errors
     async def Connect(self, request, context):
@@ -180,7 +181,7 @@ class ClusterService(pb_grpc.ClusterServicer):
                                     f"this head speaks {PROTOCOL_VERSION}: use the same "
                                     f"rxgrid version as the head ({__version__})")
         return pb.ConnectResponse(protocol_version=PROTOCOL_VERSION, head_version=__version__,
-                               total_slots=self.head.total_slots(),
+                               total_slots=self.head.queries.total_slots(),
                                workers=len(self.head.workers.connected()),
                                max_message_bytes=MAX_MESSAGE_BYTES,
                                blob_inbox=self.head.blobs.inbox_path())
@@ -226,10 +227,10 @@ class ClusterService(pb_grpc.ClusterServicer):
                     else:
                         outcome.chunks.append(payload)
         finally:
-            self.head.stop_waiting(info.job_id, events)
+            self.head.watchers.stop_waiting(info.job_id, events)
         if outcome.complete:
             if request.auto_cleanup:
-                await self.head.mark_collected(info.job_id, request)
+                await self.head.retention.mark_collected(info.job_id, request)
             return outcome
         self.head.metrics.blocking_results_streamed += 1
         if outcome.info.collected:
@@ -245,38 +246,38 @@ class ClusterService(pb_grpc.ClusterServicer):
     @_translate_errors
     async def WatchJob(self, request, context):
         self._job(request.job_id, context)
-        async for kind, payload in self.head.watch(request.job_id, request.results,
-                                                   request.progress):
+        async for kind, payload in self.head.watchers.watch(request.job_id, request.results,
+                                                            request.progress):
             yield (pb.WatchJobResponse(chunk=chunk_result(payload)) if kind == "chunk"
                    else pb.WatchJobResponse(info=job_info(payload)))
-        if request.results and self.head.job_info(request.job_id).state == JobState.FINISHED:
-            await self.head.mark_collected(request.job_id)
+        if request.results and self.head.queries.job_info(request.job_id).state == JobState.FINISHED:
+            await self.head.retention.mark_collected(request.job_id)
 
     @_translate_errors
     async def GetResults(self, request, context):
         info = self._job(request.job_id, context)
-        for chunk in self.head.stored_results(request.job_id):
+        for chunk in self.head.queries.stored_results(request.job_id):
             yield pb.GetResultsResponse(chunk=chunk_result(chunk))
         if info.state == JobState.FINISHED:
-            await self.head.mark_collected(request.job_id)
+            await self.head.retention.mark_collected(request.job_id)
 
     @_translate_errors
     async def GetErrors(self, request, context):
         self._job(request.job_id, context)
-        return pb.GetErrorsResponse(errors=[task_error(e) for e in self.head.errors(request.job_id)])
+        return pb.GetErrorsResponse(errors=[task_error(e) for e in self.head.queries.errors(request.job_id)])
 
     @_translate_errors
     async def ListFiles(self, request, context):
         self._job(request.job_id, context)
         return pb.ListFilesResponse(files=[pb.TaskFile(**vars(f))
-                                           for f in self.head.task_files(request.job_id)])
+                                           for f in self.head.queries.task_files(request.job_id)])
 
     @_translate_errors
     async def GetLogs(self, request, context):
         self._job(request.job_id, context)
         task = request.task if request.HasField("task") else None
         return pb.GetLogsResponse(outputs=[pb.TaskOutput(**vars(o))
-                                           for o in self.head.task_logs(request.job_id, task)])
+                                           for o in self.head.queries.task_logs(request.job_id, task)])
 
     @_translate_errors
     async def CancelJob(self, request, context):
@@ -289,20 +290,20 @@ class ClusterService(pb_grpc.ClusterServicer):
         state = job_state_from_wire(validate.job_state(request.state)) or ""
         since = validate.timestamp(request.since_time, "since_time")
         until = validate.timestamp(request.until_time, "until_time")
-        jobs = self.head.list_jobs(state, since, until, request.limit, request.service,
-                                   self._user(context))
+        jobs = self.head.queries.list_jobs(state, since, until, request.limit, request.service,
+                                           self._user(context))
         return pb.ListJobsResponse(jobs=[job_info(j) for j in jobs])
 
     @_translate_errors
     async def CleanupJobs(self, request, context):
         validate.job_ids(request.job_ids)
-        removed, refused, reason = await self.head.cleanup(list(request.job_ids), request.force,
-                                                           self._user(context))
+        removed, refused, reason = await self.head.retention.cleanup(
+            list(request.job_ids), request.force, self._user(context))
         return pb.CleanupJobsResponse(removed=removed, refused=refused, reason=reason)
 
     @_translate_errors
     async def ListWorkers(self, request, context):
-        return pb.ListWorkersResponse(workers=[worker_info(w) for w in self.head.list_workers()])
+        return pb.ListWorkersResponse(workers=[worker_info(w) for w in self.head.queries.list_workers()])
 
     @_translate_errors
     async def PublishService(self, request, context):
@@ -324,7 +325,7 @@ class ClusterService(pb_grpc.ClusterServicer):
 
     @_translate_errors
     async def GetDiskUsage(self, request, context):
-        return disk_usage(self.head.usage())
+        return disk_usage(self.head.queries.usage())
 
 
 class WorkerLinkService(pb_grpc.WorkerLinkServicer):
@@ -351,8 +352,8 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
     async def RunSession(self, request_iterator, context):
         meta = dict(context.invocation_metadata())
         try:
-            session = self.head.open_session(meta.get("rxgrid-worker", ""),
-                                             meta.get("rxgrid-session", ""))
+            session = self.head.worker_events.open_session(meta.get("rxgrid-worker", ""),
+                                                           meta.get("rxgrid-session", ""))
         except HeadError as exc:
             await _abort(context, exc)
         reader = _spawn_reader(self.head, session, request_iterator)
@@ -364,7 +365,7 @@ class WorkerLinkService(pb_grpc.WorkerLinkServicer):
                 await context.write(msg)
         finally:
             reader.cancel()
-            self.head.close_session(session)
+            self.head.worker_events.close_session(session)
 
 def _spawn_reader(head: Head, session, request_iterator):
     async def read() -> None:
@@ -372,9 +373,9 @@ def _spawn_reader(head: Head, session, request_iterator):
             async for msg in request_iterator:
                 if msg.WhichOneof("msg") == "done":
                     # Chunk results are handled concurrently so their writes share commits.
-                    asyncio.create_task(head.worker_message(session, msg))
+                    asyncio.create_task(head.worker_events.message(session, msg))
                 else:
-                    await head.worker_message(session, msg)
+                    await head.worker_events.message(session, msg)
         except Exception as exc:  # noqa: BLE001 - any stream failure means the worker is gone
             log.info("stream of worker %s ended: %s", session.name, exc)
         finally:

@@ -8,11 +8,13 @@ task indices; each task is one call of the function, seeded by (seed, task index
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.abc
 import io
+import operator
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,20 +22,46 @@ from .._paths import output_pattern, relative_path
 from ..errors import TaskFailure
 
 
+def from_option(name: str, convert: Callable[[Any], Any] | None = None) -> dict:
+    """Field metadata of a :class:`TaskSettings` field filled from the job option ``name``
+    (through ``convert`` when the runtime's sense differs from the option's)."""
+    return {"option": name, "convert": convert}
+
+
 @dataclass(frozen=True)
 class TaskSettings:
     """How every task of a job runs, the same in each of its chunks: the runtime's side of
-    a job's options. The client makes it from ``JobOptions`` (``JobOptions.task_settings``)
-    and a worker from the wire's ``TaskRecipe`` (``WorkerDaemon._work``); it travels to an
-    executor as it is."""
+    a job's options, and the one table of how they map. A field takes the job option of
+    its own name unless its metadata names another (:func:`from_option`).
+    :meth:`from_options` fills it, on the client from ``JobOptions`` and on a worker from
+    the wire's ``TaskRecipe`` (whose fields are named for the options too); it travels to
+    an executor as it is."""
 
     seed: int | None = None  # task i's streams derive from (seed, i); None: not seeded
     rng_kind: str = "pcg64"
-    stop_on_failure: bool = False
-    capture_output: bool = False
-    output_patterns: tuple = ()  # files a task leaves in its own directory that are kept
+    stop_on_failure: bool = field(default=False, metadata=from_option("continue_on_failure",
+                                                                      operator.not_))
+    capture_output: bool = field(default=False, metadata=from_option("console_output"))
+    # files a task leaves in its own directory that are kept
+    output_patterns: tuple = field(default=(), metadata=from_option("output_files", tuple))
     retries: int = 0  # a task that raises runs again up to this many times, on the same stream
     cores: int = 1  # Numba threads of each task (the slots of one worker it holds)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> TaskSettings:
+        """The settings from job options by name (a name left out keeps its default)."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = f.metadata.get("option", f.name)
+            if name in options:
+                convert = f.metadata.get("convert")
+                values[f.name] = convert(options[name]) if convert else options[name]
+        return cls(**values)
+
+    @classmethod
+    def option_names(cls) -> frozenset[str]:
+        """The job options the settings are made from."""
+        return frozenset(f.metadata.get("option", f.name) for f in dataclasses.fields(cls))
 
 
 @dataclass

@@ -34,7 +34,7 @@ from ..runtime.chunk import TaskSettings
 from ..transport import blobfiles as _blobfiles
 from ..transport.channel import ChannelSettings
 from ..transport.errors import PROTOCOL_MISMATCH, reason_of
-from ..transport.wire import seconds
+from ..transport.wire import recipe_options, seconds
 from .executor import BlobFile, scrub_secrets
 from .slot import ChunkWork, SimulatedSlot, Slot
 
@@ -285,16 +285,13 @@ class WorkerDaemon:
 
     def _work(self, a: pb.ChunkAssignment) -> ChunkWork:
         """The one converter from the wire's TaskRecipe to what a slot runs."""
-        r = a.recipe
+        r, options = a.recipe, recipe_options(a.recipe)
         return ChunkWork(
             lease=a.lease, job_id=a.job_id, first=a.first_task, count=a.num_tasks,
             blob=self._blob_or_fail, function=r.function_blob, common=r.common_blob,
             objects=r.objects_blob, chunk_data=self.blobs.get(a.chunk_blob) if a.chunk_blob else b"",
-            timeout=seconds(r.timeout), packages=tuple(r.packages), kernel=r.kernel.name,
-            kernel_params=dict(r.kernel.params), settings=TaskSettings(
-                seed=r.seed if r.HasField("seed") else None, rng_kind=r.rng_kind or "pcg64",
-                stop_on_failure=not r.continue_on_failure, capture_output=r.console_output,
-                output_patterns=tuple(r.output_files), retries=r.retries, cores=r.cores or 1))
+            timeout=options.get("timeout", 0.0), packages=options["packages"], kernel=r.kernel.name,
+            kernel_params=dict(r.kernel.params), settings=TaskSettings.from_options(options))
 
     def _blob_or_fail(self, digest: str) -> bytes:
         data = self.blobs.get(digest)
