@@ -10,6 +10,9 @@ from __future__ import annotations
 HEARTBEAT_INTERVAL = 1.0  # s between a worker's heartbeats (the head tells it at RegisterWorker)
 LEASE_TIMEOUT = 10.0  # s a worker may stay silent (or a per-node worker away) before it is lost
 
+# ---------------------------------------------------------------- jobs
+MAX_RETRIES = 100  # re-runs of a task that raises (retries=): the client checks it, the head enforces it
+
 # ---------------------------------------------------------------- messages and blobs
 MAX_MESSAGE_BYTES = 64 << 20  # the gRPC message limit of both services
 BLOB_PIECE_BYTES = 4 << 20  # a streamed blob (GetBlob) travels in pieces of this size

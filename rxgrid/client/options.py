@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..defaults import MAX_RETRIES
 from ..errors import InvalidArgumentError
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from ..runtime.chunk import TaskSettings
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-MAX_RETRIES = 100  # as the head allows (rxgrid.head.validate)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import re
 
 from .._paths import blob_hash, is_blob_hash, output_pattern, relative_path
 from .._proto import rxgrid_pb2 as pb
+from ..defaults import MAX_RETRIES
 from .errors import HeadError
 
 MAX_TASKS = 10_000_000        # tasks per job
@@ -30,7 +31,6 @@ MAX_DESCRIPTION_CHARS = 64 << 10
 MAX_LIST_ITEMS = 256          # packages, output_files patterns, service fields
 MAX_QUERY_ITEMS = 100_000     # hashes in FindMissingBlobs, job ids in CleanupJobs
 MAX_TIMEOUT_SECONDS = 366 * 86400
-MAX_RETRIES = 100             # re-runs of a task that raises
 RNG_KINDS = ("pcg64", "philox", "sfc64", "mt19937")  # as rxgrid.runtime.seeding (no numpy here)
 PACKAGE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
