@@ -179,8 +179,8 @@ def test_cell_moments_equal_numpy_and_do_not_depend_on_block_cuts(dtype):
 def test_cell_kernels_refuse_codes_beyond_the_cell_count():
     y = np.ones(4)
     with pytest.raises(ValueError, match="n_cells"):
-        glm_cell_moments(y, np.array([0, 1, 5, 1]), 3)
+        glm_cell_moments(y, np.array([0, 1, 5, 1], dtype=np.int32), 3)
     with pytest.raises(ValueError, match="n_cells"):
-        glm_cell_stats(y, np.array([0, 1, 5, 1]), 3, (), np.zeros(3), np.zeros(0), "gaussian")
+        glm_cell_stats(y, np.array([0, 1, 5, 1], dtype=np.int32), 3, (), np.zeros(3), np.zeros(0), "gaussian")
     with pytest.raises(ValueError, match="family"):
         glm_cell_stats(y, None, 1, (), np.zeros(1), np.zeros(0), "gamma")
