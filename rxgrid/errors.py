@@ -11,6 +11,15 @@ class RxgridError(Exception):
     """Root of every error rxgrid raises on purpose."""
 
 
+class RxgridDeprecationWarning(DeprecationWarning):
+    """An old name or argument order of rxgrid's that still works, for now.
+
+    Its own class so that a test run can turn rxgrid's deprecations into errors
+    (``filterwarnings = error::rxgrid.errors.RxgridDeprecationWarning``) and leave
+    other libraries' alone.
+    """
+
+
 class InvalidArgumentError(RxgridError, ValueError):
     """An argument is wrong: the message says which and what would be right."""
 

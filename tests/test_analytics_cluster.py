@@ -117,7 +117,7 @@ def test_logit_with_an_interaction_scored_into_a_new_dataset_as_tasks(cluster2, 
     formula = "Late ~ DayOfWeek*Far + log(CRSDepTime + 1)"
     options = dict(transforms={"Far": "Distance > 1000"}, row_selection="Distance > 100")
     fit = cluster2.logit(formula, data=airline, blocks_per_read=2, **options)
-    local = rxgrid.analytics.logit(airline, formula, **options)
+    local = rxgrid.analytics.logit(formula, airline, **options)
     np.testing.assert_allclose(fit.params, local.params, rtol=1e-9)
     assert "DayOfWeek=Tuesday:Far" in fit.names
     before = {j.id for j in cluster2.jobs()}

@@ -28,6 +28,7 @@ from rxgrid.analytics import (  # noqa: E402
     write_dataset,
 )
 from rxgrid.analytics.airline import DAYS  # noqa: E402
+from rxgrid.errors import RxgridDeprecationWarning  # noqa: E402
 
 FORMULA = "Late ~ DayOfWeek + CRSDepTime + Distance"
 
@@ -153,13 +154,25 @@ def test_a_small_dataframe_is_read_in_place(air, monkeypatch, tmp_path):
     np.testing.assert_allclose(fit.params, means.to_numpy(), rtol=1e-10)
 
 
-def test_the_old_argument_order_and_names_still_work_with_a_warning(air):
+# One test per deprecated alias: it still works, and warns (pyproject makes rxgrid's
+# deprecations errors everywhere else), naming the caller's line.
+
+def test_the_old_data_formula_order_still_works_with_a_warning(air):
     new = lin_mod("ArrDelay ~ DayOfWeek", air["dataset"])
-    with pytest.warns(DeprecationWarning, match=r"lin_mod\(formula, data\)"):
+    with pytest.warns(RxgridDeprecationWarning, match=r"lin_mod\(formula, data\)") as record:
         old = lin_mod(air["dataset"], "ArrDelay ~ DayOfWeek")
     np.testing.assert_array_equal(old.params, new.params)
-    with pytest.warns(DeprecationWarning, match="iter_max= is deprecated, use max_iter="):
+    assert record[0].filename == __file__
+    with pytest.warns(RxgridDeprecationWarning, match=r"kmeans\(formula, data\)"):
+        by_names = kmeans(air["dataset"], ["CRSDepTime", "Distance"], 2, seed=3)
+    np.testing.assert_array_equal(
+        by_names.centers, kmeans(["CRSDepTime", "Distance"], air["dataset"], 2, seed=3).centers)
+
+
+def test_the_old_name_iter_max_still_works_with_a_warning(air):
+    with pytest.warns(RxgridDeprecationWarning, match="iter_max= is deprecated, use max_iter=") as record:
         by_old_name = logit(FORMULA, air["dataset"], iter_max=2)
+    assert record[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         by_new_name = logit(FORMULA, air["dataset"], max_iter=2)
@@ -167,9 +180,25 @@ def test_the_old_argument_order_and_names_still_work_with_a_warning(air):
     assert by_new_name.iterations == 2 and not by_new_name.converged
     with pytest.raises(ValueError, match="give max_iter= only"):
         logit(FORMULA, air["dataset"], max_iter=3, iter_max=3)
-    with pytest.warns(DeprecationWarning, match="k= is deprecated, use centers="), \
+
+
+def test_the_old_name_k_still_works_with_a_warning(air):
+    with pytest.warns(RxgridDeprecationWarning, match="k= is deprecated, use centers="):
+        by_old_name = kmeans("~ CRSDepTime + Distance", air["dataset"], k=2, seed=3)
+    by_new_name = kmeans("~ CRSDepTime + Distance", air["dataset"], centers=2, seed=3)
+    np.testing.assert_array_equal(by_old_name.centers, by_new_name.centers)
+    with pytest.warns(RxgridDeprecationWarning, match="k= is deprecated, use centers="), \
             pytest.raises(ValueError, match="centers must have shape"):
         kmeans("~ CRSDepTime + Distance", air["dataset"], k=np.zeros((2, 3)))
+
+
+def test_a_deprecated_call_outside_pytest_warns_is_an_error_in_this_suite(air):
+    """pyproject's filterwarnings: rxgrid's deprecations fail a test, other libraries' do not."""
+    with pytest.raises(RxgridDeprecationWarning):
+        lin_mod(air["dataset"], "ArrDelay ~ DayOfWeek")
+    with warnings.catch_warnings(record=True) as record:  # keeps the suite's filters
+        warnings.warn("a third-party deprecation", DeprecationWarning, stacklevel=1)
+    assert [str(w.message) for w in record] == ["a third-party deprecation"]
 
 
 def test_rxgrid_lin_mod_runs_on_the_current_context(air):

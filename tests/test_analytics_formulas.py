@@ -45,7 +45,7 @@ def rename(names, mapping):
 
 def test_interactions_functions_and_f_match_statsmodels_ols(fair):
     path, frame = fair
-    fit = lin_mod(path, "rate_marriage ~ F(occupation)*educ + age + I(age**2) + log(yrs_married)",
+    fit = lin_mod("rate_marriage ~ F(occupation)*educ + age + I(age**2) + log(yrs_married)", path,
                   map_blocks=map_pickled, blocks_per_read=2)  # fmt: skip
     reference = smf.ols(
         "rate_marriage ~ C(occupation)*educ + age + I(age**2) + np.log(yrs_married)", frame).fit()
@@ -67,7 +67,7 @@ def test_interactions_functions_and_f_match_statsmodels_ols(fair):
 
 def test_categorical_by_categorical_and_a_reference_level(fair):
     path, frame = fair
-    fit = lin_mod(path, "affairs ~ C(religious, Treatment(3))*F(rate_marriage)")
+    fit = lin_mod("affairs ~ C(religious, Treatment(3))*F(rate_marriage)", path)
     reference = smf.ols("affairs ~ C(religious, Treatment(3))*C(rate_marriage)", frame).fit()
     assert fit.names[1] == "religious=1" and "religious=3" not in fit.names
     assert "religious=1:F(rate_marriage)=2" in fit.names and len(fit.names) == len(reference.params)
@@ -78,7 +78,7 @@ def test_categorical_by_categorical_and_a_reference_level(fair):
 
 def test_no_intercept_and_numeric_by_factor_slopes(fair):
     path, frame = fair
-    fit = lin_mod(path, "affairs ~ educ:F(religious) + age - 1")
+    fit = lin_mod("affairs ~ educ:F(religious) + age - 1", path)
     reference = smf.ols("affairs ~ educ:C(religious) + age - 1", frame).fit()
     assert fit.names == ("age", "educ:F(religious)=1", "educ:F(religious)=2", "educ:F(religious)=3",
                          "educ:F(religious)=4")  # fmt: skip
@@ -90,7 +90,7 @@ def test_no_intercept_and_numeric_by_factor_slopes(fair):
 
 def test_row_selection_transforms_and_pweights_match_wls(fair):
     path, frame = fair
-    fit = lin_mod(path, "affairs ~ old + educ", transforms={"old": "age > 30", "w": "1 + children"},
+    fit = lin_mod("affairs ~ old + educ", path, transforms={"old": "age > 30", "w": "1 + children"},
                   row_selection="yrs_married >= 2", pweights="w")  # fmt: skip
     chosen = frame[frame.yrs_married >= 2].assign(old=lambda d: (d.age > 30).astype(float))
     reference = smf.wls("affairs ~ old + educ", chosen, weights=1 + chosen.children).fit()
@@ -110,9 +110,38 @@ def spector(tmp_path_factory):
     return path, frame
 
 
+def _compare_pweights_fit(fit, frame, formula, family):
+    """A pweights fit against statsmodels' GLM with ``var_weights`` (same coefficients as
+    ``freq_weights``, but ``nobs`` and ``df_resid`` count rows, as RevoScaleR's pweights)."""
+    reference = smf.glm(formula, frame, family=family, var_weights=frame.w).fit(tol=1e-12)
+    by_frequency = smf.glm(formula, frame, family=family, freq_weights=frame.w).fit(tol=1e-12)
+    names = rename(fit.names, {"(Intercept)": "Intercept"})
+    np.testing.assert_allclose(fit.params, reference.params[names], rtol=1e-8)
+    np.testing.assert_allclose(fit.params, by_frequency.params[names], rtol=1e-8)
+    np.testing.assert_allclose(fit.bse, reference.bse[names], rtol=1e-6)  # model-based: (X'WX)^-1
+    for name in ("deviance", "null_deviance", "llf", "aic", "df_resid", "nobs"):
+        assert getattr(fit, name) == pytest.approx(getattr(reference, name), rel=1e-8), name
+    assert fit.nobs == fit.n_used == len(frame)
+
+
+def test_logit_with_pweights_matches_statsmodels_glm_var_weights(spector):
+    path, frame = spector
+    fit = logit("GRADE ~ GPA + TUCE + PSI", path, pweights="w", tol=1e-12)
+    _compare_pweights_fit(fit, frame, "GRADE ~ GPA + TUCE + PSI", sm.families.Binomial())
+
+
+def test_poisson_with_pweights_matches_statsmodels_glm_var_weights(tmp_path):
+    frame = sm.datasets.randhie.load_pandas().data  # RAND health insurance: doctor visits
+    frame["w"] = 1.0 / np.random.default_rng(6).uniform(0.2, 1.0, len(frame))  # 1 / inclusion probability
+    write_dataset(tmp_path / "r", {c: frame[c].to_numpy() for c in frame.columns}, block_rows=4_000)
+    formula = "mdvis ~ lncoins + idp + lpi + fmde + physlm + disea + hlthg + hlthf + hlthp"
+    fit = glm(formula, tmp_path / "r", "poisson", pweights="w", tol=1e-12, blocks_per_read=2)
+    _compare_pweights_fit(fit, frame, formula, sm.families.Poisson())
+
+
 def test_logit_with_interaction_and_frequency_weights_matches_statsmodels_glm(spector):
     path, frame = spector
-    fit = logit(path, "GRADE ~ GPA*PSI + TUCE", weights="w", map_blocks=map_pickled)
+    fit = logit("GRADE ~ GPA*PSI + TUCE", path, weights="w", map_blocks=map_pickled)
     reference = smf.glm("GRADE ~ GPA*PSI + TUCE", frame, family=sm.families.Binomial(),
                         freq_weights=frame.w).fit(tol=1e-12)  # fmt: skip
     names = rename(fit.names, {"(Intercept)": "Intercept"})
@@ -136,7 +165,7 @@ def test_logit_with_interaction_and_frequency_weights_matches_statsmodels_glm(sp
 
 def test_logit_on_the_cell_path_has_glm_results(spector):
     path, frame = spector
-    fit = logit(path, "GRADE ~ GPA + TUCE + PSI")  # main effects: the cell kernels' IRLS
+    fit = logit("GRADE ~ GPA + TUCE + PSI", path)  # main effects: the cell kernels' IRLS
     reference = smf.glm("GRADE ~ GPA + TUCE + PSI", frame, family=sm.families.Binomial()).fit(tol=1e-12)
     for name in ("deviance", "null_deviance", "llf", "aic"):
         assert getattr(fit, name) == pytest.approx(getattr(reference, name), rel=1e-8), name
@@ -148,7 +177,7 @@ def test_poisson_llf_aic_and_null_deviance(tmp_path):
     columns = {c: frame[c].to_numpy() for c in frame.columns}
     write_dataset(tmp_path / "c", columns, block_rows=5)
     for formula in ("EXECUTIONS ~ log(INCOME) + PERPOVERTY + region", "EXECUTIONS ~ region"):
-        fit = glm(tmp_path / "c", formula, "poisson")
+        fit = glm(formula, tmp_path / "c", "poisson")
         reference = smf.glm(formula.replace("log(", "np.log("), frame, family=sm.families.Poisson()).fit()
         np.testing.assert_allclose(fit.params, reference.params, rtol=1e-6)
         for name in ("deviance", "null_deviance", "llf", "aic"):
@@ -158,7 +187,7 @@ def test_poisson_llf_aic_and_null_deviance(tmp_path):
 def test_lin_mod_predictions_with_intervals_and_into_a_dataset(fair, tmp_path):
     path, frame = fair
     formula = "affairs ~ F(occupation) + educ*age"
-    fit = lin_mod(path, formula)
+    fit = lin_mod(formula, path)
     reference = smf.ols(formula.replace("F(", "C("), frame).fit()
     new = frame.iloc[::50]
     ours = fit.predict(new, interval="prediction", alpha=0.05)
@@ -178,7 +207,7 @@ def test_lin_mod_predictions_with_intervals_and_into_a_dataset(fair, tmp_path):
 
 def test_summary_repr_and_html(spector, fair):
     path, _ = fair
-    fit = lin_mod(path, "affairs ~ F(religious) + educ")
+    fit = lin_mod("affairs ~ F(religious) + educ", path)
     text = fit.summary()
     for piece in ("Linear Regression Results for: affairs ~ F(religious) + educ", "F(religious)=1 ",
                   "Dropped", "Residual standard error:", "Multiple R-squared:", "F-statistic:", "p-value:"):
@@ -186,7 +215,7 @@ def test_summary_repr_and_html(spector, fair):
     assert repr(fit).startswith("<Linear regression 'affairs ~ F(religious) + educ': 5 coefficients")
     html = fit._repr_html_()
     assert "<table>" in html and "<td>F(religious)=2</td>" in html and "R-squared" in html
-    g = logit(spector[0], "GRADE ~ GPA:PSI")
+    g = logit("GRADE ~ GPA:PSI", spector[0])
     assert "Null deviance:" in g.summary() and "AIC:" in g.summary() and "Number of iterations" in g.summary()
 
 
@@ -201,16 +230,16 @@ def test_formula_errors_name_the_term(fair):
     ]
     for formula, message in cases:
         with pytest.raises(ModelError, match=message):
-            lin_mod(path, formula)
-    with pytest.raises(ModelError, match="pweights= fits linear models"):
-        logit(path, "affairs ~ age", pweights="educ")
+            lin_mod(formula, path)
+    with pytest.raises(ModelError, match="weights= .* or pweights=, not both"):
+        logit("affairs ~ age", path, weights="educ", pweights="educ")
 
 
 def test_kmeans_predict_and_labels_match_scikit_learn(tmp_path):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(2_000, 2)) + rng.integers(0, 3, 2_000)[:, None] * 4.0
     write_dataset(tmp_path / "p", {"a": X[:, 0], "b": X[:, 1]}, block_rows=300)
-    fit = kmeans(tmp_path / "p", "~ a + b", X[:3], iter_max=100, map_blocks=map_sequential)
+    fit = kmeans("~ a + b", tmp_path / "p", X[:3], max_iter=100, map_blocks=map_sequential)
     reference = KMeans(3, init=X[:3], n_init=1, algorithm="lloyd", tol=0.0, max_iter=100).fit(X)
     np.testing.assert_allclose(fit.cluster_centers_, reference.cluster_centers_, rtol=1e-9)
     assert fit.inertia_ == pytest.approx(reference.inertia_, rel=1e-9)
@@ -238,7 +267,7 @@ def test_categorical_interactions_are_fitted_exactly_from_the_cells(tmp_path):
                                               ("binomial", "any", sm.families.Binomial(), 1e-6)):  # fmt: skip
         passes.clear()
         formula = f"{response} ~ religious*C(rating, Treatment('5'))"
-        fit = glm(tmp_path / "f", formula, family, map_blocks=counting, tol=1e-12)
+        fit = glm(formula, tmp_path / "f", family, map_blocks=counting, tol=1e-12)
         reference = smf.glm(formula.replace("religious", "C(religious)"), frame, family=sm_family)
         reference = reference.fit(tol=1e-13)
         assert passes == ["moments_partial"], passes  # one pass over the data: the cell table

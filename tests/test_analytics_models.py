@@ -82,8 +82,8 @@ def test_lin_mod_matches_statsmodels(airline, airline_frame, map_blocks, blocks_
     keep, X = airline_design(airline_frame)
     reference = sm.OLS(airline_frame["ArrDelay"][keep], X).fit()
     result = lin_mod(
-        airline,
         "ArrDelay ~ DayOfWeek + CRSDepTime + Distance",
+        airline,
         map_blocks=map_blocks,
         blocks_per_read=blocks_per_read,
     )
@@ -98,8 +98,8 @@ def test_logit_matches_statsmodels(airline, airline_frame, map_blocks, blocks_pe
     keep, X = airline_design(airline_frame)
     reference = sm.GLM(airline_frame["Late"][keep], X, family=sm.families.Binomial()).fit(tol=1e-12)
     result = logit(
-        airline,
         "Late ~ DayOfWeek + CRSDepTime + Distance",
+        airline,
         map_blocks=map_blocks,
         blocks_per_read=blocks_per_read,
     )
@@ -123,7 +123,7 @@ def test_irls_warm_started_on_a_sample_of_many_block_ranges_matches_statsmodels(
         passes.append((fn.__name__, len(arguments)))
         return map_sequential(fn, arguments)
 
-    result = logit(path, "Late ~ DayOfWeek + CRSDepTime + Distance", map_blocks=map_counting)
+    result = logit("Late ~ DayOfWeek + CRSDepTime + Distance", path, map_blocks=map_counting)
     sizes = [n for name, n in passes if name == "cell_stats_partial"]
     assert len(sizes) == len(passes)  # every pass went through the cell kernels
     assert sizes[0] == 2 and sizes[-1] == 64 and sorted(sizes) == sizes, sizes
@@ -142,7 +142,7 @@ def test_cube_lin_mod_matches_a_no_intercept_dummy_design(airline, airline_frame
     keep = ~np.isnan(airline_frame["ArrDelay"])
     X = np.column_stack(dummies(airline_frame["DayOfWeek"][keep], 7, False))
     reference = sm.OLS(airline_frame["ArrDelay"][keep], X).fit()
-    result = lin_mod(airline, "ArrDelay ~ DayOfWeek", cube=True, blocks_per_read=3)
+    result = lin_mod("ArrDelay ~ DayOfWeek", airline, cube=True, blocks_per_read=3)
     names = [f"DayOfWeek={d}" for d in ("Monday", "Tuesday", "Wednesday", "Thursday")]
     assert list(result.names[:4]) == names
     np.testing.assert_allclose(result.params, reference.params, rtol=RTOL)
@@ -180,8 +180,8 @@ def test_poisson_glm_matches_statsmodels_and_counts_missing_rows(poisson_data, m
     X = np.column_stack([np.ones(keep.sum()), *dummies(codes, 3, True), c["x1"][keep], c["x2"][keep]])
     reference = sm.GLM(c["count"][keep], X, family=sm.families.Poisson()).fit(tol=1e-12)
     result = glm(
-        path,
         "count ~ group + x1 + x2",
+        path,
         family="poisson",
         map_blocks=map_blocks,
         blocks_per_read=blocks_per_read,
@@ -193,15 +193,15 @@ def test_poisson_glm_matches_statsmodels_and_counts_missing_rows(poisson_data, m
 
 def test_model_errors_are_clear(airline, tmp_path):
     with pytest.raises(ModelError, match="unknown column 'Delay'"):
-        lin_mod(airline, "Delay ~ DayOfWeek")
+        lin_mod("Delay ~ DayOfWeek", airline)
     with pytest.raises(ModelError, match="unknown column 'Weekday'"):
-        lin_mod(airline, "ArrDelay ~ Weekday")
+        lin_mod("ArrDelay ~ Weekday", airline)
     with pytest.raises(ModelError, match="categorical; a numeric response"):
-        lin_mod(airline, "DayOfWeek ~ Distance")
+        lin_mod("DayOfWeek ~ Distance", airline)
     with pytest.raises(ModelError, match="outside"):
-        logit(airline, "ArrDelay ~ DayOfWeek")
+        logit("ArrDelay ~ DayOfWeek", airline)
     with pytest.raises(ModelError, match="cube=True"):
-        lin_mod(airline, "ArrDelay ~ Distance", cube=True)
+        lin_mod("ArrDelay ~ Distance", airline, cube=True)
     rng = np.random.default_rng(1)
     x = rng.normal(size=300)
     columns = {
@@ -212,12 +212,12 @@ def test_model_errors_are_clear(airline, tmp_path):
     }
     write_dataset(tmp_path / "s", columns, block_rows=100)
     with pytest.raises(ModelError, match=r"singular design: \['x2'\]"):
-        lin_mod(tmp_path / "s", "y ~ x + x2")
+        lin_mod("y ~ x + x2", tmp_path / "s")
     with pytest.raises(ModelError, match=r"singular design: \['g=b'\]"):
-        lin_mod(tmp_path / "s", "y ~ g + x")
+        lin_mod("y ~ g + x", tmp_path / "s")
     write_dataset(tmp_path / "e", {"y": np.full(5, np.nan), "x": np.ones(5)})
     with pytest.raises(ModelError, match="no rows left"):
-        lin_mod(tmp_path / "e", "y ~ x")
+        lin_mod("y ~ x", tmp_path / "e")
 
 
 def test_formulas():
@@ -252,7 +252,7 @@ def test_kmeans_inertia_matches_scikit_learn(blobs, map_blocks, blocks_per_read)
     start = complete[[0, 1, 2, 3]]
     reference = KMeans(4, init=start, n_init=1, algorithm="lloyd", tol=0.0, max_iter=300).fit(complete)
     result = kmeans(
-        path, "~ a + b + c", start, iter_max=300, map_blocks=map_blocks, blocks_per_read=blocks_per_read
+        "~ a + b + c", path, start, max_iter=300, map_blocks=map_blocks, blocks_per_read=blocks_per_read
     )
     assert result.converged
     assert abs(result.inertia - reference.inertia_) <= 1e-9 * reference.inertia_
@@ -263,14 +263,14 @@ def test_kmeans_inertia_matches_scikit_learn(blobs, map_blocks, blocks_per_read)
 
 def test_kmeans_seeded_from_the_first_block_and_errors(blobs, airline):
     path, _ = blobs
-    first = kmeans(path, ["a", "b", "c"], 4, iter_max=50, seed=7)
-    again = kmeans(path, ["a", "b", "c"], 4, iter_max=50, seed=7)
+    first = kmeans(["a", "b", "c"], path, 4, max_iter=50, seed=7)
+    again = kmeans(["a", "b", "c"], path, 4, max_iter=50, seed=7)
     np.testing.assert_array_equal(first.centers, again.centers)
     assert "K-means clustering of a, b, c with 4 clusters" in first.summary()
     with pytest.raises(ModelError, match="numeric columns"):
-        kmeans(airline, "~ DayOfWeek + Distance", 2)
+        kmeans("~ DayOfWeek + Distance", airline, 2)
     with pytest.raises(ModelError, match="unknown column"):
-        kmeans(path, ["a", "z"], 2)
+        kmeans(["a", "z"], path, 2)
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +317,7 @@ def test_categorical_only_designs_fit_by_cell_means_match_statsmodels(
     a, b = c["a"].codes[keep], c["b"].codes[keep]
     X = np.column_stack([np.ones(keep.sum()), *dummies(a, 3, True), *dummies(b, 4, True)])
     reference = sm.GLM(y[keep], X, family=sm_family).fit(tol=1e-13)
-    result = glm(path, f"{response} ~ a + b", family, map_blocks=map_blocks, blocks_per_read=blocks_per_read)
+    result = glm(f"{response} ~ a + b", path, family, map_blocks=map_blocks, blocks_per_read=blocks_per_read)
     names = ["(Intercept)", "a=y", "a=z", "b=q", "b=r", "b=s"]
     assert_matches(result, reference, names)
     expected_deviance = reference.deviance
@@ -335,7 +335,7 @@ def test_the_cell_paths_and_the_row_kernel_give_the_same_fit(two_factor_data, mo
         monkeypatch.setattr(partials, "MAX_CELLS", max_cells)
         for formula, family in [("late ~ a + b", "binomial"), ("count ~ a + b + delay", "poisson"),
                                 ("delay ~ b", "gaussian")]:  # fmt: skip
-            fits[max_cells, formula] = glm(path, formula, family, blocks_per_read=2)
+            fits[max_cells, formula] = glm(formula, path, family, blocks_per_read=2)
     for formula in {f for _, f in fits}:
         cells, rows = fits[4096, formula], fits[0, formula]
         np.testing.assert_allclose(cells.params, rows.params, rtol=RTOL)

@@ -103,7 +103,7 @@ def test_nist_certified_values_beyond_statsmodels(tmp_path, block_rows, capsys):
     for name, (columns, formula, b, se) in _problems(tmp_path).items():
         path = tmp_path / f"{name}-{block_rows}"
         write_dataset(path, columns, block_rows=block_rows)
-        fit = lin_mod(path, formula, map_blocks=map_sequential)
+        fit = lin_mod(formula, path, map_blocks=map_sequential)
         reference = _statsmodels(columns, formula)
         ours = (lre(fit.params, b), lre(fit.bse, se))
         theirs = (lre(reference.params, b), lre(reference.bse, se))

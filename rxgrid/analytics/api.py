@@ -5,7 +5,7 @@ and run the fitting loops of ``models`` on the path it gives. The order and opti
 names are those of the cluster's methods and of ``rxgrid.lin_mod`` & co.:
 
 - ``(formula, data)``; the old ``(path, formula)`` order still works, with a
-  ``DeprecationWarning``;
+  ``RxgridDeprecationWarning`` (a ``DeprecationWarning``);
 - ``max_iter`` for every iterative fit (``iter_max``, k-means' old name, warns);
 - ``centers`` for k-means (an int, or a ``(k, p)`` array; ``k=`` warns).
 """
@@ -16,19 +16,25 @@ import os
 import warnings
 from collections.abc import Mapping
 
+from ..errors import RxgridDeprecationWarning
 from . import models
 from .errors import ModelError
 from .models import MapBlocks, map_sequential
 from .sources import _is_frame, data_source, describe
 
 
-def renamed(options: dict, old: str, new: str, where: str) -> None:
-    """Move ``options[old]`` to ``options[new]`` with a DeprecationWarning (both given: an error)."""
+def renamed(options: dict, old: str, new: str, where: str, stacklevel: int = 3) -> None:
+    """Move ``options[old]`` to ``options[new]`` with a warning (both given: an error).
+
+    Called from the public function itself (``stacklevel`` 3), so that the warning names the
+    user's line; a helper one call deeper passes 4.
+    """
     if old not in options:
         return
     if new in options:
         raise ModelError(f"{where}: give {new}= only ({old}= is its deprecated old name)")
-    warnings.warn(f"{where}: {old}= is deprecated, use {new}=", DeprecationWarning, stacklevel=4)
+    warnings.warn(f"{where}: {old}= is deprecated, use {new}=", RxgridDeprecationWarning,
+                  stacklevel=stacklevel)
     options[new] = options.pop(old)
 
 
@@ -42,12 +48,12 @@ def _is_data(value) -> bool:
     return isinstance(value, str) and "~" not in value and os.path.exists(value)
 
 
-def ordered(formula, data, where: str) -> tuple:
+def ordered(formula, data, where: str, stacklevel: int = 3) -> tuple:
     """``(formula, data)``, accepting the deprecated ``(data, formula)`` order with a warning."""
     names = isinstance(data, list | tuple) and all(isinstance(n, str) for n in data)
     if _is_data(formula) and (_is_formula(data) or names):
         warnings.warn(f"{where}(data, formula) is deprecated: the order is {where}(formula, data)",
-                      DeprecationWarning, stacklevel=3)
+                      RxgridDeprecationWarning, stacklevel=stacklevel)
         return data, formula
     return formula, data
 
@@ -81,12 +87,14 @@ def glm(formula: str, data, family: str = "gaussian", *, map_blocks: MapBlocks =
 def lin_mod(formula: str, data, *, cube: bool = False, **options) -> models.ModelResult:
     """Linear regression by least squares (RevoScaleR's ``rxLinMod``); see `glm`."""
     formula, data = ordered(formula, data, "lin_mod")
+    renamed(options, "iter_max", "max_iter", "lin_mod")
     return glm(formula, data, "gaussian", cube=cube, **options)
 
 
 def logit(formula: str, data, **options) -> models.ModelResult:
     """Logistic regression of a 0/1 response (RevoScaleR's ``rxLogit``); see `glm`."""
     formula, data = ordered(formula, data, "logit")
+    renamed(options, "iter_max", "max_iter", "logit")
     return glm(formula, data, "binomial", **options)
 
 

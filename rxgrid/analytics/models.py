@@ -346,7 +346,9 @@ def glm(
     (categorical) term. ``transforms={"Late": "ArrDelay > 15"}`` derives
     columns per block, ``row_selection="Distance > 500"`` keeps the rows where
     it holds, ``weights="w"`` are frequency weights (``nobs`` is their sum) and
-    ``pweights="w"`` (linear models) weights as statsmodels' WLS does. Rows
+    ``pweights="w"`` probability weights: the same weighted fit (statsmodels' WLS,
+    and GLM with ``var_weights``), ``nobs`` the row count, model-based standard
+    errors (no sandwich). Rows
     with a missing value in any column of the model are skipped and counted.
     Work is split into ranges of ``blocks_per_read`` blocks and run through
     ``map_blocks``. IRLS stops when the deviance changes by less than ``tol``
@@ -354,8 +356,6 @@ def glm(
     """
     if family not in FAMILY_TITLES:
         raise ModelError(f"family must be one of {sorted(FAMILY_TITLES)}, got {family!r}")
-    if pweights and family != "gaussian":
-        raise ModelError("pweights= fits linear models (as WLS); a GLM takes weights= (frequency weights)")
     path = os.fspath(path)
     info = get_info(path)
     tasks = block_ranges(info.blocks, blocks_per_read)

@@ -112,8 +112,8 @@ class AnalyticsMixin:
     def _fit_data(self, kind: str, data, formula, options: dict, wait: bool):
         """Resolve ``data`` (the old ``(data, formula)`` order warns), then fit."""
         from ..analytics import api, sources
-        formula, data = api.ordered(formula, data, "lin_mod" if kind == "glm" else kind)
-        api.renamed(options, "iter_max", "max_iter", kind)
+        formula, data = api.ordered(formula, data, "lin_mod" if kind == "glm" else kind, stacklevel=4)
+        api.renamed(options, "iter_max", "max_iter", kind, stacklevel=4)
         keep = not wait and not self._in_process  # a non-waiting fit reads it after we return
         with sources.data_source(data, in_process=self._in_process, keep=keep) as path:
             result = self._fit(kind, path, formula, options, wait)

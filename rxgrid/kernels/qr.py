@@ -20,6 +20,14 @@ touches one row of ``R`` and the new rows, so a row costs about ``2 p**2``
 flops); ``_block_r`` runs it over a block in fixed pieces, single-threaded like
 the cell kernels (the parallelism is one task per block range); ``r_factor``
 validates and centres.
+
+Why not LAPACK: ``numpy.linalg.qr(rows, mode="r")`` per block (the blocks' factors
+merged by QR of the stacked Rs) is as accurate (NIST LREs within 0.6 digits) but slower:
+on 500,000-row blocks 7-25x for the kernel alone (4x fed 16,384 rows at a time);
+``lin_mod`` at 2 million rows, alternated best of 7 on 2 loaded cores, 0.140 s against
+0.050 s with 2 numeric predictors and 0.377 s against 0.134 s with ``DayOfWeek`` as
+well. Its Householder sweeps stream each tall column from memory once per column;
+``_fold_rows`` works on 256 rows that stay in cache.
 """
 
 import math
