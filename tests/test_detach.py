@@ -326,3 +326,36 @@ def test_a_ctrl_c_that_surfaces_as_a_failed_lock_release_still_detaches(cluster2
         assert job.result(timeout=120) == [0, 1, 2]
     finally:
         cluster.close()
+
+
+def test_a_ctrl_c_while_a_job_with_a_progress_bar_is_submitted_leaves_it_running(cluster2, monkeypatch,
+                                                                                 capsys, tmp_path):
+    # With a progress bar (a notebook, a terminal) a blocking exec submits, then watches.
+    # Its first task can start before the submit returns; a Ctrl-C then (CI saw it in the
+    # notebook test) must detach the job as one a moment later would, not just raise.
+    gate = tmp_path / "gate"
+    cluster = rxgrid.connect(cluster2.address)
+    real_call = cluster._conn.call
+    interrupted = []
+
+    def call(method, request, **kwargs):
+        reply = real_call(method, request, **kwargs)
+        if method == "SubmitJob" and not interrupted:
+            interrupted.append(request.job.job_id)
+            raise KeyboardInterrupt  # the reply came; the Ctrl-C landed as it was read
+        return reply
+    try:
+        monkeypatch.setattr(cluster._conn, "call", call)
+        with pytest.raises(KeyboardInterrupt):
+            cluster.exec(fixtures.gated_record, str(tmp_path / "rec"), rxgrid.each(range(3)), str(gate),
+                         progress=True)
+        monkeypatch.undo()
+        job = cluster.last_job
+        assert interrupted == [job.id]
+        err = capsys.readouterr().err
+        assert "keeps running on the cluster" in err and "restarted" not in err  # it had arrived
+        assert not job.info().is_done
+        gate.touch()
+        assert job.result(timeout=120) == [0, 1, 2]
+    finally:
+        cluster.close()

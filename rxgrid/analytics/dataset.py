@@ -34,6 +34,7 @@ float becomes float64.
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,9 +334,17 @@ def read_block(
     if info.path.startswith(MEMORY_PREFIX):
         block_columns = _memory_entry(info.path)[1][block]
         return {name: block_columns[name] for name in wanted}
-    mode = "r" if mmap else None
     files = {name: _column_file(Path(path), block, names.index(name)) for name in wanted}
-    return {name: np.load(file, mmap_mode=mode) for name, file in files.items()}
+    with _NPY_HEADERS:  # mapping reads only the headers: cheap to take one at a time
+        mapped = {name: np.load(file, mmap_mode="r") for name, file in files.items()}
+    return mapped if mmap else {name: np.array(column) for name, column in mapped.items()}
+
+
+# numpy reads a .npy header with ast.literal_eval, and CPython 3.11's AST constructor
+# keeps its recursion depth in state shared by all threads: two threads parsing at once
+# can fail with "SystemError: AST constructor recursion depth mismatch" (CPython
+# gh-106905; seen here as a failed k-means block task in a thread-pool context).
+_NPY_HEADERS = threading.Lock()
 
 
 class Columns(dict):

@@ -158,13 +158,30 @@ class Cluster(ComputeContext):
             return job
         if call.num_tasks > 1 and _progress_wanted(options.progress):
             # A bar needs the job's progress while it runs: submit, watch, then read.
-            self._send(build, self._submit)
-            result = job.result(progress=True)
+            self._send_detaching(build, job)
+            result = job.result(progress=True)  # which detaches on a Ctrl-C itself
             if options.console_output:
                 print_outputs(job.logs().values())
             _warn_failures(job.info())
             return result
         return self._send(build, lambda spec: self._run_spec(spec, job))
+
+    def _send_detaching(self, build: Callable[[], pb.JobSpec], job: Job) -> None:
+        """Submit a blocking job; a Ctrl-C once it may have left detaches it, as one later
+        would (the task that starts first can start before the submit has returned)."""
+        sent: list[pb.JobSpec] = []
+
+        def submit(spec: pb.JobSpec) -> None:
+            sent.append(spec)
+            self._submit(spec)
+        try:
+            self._send(build, submit)
+        except BaseException as exc:
+            interrupt = interrupt_behind(exc)
+            if interrupt is None or not sent:
+                raise  # not a Ctrl-C, or one before anything was sent: nothing runs on
+            detach(job, resubmitted=self._submit_if_not_there(sent[-1]))
+            raise interrupt from None
 
     def _send(self, build: Callable[[], pb.JobSpec], send: Callable[[pb.JobSpec], Any]) -> Any:
         """Build a job's spec and hand it to ``send`` (submit, or run to the end).
