@@ -59,6 +59,12 @@ def draws(k: int = 3) -> list:
         [rxgrid.task_rng().random() for _ in range(k - 1)]
 
 
+def rng_draws(k: int = 3) -> list:
+    """A task's first draws from its own stream, ``task_rng()``: the stream promised on
+    every context (under Dask, other code draws from the global ``random`` too)."""
+    return [rxgrid.task_rng().random() for _ in range(k)]
+
+
 def flaky_draw(folder: str, failures: int, x: int = 0) -> float:
     """A draw of the task's stream; the first ``failures`` runs for ``x`` raise after
     drawing (runs are counted as files in ``folder``, shared by every process)."""

@@ -303,19 +303,20 @@ def test_keywords_beside_kwargs_must_be_options(ctx):
 
 def test_a_plain_keyword_with_an_option_name_is_the_option_when_the_function_cannot_take_it(ctx):
     assert ctx.exec(fixtures.add, 2, y=3, times=2) == [5, 5]
-    assert ctx.exec(fixtures.draws, times=2, seed=5) == ctx.options(seed=5).exec(fixtures.draws, times=2)
+    assert ctx.exec(fixtures.rng_draws, times=2, seed=5) == \
+        ctx.options(seed=5).exec(fixtures.rng_draws, times=2)
 
 
 def test_options_bind_defaults_for_blocking_and_non_blocking_exec(ctx):
     bound = ctx.options(seed=7, times=3)
-    expected = ctx.exec(fixtures.draws, times=3, seed=7)
-    assert bound.exec(fixtures.draws) == expected
+    expected = ctx.exec(fixtures.rng_draws, times=3, seed=7)
+    assert bound.exec(fixtures.rng_draws) == expected
     with pytest.raises(rxgrid.InvalidArgumentError, match="seed"):
         bound.exec(fixtures.simulate, 1, seed=8)  # still ambiguous through a bound context
     job = bound.options(wait=False).exec(fixtures.simulate, 1)
     assert job.wait(60).state is rxgrid.JobState.FINISHED and job.info().seed == 7
     assert [r[:2] for r in job.result()] == [(1, 0)] * 3
-    assert bound.exec(fixtures.draws, seed=9) == ctx.exec(fixtures.draws, times=3, seed=9)
+    assert bound.exec(fixtures.rng_draws, seed=9) == ctx.exec(fixtures.rng_draws, times=3, seed=9)
 
 
 def test_unknown_option_names_are_refused_naming_the_closest(ctx):

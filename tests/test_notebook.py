@@ -81,6 +81,12 @@ def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_pa
             watcher.join()
         open(os.path.join(folder, "release"), "w").close()
         client.execute_cell(reattach, len(tour) + 1)
+        if not os.path.exists(reattached):
+            # ipykernel aborts the requests that come in while it winds down from a cell's
+            # error (nbclient asked it to stop on errors), and nbclient takes an aborted
+            # cell without a word: under load that was this cell (CI saw it twice). A
+            # user would run it again; so does the test.
+            client.execute_cell(reattach, len(tour) + 1)
         client.execute_cell(close, len(tour) + 2)
 
     outputs = {i: c for i, c in enumerate(nb.cells)}
@@ -89,8 +95,6 @@ def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_pa
     assert "<progress" in html and "finished" in html  # the job's display
     assert "busy / cores" in html and "slots" in html  # the workers' and the cluster's
     assert "keeps running on the cluster" in _outputs(blocking, "stderr")
-    # What re-attaching returned, read from the file the cell wrote, not from the cell's
-    # outputs: with ipykernel 6.29.0 (the lowest allowed) the printed line was once missing
-    # from every cell's outputs in CI, though the cell ran without error.
     with open(reattached) as f:
         assert f.read() == "[0, 1, 4, 9] finished"
+    assert _outputs(reattach, "stdout").strip() == "[0, 1, 4, 9] finished"
