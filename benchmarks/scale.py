@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -104,16 +103,7 @@ def measure(workers: int, cores: int, chunks: int, tasks: int, profile: bool = F
             "head_peak_rss_mb": head.memory_info().rss / 1e6,
         }
     finally:
-        for proc in procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        headprofile.stop(procs)
 
 
 def main() -> None:
