@@ -78,6 +78,9 @@ def categorize(stats: pstats.Stats) -> dict[str, float]:
         for caller, timing in callers.items():
             cat = category_of(caller) or OTHER
             seconds[cat] = seconds.get(cat, 0.0) + timing[2]  # (nc, cc, tt, ct)
+        # Calls from frames entered before the profile started have no caller entry.
+        unknown = tottime - sum(timing[2] for timing in callers.values())
+        seconds[OTHER] = seconds.get(OTHER, 0.0) + unknown
     return seconds
 
 
