@@ -181,8 +181,8 @@ def main() -> None:
         "# Load: many clients, one head", "",
         f"`python -m benchmarks.load --clients {args.clients} --jobs {args.jobs} --tasks {args.tasks}"
         f"{' --profile' if args.profile else ''}` on {os.cpu_count()} cores ({time.strftime('%Y-%m-%d')}); "
-        f"`rxgrid.local(workers=2)`" + (" (a head under the profiler and two one-core workers)"
-                                        if args.profile else "") + ".", "",
+        + ("a head under the profiler and two one-core workers, as `rxgrid.local(workers=2)` starts them."
+           if args.profile else "`rxgrid.local(workers=2)`."), "",
         "| clients | jobs | tasks | wall (s) | jobs/s | tasks/s | jobs proved back once | missing | "
         "duplicated | unknown | wrong | jobs stored | head peak RSS (MB) | head CPU per job (ms) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
