@@ -180,3 +180,42 @@ def test_load_tally_catches_missing_duplicated_and_unknown_jobs():
     counts = tally(mixed, 2, 2)
     assert (counts["missing"], counts["duplicated"], counts["unknown"]) == (2, 1, 1)
     assert (counts["wrong"], counts["failed clients"]) == (1, 1)
+
+
+def test_head_profile_categories_hold_all_own_time_and_builtins_count_for_their_callers(tmp_path):
+    """A real profile of the head's scheduler and of SQLite writes: every second of own
+    time lands in one category, sqlite3's methods in SQLite, and the builtin sum() that
+    the scheduler's slot counting calls in the scheduler."""
+    import cProfile
+    import pstats
+    import sqlite3
+
+    from benchmarks import headprofile
+    from rxgrid.head.scheduler import Scheduler
+    conn = sqlite3.connect(tmp_path / "t.sqlite3", isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+    scheduler = Scheduler()
+    for w in range(50):
+        scheduler.add_worker(f"w{w}", 2)
+    profile = cProfile.Profile()
+    profile.enable()
+    scheduler.add_job("j", 0, 1, [(i, 1, None) for i in range(100)])
+    assert len(scheduler.assign()) == 100
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(1000)])
+    conn.execute("COMMIT")
+    profile.disable()
+    stats = pstats.Stats(profile)
+    seconds = headprofile.categorize(stats)
+    assert sum(seconds.values()) == pytest.approx(sum(v[2] for v in stats.stats.values()))
+    assert seconds["SQLite"] > 0
+    scheduler_own = sum(v[2] for k, v in stats.stats.items() if k[0].endswith("scheduler.py"))
+    assert seconds["scheduler"] > scheduler_own  # plus the sum() calls made from it
+    assert headprofile.category_of(("~", 0, "<built-in method builtins.sum>")) is None
+    assert headprofile.counts(stats) == {"sqlite_execute_calls": 3, "sqlite_commits": 0,
+                                         "worker_stream_messages": 0}
+    section = headprofile.bounds_section("chunk", 100, 0.3, {
+        "profiled_cpu_s": 0.1, "categories_s": seconds, "top": headprofile.top(stats),
+        "counts": headprofile.counts(stats)}, goal_ms=0.1)
+    first = max(seconds, key=seconds.get)
+    assert section[-1].startswith(f"**Conclusion**: {first} dominates")
