@@ -67,11 +67,9 @@ class ChunkLease:
 class _Worker:
     name: str
     slots: int
+    seq: int = 0  # registration order: equally free workers are filled in this order
     leases: dict[int, int] = field(default_factory=dict)  # lease -> slots it holds
-
-    @property
-    def busy(self) -> int:
-        return sum(self.leases.values())
+    busy: int = 0  # the slots its leases hold, kept as they come and go
 
     @property
     def free(self) -> int:
@@ -88,6 +86,11 @@ class Scheduler:
         self._jobs: dict[str, list[Chunk]] = {}
         self._leases: dict[int, Chunk] = {}
         self._workers: dict[str, _Worker] = {}
+        # The workers with a free slot. assign() runs after every event and looks at these
+        # only: scanning every worker each time was half the head's CPU per chunk at 200
+        # workers (python -m benchmarks.scale --profile).
+        self._free: dict[str, _Worker] = {}
+        self._worker_seq = itertools.count()
         self._lease_ids = itertools.count(first_lease)
         # Jobs with a cap on chunks at once (a batch's parallel_count): their extra chunks
         # wait in _parked, out of the heap, until one of theirs ends.
@@ -156,12 +159,15 @@ class Scheduler:
         """A worker with ``slots`` free executor slots joined."""
         if name in self._workers:
             raise ValueError(f"worker {name!r} is already registered")
-        self._workers[name] = _Worker(name, slots)
+        worker = self._workers[name] = _Worker(name, slots, next(self._worker_seq))
+        if worker.free > 0:
+            self._free[name] = worker
         self._pinned.setdefault(name, [])
 
     def remove_worker(self, name: str) -> list[Chunk]:
         """A worker left or was lost: requeue its chunks; return pinned ones it held."""
         worker = self._workers.pop(name, None)
+        self._free.pop(name, None)
         orphans = []
         if worker is None:
             return orphans
@@ -197,6 +203,9 @@ class Scheduler:
         self._running[chunk.job_id] = self._running.get(chunk.job_id, 0) + 1
         self._leases[chunk.lease] = chunk
         worker.leases[chunk.lease] = chunk.cores
+        worker.busy += chunk.cores
+        if worker.free <= 0:
+            self._free.pop(worker.name, None)
         return self._lease_of(chunk)
 
     def assign(self) -> list[ChunkLease]:
@@ -204,11 +213,11 @@ class Scheduler:
         leases: list[ChunkLease] = []
         # Called after every event: return at once when nothing could be leased (with
         # hundreds of workers, sorting them all each time was the head's bottleneck).
-        free = [w for w in self._workers.values() if w.free > 0]
+        free = list(self._free.values())
         if not free or (all(self._top(queue) is None for queue in self._queues.values())
                         and not any(self._pinned.get(w.name) for w in free)):
             return leases
-        free.sort(key=lambda w: -w.free)
+        free.sort(key=lambda w: (-w.free, w.seq))
         while free:
             # A worker whose best chunk did not fit is asked again after a round in which
             # others leased: that chunk may have gone elsewhere, and a smaller one now fits.
@@ -310,7 +319,9 @@ class Scheduler:
         self._leases.pop(chunk.lease, None)
         worker = self._workers.get(chunk.worker or "")
         if worker is not None:
-            worker.leases.pop(chunk.lease, None)
+            worker.busy -= worker.leases.pop(chunk.lease, 0)
+            if worker.free > 0:
+                self._free[worker.name] = worker
         chunk.lease = None
         if chunk.job_id in self._running:
             self._running[chunk.job_id] -= 1
