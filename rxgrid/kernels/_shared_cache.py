@@ -32,6 +32,22 @@ _depth: dict[str, int] = {}  # module -> nesting of its lock in this process
 _announced: set[str] = set()  # modules whose compilation this process has announced
 
 
+def read_only(array):
+    """``array`` as a read-only view, without a copy (as is when it already is one).
+
+    Numba compiles one signature per writeability of each array argument. Data blocks
+    come memory-mapped read-only, arrays made in memory are writable, and the mixes
+    multiplied the signatures: the cell kernels had 14 for 7 combinations of dtypes,
+    each compiled in seconds. A wrapper passes its inputs through this, so one compiled
+    signature serves both.
+    """
+    if not array.flags.writeable:
+        return array
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def share(namespace: dict) -> None:
     """Make the cached dispatchers defined in ``namespace`` (a module's globals) compile
     under their module's lock and announce a compilation."""

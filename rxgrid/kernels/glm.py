@@ -29,6 +29,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import _shared_cache
+from ._shared_cache import read_only
 
 GAUSSIAN = 0
 BINOMIAL = 1
@@ -344,10 +345,10 @@ def glm_block_stats(
     """
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {sorted(FAMILIES)}, got {family!r}")
-    y = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+    y = read_only(np.ascontiguousarray(y, dtype=np.float64).reshape(-1))
     n = y.shape[0]
-    codes = _as_rows(codes, n, np.int32, "codes")
-    numeric = _as_rows(numeric, n, np.float64, "numeric")
+    codes = read_only(_as_rows(codes, n, np.int32, "codes"))
+    numeric = read_only(_as_rows(numeric, n, np.float64, "numeric"))
     cat_start, cat_skip, num_start, p = design_layout(n_levels, intercept, drop_first, numeric.shape[0])
     if cat_start.shape[0] != codes.shape[0]:
         raise ValueError("n_levels needs one entry per row of codes")

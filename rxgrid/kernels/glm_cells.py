@@ -40,6 +40,7 @@ import numpy as np
 from numba import njit
 
 from . import _shared_cache
+from ._shared_cache import read_only
 from .glm import _EPS, BINOMIAL, FAMILIES, GAUSSIAN
 
 _CHUNK_ROWS = 32768
@@ -172,18 +173,18 @@ def _check_cells(cells, n: int, n_cells: int):
     if n_cells < 1:
         raise ValueError(f"n_cells must be >= 1, got {n_cells}")
     if cells is None:
-        return np.zeros(1, dtype=np.int8), False
+        return read_only(np.zeros(1, dtype=np.int8)), False
     cells = np.asarray(cells).reshape(-1)
     if cells.dtype.kind not in "iu" or cells.shape[0] != n:
         raise ValueError(f"cells must be {n} integer codes, got {cells.dtype} {cells.shape}")
-    return cells, True
+    return read_only(cells), True
 
 
 def _check_y(y):
     y = np.asarray(y).reshape(-1)
     if y.dtype not in (np.float32, np.float64):
         y = y.astype(np.float64)
-    return y
+    return read_only(y)
 
 
 def glm_cell_moments(y, cells, n_cells: int, logs: bool = True) -> CellMoments:
@@ -536,7 +537,7 @@ class CellStats(NamedTuple):
     """Sum of ``log(y!)`` (poisson)."""
 
 
-_NO_NUMERIC = (np.zeros(0),)
+_NO_NUMERIC = (read_only(np.zeros(0)),)
 
 
 def glm_cell_stats(
@@ -572,7 +573,7 @@ def glm_cell_stats(
     y = _check_y(y)
     n = y.shape[0]
     cells, has_cells = _check_cells(cells, n, n_cells)
-    columns = tuple(np.ascontiguousarray(x, dtype=np.float64).reshape(-1) for x in numeric)
+    columns = tuple(read_only(np.ascontiguousarray(x, dtype=np.float64).reshape(-1)) for x in numeric)
     if any(x.shape[0] != n for x in columns):
         raise ValueError(f"every numeric predictor must have {n} values")
     m = len(columns)

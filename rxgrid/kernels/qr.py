@@ -37,6 +37,7 @@ import numpy as np
 from numba import njit
 
 from . import _shared_cache
+from ._shared_cache import read_only
 
 _PIECE_ROWS = 256
 
@@ -172,18 +173,18 @@ def r_factor(X, weights=None, center: bool = False) -> RFactor:
     -------
     RFactor
     """
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = read_only(np.ascontiguousarray(X, dtype=np.float64))
     if X.ndim != 2:
         raise ValueError(f"X must be 2-d (columns, rows), got shape {X.shape}")
     q, n = X.shape
-    w = None if weights is None else np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    w = None if weights is None else read_only(np.ascontiguousarray(weights, dtype=np.float64).reshape(-1))
     if w is not None and (w.shape[0] != n or (w < 0).any()):
         raise ValueError(f"weights must be {n} non-negative values")
     total = float(n if w is None else w.sum())
-    no_weights = np.empty(0)
+    no_weights = read_only(np.empty(0))
     mean = _weighted_mean(X, no_weights if w is None else w, total) if center and total > 0 else np.zeros(q)
     R = np.zeros((q, q))
-    _block_r(X, mean, no_weights if w is None else np.sqrt(w), R)
+    _block_r(X, mean, no_weights if w is None else read_only(np.sqrt(w)), R)
     return RFactor(R, mean, total, n)
 
 
@@ -197,7 +198,7 @@ def combine_r_factors(parts: list[RFactor]) -> RFactor:
             stacked.append((math.sqrt(weight * part.weight / total) * (mean - part.mean))[None, :])
             mean = mean + (part.mean - mean) * (part.weight / total)
         new = np.ascontiguousarray(np.vstack(stacked).T)
-        _block_r(new, np.zeros(len(r)), np.empty(0), r)
+        _block_r(read_only(new), np.zeros(len(r)), read_only(np.empty(0)), r)
         weight, rows = total, rows + part.rows
     return RFactor(r, mean, weight, rows)
 
