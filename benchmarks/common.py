@@ -93,6 +93,38 @@ class Recorder:
         self.items.append(Measurement(group, workload, "-", "", "lower", system, status=status))
 
 
+def rxgrid_role(process) -> str | None:
+    """'head', 'daemon' or 'executor' for a process of a local rxgrid cluster, else None."""
+    cmd = " ".join(process.cmdline())
+    if "rxgrid head" in cmd:
+        return "head"
+    if "rxgrid worker" in cmd:
+        return "daemon"
+    parent = process.parent()
+    if parent is not None and "rxgrid worker" in " ".join(parent.cmdline()) \
+            and "resource_tracker" not in cmd:
+        return "executor"
+    return None
+
+
+def cpu_by_role(role_of: Callable = rxgrid_role,
+                roles: tuple[str, ...] = ("head", "daemon", "executor")) -> dict[str, float]:
+    """CPU seconds (user + system, by psutil: 10 ms ticks) of this process ('client') and
+    of its descendants, summed by ``role_of(process)``; descendants it names None (or
+    that vanish while read) are not counted."""
+    import psutil
+    me = psutil.Process()
+    totals = {"client": sum(me.cpu_times()[:2]), **dict.fromkeys(roles, 0.0)}
+    for p in me.children(recursive=True):
+        try:
+            role, cpu = role_of(p), sum(p.cpu_times()[:2])
+        except psutil.Error:
+            continue
+        if role is not None:
+            totals[role] = totals.get(role, 0.0) + cpu
+    return totals
+
+
 def timed(fn: Callable, *args, **kwargs) -> tuple[float, object]:
     """(seconds, result) of one call, by ``time.perf_counter``."""
     start = time.perf_counter()

@@ -31,28 +31,13 @@ import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
-import psutil  # noqa: E402
-
 import rxgrid  # noqa: E402
 from rxgrid.analytics import get_info, models  # noqa: E402
 from rxgrid.client.analytics import ContextMap  # noqa: E402
 from rxgrid.runtime.chunk_sizes import guided_sizes  # noqa: E402
 
 from .analytics import FORMULAS, dataset  # noqa: E402
-
-
-def cpu_by_role() -> dict[str, float]:
-    """CPU seconds of this process and of each kind of descendant (head, daemon, executor)."""
-    me = psutil.Process()
-    totals = {"client": sum(me.cpu_times()[:2]), "head": 0.0, "daemon": 0.0, "executor": 0.0}
-    for p in me.children(recursive=True):
-        try:
-            cmd, cpu = " ".join(p.cmdline()), sum(p.cpu_times()[:2])
-        except psutil.Error:
-            continue
-        role = "head" if "rxgrid head" in cmd else "daemon" if "rxgrid worker" in cmd else "executor"
-        totals[role] += cpu
-    return totals
+from .common import cpu_by_role  # noqa: E402
 
 
 def one_fit(map_blocks, path: str, workload: str) -> tuple[float, dict[str, float]]:
