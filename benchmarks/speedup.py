@@ -28,6 +28,7 @@ import argparse
 import os
 import statistics
 import time
+from collections.abc import Callable
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
@@ -41,8 +42,14 @@ from rxgrid.runtime.chunk_sizes import guided_sizes  # noqa: E402
 from .analytics import FORMULAS, dataset  # noqa: E402
 
 
-def cpu_by_role() -> dict[str, float]:
-    """CPU seconds of this process and of each kind of descendant (head, daemon, executor)."""
+def rxgrid_role(cmd: str) -> str:
+    """The role of an rxgrid process by its command line (executors are spawned children)."""
+    return "head" if "rxgrid head" in cmd else "daemon" if "rxgrid worker" in cmd else "executor"
+
+
+def cpu_by_role(role: Callable[[str], str] = rxgrid_role) -> dict[str, float]:
+    """CPU seconds of this process and of each kind of descendant (head, daemon, executor);
+    ``role`` names a descendant's kind from its command line (any other name: not counted)."""
     me = psutil.Process()
     totals = {"client": sum(me.cpu_times()[:2]), "head": 0.0, "daemon": 0.0, "executor": 0.0}
     for p in me.children(recursive=True):
@@ -50,8 +57,9 @@ def cpu_by_role() -> dict[str, float]:
             cmd, cpu = " ".join(p.cmdline()), sum(p.cpu_times()[:2])
         except psutil.Error:
             continue
-        role = "head" if "rxgrid head" in cmd else "daemon" if "rxgrid worker" in cmd else "executor"
-        totals[role] += cpu
+        kind = role(cmd)
+        if kind in totals:
+            totals[kind] += cpu
     return totals
 
 
