@@ -28,7 +28,11 @@ Mandelbrot
 A wall time over its ideal splits exactly as ``wall - ideal = (executor CPU - one-core
 kernel time) / 2 + idle / 2``: extra CPU the executors burn, and executor time not spent
 computing (imbalance, hand-overs, and cores taken by the daemons, head and client, which
-share the 2 cores). Rounds are interleaved across setups (``common.interleave``: each
+share the 2 cores). On Linux the idle time splits further: time an executor's main
+thread (where tasks run) was runnable but queued for a core (``executor_queued``: the
+machine's other load, or this cluster's own processes), and the rest, without work. For
+Ray the rest can come out a little below zero: its executors burn CPU in other threads too.
+Rounds are interleaved across setups (``common.interleave``: each
 system started for its turn and shut down after it, so one is alive at a time); the
 Markdown gives median (min–max) and conclusions computed from the medians.
 """
@@ -37,10 +41,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 if __name__ == "__main__":  # not on import (tests): before Numba, OpenMP or BLAS load, one
@@ -51,6 +57,7 @@ if __name__ == "__main__":  # not on import (tests): before Numba, OpenMP or BLA
                                      "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS"), "1"))
 
 import numpy as np  # noqa: E402
+import psutil  # noqa: E402
 
 from rxgrid.runtime.chunk_sizes import guided_sizes  # noqa: E402
 
@@ -65,7 +72,7 @@ IN_PROCESS = "in-process-1core"
 SETUPS = {"kmeans": (IN_PROCESS, "rxgrid", native.RAY_SKLEARN),
           "mandelbrot": (IN_PROCESS, native.PRANGE, "rxgrid")}
 GOAL = {"kmeans": 2 / 3, "mandelbrot": 1.0}
-ROLES = ("executor", "idle", "daemon", "head", "client")
+ROLES = ("executor", "idle", "queued", "no work", "daemon", "head", "client")
 log = logging.getLogger("benchmarks.cpu_bounds")
 
 
@@ -86,9 +93,30 @@ def rxgrid_only_role(cmd: str) -> str:
 
 def wall_split(wall: float, slots: int, before: dict, after: dict) -> dict[str, float]:
     """CPU seconds by role between two ``cpu_by_role`` readings, and the idle executor
-    time ``slots x wall - executor CPU``."""
+    time ``slots x wall - executor CPU``; a "queued" reading (``executor_queued``) passes
+    through as its difference."""
     cpu = {k: after[k] - before[k] for k in after}
     return {"wall": wall, **cpu, "idle": slots * wall - cpu["executor"]}
+
+
+def executor_queued(role: Callable[[str], str]) -> float:
+    """Seconds the executors' main threads (where rxgrid and Ray run tasks) spent runnable
+    but waiting for a core (Linux ``/proc/<pid>/task/<pid>/schedstat``, second field): the
+    part of their idle time that other processes, on this machine or of this cluster, took
+    from them. Their other threads (Ray's gRPC and I/O threads) are left out: their waits
+    are not time a task could have run. NaN off Linux."""
+    if not os.path.exists("/proc/self/schedstat"):
+        return math.nan
+    total = 0.0
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if role(" ".join(p.cmdline())) != "executor":
+                continue
+            with open(f"/proc/{p.pid}/task/{p.pid}/schedstat") as f:
+                total += int(f.read().split()[1]) / 1e9
+        except (psutil.Error, OSError):
+            continue
+    return total
 
 
 def in_order_makespan(task_seconds: list[float], chunk_sizes: list[int], slots: int) -> float:
@@ -105,11 +133,13 @@ def in_order_makespan(task_seconds: list[float], chunk_sizes: list[int], slots: 
 
 
 def cpu_timed(fn, *args) -> tuple[float, float, object]:
-    """(wall seconds, CPU seconds of this process, result) of one call. The CPU time is what
-    a kernel costs on one core even when other work shares the machine's cores."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(wall seconds, CPU seconds of this thread, result) of one call. The CPU time is what
+    a kernel costs on one core even when other work shares the machine's cores; it is the
+    calling thread's (with 1 thread, Numba's parallel loops and OpenMP run on it) so threads
+    a stopped Ray driver or gRPC channel left in this process are not counted."""
+    wall, cpu = time.perf_counter(), time.thread_time()
     result = fn(*args)
-    return time.perf_counter() - wall, time.process_time() - cpu, result
+    return time.perf_counter() - wall, time.thread_time() - cpu, result
 
 
 def halves_makespan(task_seconds: list[float]) -> float:
@@ -156,9 +186,11 @@ def _add(rec: Recorder, workload: str, system: str, metric: str, value: float,
 
 def _split_run(rec: Recorder, workload: str, system, role, fn, *args) -> Check:
     """One timed cluster run, its wall split by role."""
-    before = cpu_by_role(role)
+    before, queued = cpu_by_role(role), executor_queued(role)
     wall, check = timed(fn, *args)
     split = wall_split(wall, system.workers, before, cpu_by_role(role))
+    split["queued"] = executor_queued(role) - queued
+    split["no work"] = split["idle"] - split["queued"]
     for metric in ("wall", *ROLES):
         _add(rec, workload, system.name, metric, split[metric], check if metric == "wall" else None)
     log.info("[%s] %s: %.3f s, executor CPU %.3f s, idle %.3f s (%s)", workload, system.name,
@@ -265,8 +297,9 @@ class Table:
 
 
 def _split_table(t: Table, workload: str, names: list[str]) -> list[str]:
-    lines = ["| setup | wall (s) | executor CPU (s) | idle executor (s) | daemon CPU (s) "
-             "| head CPU (s) | client CPU (s) |", "|---|---|---|---|---|---|---|"]
+    lines = ["| setup | wall (s) | executor CPU (s) | idle executor (s) | of it, queued for a "
+             "core (s) | of it, without work (s) | daemon CPU (s) | head CPU (s) | client CPU (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         cells = " | ".join(t.cell(workload, name, m) for m in ("wall", *ROLES))
         lines.append(f"| {name} | {cells} |")
@@ -275,15 +308,17 @@ def _split_table(t: Table, workload: str, names: list[str]) -> list[str]:
 
 def _gap(t: Table, workload: str, system: str, one_core: float) -> str:
     """``wall - one_core/2`` split into half the extra executor CPU and half the idle."""
-    wall, cpu, idle = (t.med(workload, system, m) for m in ("wall", "executor", "idle"))
-    if None in (wall, cpu, idle):
+    wall, cpu, idle, queued, no_work = (t.med(workload, system, m)
+                                        for m in ("wall", "executor", "idle", "queued", "no work"))
+    if None in (wall, cpu, idle, queued, no_work):
         return f"{system}: no measurement"
     overhead = sum(t.med(workload, system, r) or 0.0 for r in ("daemon", "head", "client"))
     return (f"{system}: wall {wall:.3g} s is {wall - one_core / 2:+.3g} s over the ideal "
             f"{one_core / 2:.3g} s: executors' CPU beyond the one-core kernel time "
             f"{(cpu - one_core) / 2:+.3g} s (half of {cpu - one_core:+.3g} s), idle executor "
-            f"time {idle / 2:.3g} s (half of {idle:.3g} s); the daemons, head and client used "
-            f"{overhead:.3g} s of CPU on the same 2 cores")
+            f"time {idle / 2:.3g} s (half of {idle:.3g} s, of which {queued:.3g} s runnable but "
+            f"queued for a core and {no_work:.3g} s without work: medians of each); the daemons, head and "
+            f"client used {overhead:.3g} s of CPU on the same 2 cores")
 
 
 def kmeans_section(t: Table, s: seed001.Sizes, sample: int) -> list[str]:
@@ -352,15 +387,16 @@ def mandelbrot_section(t: Table, s: seed001.Sizes, band_times: list[list[float]]
     chunked, halves = t.med(w, IN_PROCESS, "chunked makespan"), t.med(w, IN_PROCESS, "halves makespan")
     if None in (one, w_rx, w_pr, chunked):
         return [*lines, "- not every setup was measured: no conclusion."]
-    idle = t.med(w, rx, "idle")
+    idle, queued, no_work = (t.med(w, rx, m) or 0.0 for m in ("idle", "queued", "no work"))
     lines += [
         f"- Measured: rxgrid {w_rx:.3g} s ÷ prange {w_pr:.3g} s = {w_rx / w_pr:.3f}; rxgrid is "
         f"{w_rx / (one / 2):.3f}x and prange {w_pr / (one / 2):.3f}x the ideal {one / 2:.3g} s.",
         f"- {_gap(t, w, rx, one)}.",
         f"- Imbalance (model, no hand-over cost): the bands in rxgrid's chunk sizes finish at "
         f"{chunked:.3g} s, {chunked - one / 2:+.3g} s over the ideal, i.e. {2 * chunked - one:.3g} s "
-        f"of the {idle:.3g} s idle executor time; the rest, {idle - (2 * chunked - one):.3g} s, is "
-        "hand-overs, first-call costs in the job and cores taken by the other processes. "
+        f"of the {idle:.3g} s idle executor time; {queued:.3g} s was queued for a core; of the "
+        f"{no_work:.3g} s without work, the rest, {no_work - (2 * chunked - one):.3g} s, is "
+        "hand-overs and waiting for the job's chunks. "
         f"Two contiguous halves (prange's static split) would finish at {halves:.3g} s.",
         f"- Best achievable with these chunks: {chunked:.3g} s ÷ prange {w_pr:.3g} s = "
         f"{chunked / w_pr:.3f}.",
@@ -374,7 +410,7 @@ def markdown(t: Table, s: seed001.Sizes, args, sample: int, band_times, loads) -
             f"{args.rounds} interleaved rounds; median (min–max). {os.cpu_count()} CPUs; load "
             f"average {loads[0]:.2f} before, {loads[1]:.2f} after. Idle executor time is "
             "`workers x wall - executor CPU`; CPU is user + system from psutil (for this "
-            "process's one-core runs, `time.process_time`): the kernel times below are CPU "
+            "process's one-core runs, `time.thread_time`): the kernel times below are CPU "
             "times, so other load on the machine inflates walls and idle time, not them.", ""]
     body = []
     if "kmeans" in args.only:

@@ -7,7 +7,14 @@ import time
 
 import pytest
 
-from benchmarks.cpu_bounds import halves_makespan, in_order_makespan, ray_role, rxgrid_only_role, wall_split
+from benchmarks.cpu_bounds import (
+    executor_queued,
+    halves_makespan,
+    in_order_makespan,
+    ray_role,
+    rxgrid_only_role,
+    wall_split,
+)
 from benchmarks.speedup import cpu_by_role
 
 
@@ -64,6 +71,7 @@ def test_cpu_by_role_sees_a_busy_child():
         while cpu_by_role()["executor"] < 0.4 and time.monotonic() - start < 15:
             time.sleep(0.1)
         assert cpu_by_role()["executor"] >= 0.4
+        assert executor_queued(rxgrid_only_role) >= 0.0  # read from /proc on Linux
     finally:
         child.kill()
         child.wait()
