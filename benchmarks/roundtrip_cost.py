@@ -26,8 +26,9 @@ the same way. No pickling of functions, no SQLite, no job layout: what is left i
 four processes and three hops cost. If the chain alone is slower than Ray/2, no trimming
 inside the processes meets the goal; fewer processes on the path are needed.
 
-Importing ``benchmarks.__main__`` sets ``NUMBA_NUM_THREADS=1`` and puts this checkout on
-``PYTHONPATH`` for every process started from here (Ray's workers import
+Run as a script, it imports ``benchmarks.__main__``, which sets ``NUMBA_NUM_THREADS=1`` and
+puts this checkout on ``PYTHONPATH`` for every process started from here (not on import:
+the tests import this module) (Ray's workers import
 ``benchmarks.tasks`` by reference). Rounds are interleaved (rxgrid, chain, ray, rxgrid,
 ...; ``common.interleave``), each system started for its turn and shut down after it.
 CPU figures come in 10 ms ticks per process: at 300 calls a tick is 0.03 ms per round
@@ -49,11 +50,15 @@ import subprocess
 import sys
 import time
 
+if __name__ == "__main__":  # not on import (tests): NUMBA_NUM_THREADS=1, PYTHONPATH
+    from . import __main__  # noqa: F401
+
 from . import machine, systems
-from .__main__ import ROOT, leftover_processes  # also sets NUMBA_NUM_THREADS=1, PYTHONPATH
 from .common import Config, Recorder, cpu_by_role, interleave, rxgrid_role, timed
 from .overhead import WARMUP_CALLS
 from .tasks import trivial
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 GROUP = "roundtrip-cost"
 SYSTEMS = ("rxgrid", "chain", "ray")
@@ -369,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = run(args.calls, args.rounds, names)
     text = markdown(rec, args.calls, args.rounds, names,
                     "python -m benchmarks.roundtrip_cost " + " ".join(argv))
+    from .__main__ import leftover_processes
     left = leftover_processes()
     text += f"\nProcesses left behind: {left or 'none'}.\n"
     with open(args.out, "w") as f:

@@ -29,7 +29,8 @@ import os
 import statistics
 import time
 
-os.environ.setdefault("NUMBA_NUM_THREADS", "1")
+if __name__ == "__main__":  # not on import (the tests import this module)
+    os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import rxgrid  # noqa: E402
 from rxgrid.analytics import get_info, models  # noqa: E402

@@ -219,3 +219,20 @@ def test_head_profile_categories_hold_all_own_time_and_builtins_count_for_their_
         "counts": headprofile.counts(stats)}, goal_ms=0.1)
     first = max(seconds, key=seconds.get)
     assert section[-1].startswith(f"**Conclusion**: {first} dominates")
+
+
+def test_importing_the_benchmark_modules_the_tests_use_leaves_the_environment_alone():
+    """The suite imports these. One that set NUMBA_NUM_THREADS or PYTHONPATH on import
+    changed every cluster the suite started after it (and made a later Numba compile in
+    the suite's process fail: threads launched at 1, the variable gone)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, os; before = dict(os.environ)\n"
+            "for name in ('common', 'cpu_bounds', 'fair', 'goals', 'headprofile', 'load', "
+            "'report', 'roundtrip_cost', 'scale', 'speedup', 'systems', 'tasks'):\n"
+            "    importlib.import_module('benchmarks.' + name)\n"
+            "print(sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))")
+    root = __file__.rsplit("/tests/", 1)[0]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
