@@ -46,3 +46,11 @@ def test_a_read_only_block_and_an_array_in_memory_share_one_compiled_signature()
         compiled = len(kernel.signatures)
         call(*_read_only(y, cells, x))
         assert len(kernel.signatures) == compiled, kernel
+
+
+def test_warm_takes_a_subset_of_modules_and_names_the_choices_for_a_wrong_one():
+    import pytest
+
+    kernels.warm(["dice", "_random"])
+    with pytest.raises(ValueError, match="no kernel module named dices: choose from _random, dice"):
+        kernels.warm(["dices"])
