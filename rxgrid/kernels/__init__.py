@@ -86,7 +86,8 @@ def warm(modules=None) -> None:
     names = WARM_MODULES if modules is None else tuple(modules)
     unknown = sorted(set(names) - set(WARM_MODULES))
     if unknown:
-        raise ValueError(f"no kernel module named {', '.join(unknown)}: choose from {', '.join(WARM_MODULES)}")
+        raise ValueError(f"no kernel module named {', '.join(unknown)}: "
+                         f"choose from {', '.join(WARM_MODULES)}")
     for name in WARM_MODULES:
         if name in names:
             _WARM[name](importlib.import_module(f".{name}", __name__))
