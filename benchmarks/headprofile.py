@@ -56,27 +56,31 @@ def _where(func: tuple) -> str:
     return name if filename == "~" else filename.replace(os.sep, "/")
 
 
-def category_of(func: tuple) -> str | None:
-    """The category of a pstats function key, or None for a builtin that names none."""
+def category_of(func: tuple, categories: list = CATEGORIES,
+                idle: tuple[str, ...] = IDLE_FUNCTIONS) -> str | None:
+    """The category of a pstats function key, or None for a builtin that names none.
+    Another process's profile (the client's) passes its own ``categories`` and ``idle``
+    builtins; the idle category keeps the name :data:`IDLE`."""
     where = _where(func)
-    if func[0] == "~" and where in IDLE_FUNCTIONS:
+    if func[0] == "~" and where in idle:
         return IDLE
-    for name, patterns in CATEGORIES:
+    for name, patterns in categories:
         if any(p in where for p in patterns):
             return name
     return None if func[0] == "~" else OTHER
 
 
-def categorize(stats: pstats.Stats) -> dict[str, float]:
+def categorize(stats: pstats.Stats, categories: list = CATEGORIES,
+               idle: tuple[str, ...] = IDLE_FUNCTIONS) -> dict[str, float]:
     """Own time (s) per category; a builtin's time goes to its callers' categories."""
     seconds: dict[str, float] = {}
     for func, (_, _, tottime, _, callers) in stats.stats.items():
-        own = category_of(func)
+        own = category_of(func, categories, idle)
         if own is not None or not callers:
             seconds[own or OTHER] = seconds.get(own or OTHER, 0.0) + tottime
             continue
         for caller, timing in callers.items():
-            cat = category_of(caller) or OTHER
+            cat = category_of(caller, categories, idle) or OTHER
             seconds[cat] = seconds.get(cat, 0.0) + timing[2]  # (nc, cc, tt, ct)
         # Calls from frames entered before the profile started have no caller entry.
         unknown = tottime - sum(timing[2] for timing in callers.values())
@@ -111,10 +115,12 @@ def counts(stats: pstats.Stats) -> dict[str, int]:
     }
 
 
-def top(stats: pstats.Stats, n: int = 15) -> list[dict]:
+def top(stats: pstats.Stats, n: int = 15, categories: list = CATEGORIES,
+        idle: tuple[str, ...] = IDLE_FUNCTIONS) -> list[dict]:
     """The ``n`` functions with the most own time."""
     rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]
-    return [{"function": _label(func), "category": category_of(func) or "(its callers')",
+    return [{"function": _label(func),
+             "category": category_of(func, categories, idle) or "(its callers')",
              "calls": v[1], "tottime_s": v[2]} for func, v in rows]
 
 

@@ -10,6 +10,7 @@ knows how a time or a state is written on the wire. No grpc here (protobuf only)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,16 +46,23 @@ def duration(seconds: float | None) -> Duration | None:
     return span
 
 
+# Looked up once: every job's JobInfo converts its state, on the head and on the client.
+_WIRE_STATES = {s: pb.JobState.Value(_JOB_STATE_PREFIX + s.name) for s in JobState}
+_STATES_FROM_WIRE = {v: s for s, v in _WIRE_STATES.items()}
+
+
 def job_state(state: str) -> int:
     """A :class:`JobState` (or its string) as the wire's enum value."""
-    return pb.JobState.Value(_JOB_STATE_PREFIX + JobState(state).name)
+    return _WIRE_STATES[JobState(state)]
 
 
 def job_state_from_wire(value: int) -> JobState | None:
     """The wire's enum value as a :class:`JobState` (None for JOB_STATE_UNSPECIFIED)."""
     if value == pb.JOB_STATE_UNSPECIFIED:
         return None
-    return JobState[pb.JobState.Name(value)[len(_JOB_STATE_PREFIX):]]
+    found = _STATES_FROM_WIRE.get(value)
+    # A value this side does not know raises as the enum lookups do.
+    return found if found is not None else JobState[pb.JobState.Name(value)[len(_JOB_STATE_PREFIX):]]
 
 
 #: The TaskRecipe's fields that say what the tasks call (set by the client from the blobs
@@ -98,5 +106,6 @@ def recipe_options(recipe: pb.TaskRecipe) -> dict[str, Any]:
     return options
 
 
-def _option_fields() -> list:
-    return [f for f in pb.TaskRecipe.DESCRIPTOR.fields if f.name not in CALL_FIELDS]
+@functools.cache  # the descriptor is fixed once the module is loaded; read per job
+def _option_fields() -> tuple:
+    return tuple(f for f in pb.TaskRecipe.DESCRIPTOR.fields if f.name not in CALL_FIELDS)
