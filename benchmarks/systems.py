@@ -231,6 +231,7 @@ class Dask(System):
         return self.client.submit(fn, x, pure=False).result()
 
     def map_each(self, fn, n):
+        self.chunks = n  # one Dask task per item: the size a ratio is checked against
         return self.client.gather(self.client.map(fn, range(n), pure=False))
 
     def run_tasks(self, fn, rows, common=()):
