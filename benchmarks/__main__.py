@@ -20,8 +20,14 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 
-from . import GROUPS, machine, report, systems  # noqa: E402
-from .common import Config, Recorder  # noqa: E402
+from . import (  # noqa: E402
+    GROUPS,
+    common,  # noqa: E402
+    machine,
+    report,
+    systems,
+)
+from .common import Config, Recorder, leftover_processes  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 
@@ -59,34 +65,6 @@ def selected(group, only: list[str] | None) -> set[str]:
     return set(group.WORKLOADS) & set(only)
 
 
-def leftover_processes() -> str:
-    """Child processes still alive after every system was shut down (should be none)."""
-    try:
-        import psutil
-    except ImportError:
-        return "not checked (psutil not installed)"
-    me = psutil.Process()
-    deadline = time.monotonic() + 15
-    while True:
-        alive = [p for p in me.children(recursive=True) if not _benign(p)]
-        if not alive or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    return "; ".join(f"pid {p.pid}: {' '.join(_cmdline(p))[:120]}" for p in alive)
-
-
-def _cmdline(p) -> list[str]:
-    try:
-        return p.cmdline()
-    except Exception:
-        return ["?"]
-
-
-def _benign(p) -> bool:
-    # multiprocessing's resource tracker lives as long as this process, by design.
-    return any("resource_tracker" in part for part in _cmdline(p))
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, datefmt="%H:%M:%S",
@@ -95,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     keep_up = (args.quick or args.smoke) if args.keep_up is None else args.keep_up
     cfg = Config(quick=args.quick, reps=args.reps, systems=tuple(args.systems), keep_up=keep_up,
-                 smoke=args.smoke)
+                 smoke=args.smoke, isolate=not keep_up)
     rec = Recorder()
     started, t0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
     facts = machine.facts()
@@ -110,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             "keep_up": keep_up, "started": started,
             "seconds": time.perf_counter() - t0, "machine": facts,
             "descriptions": {g.GROUP: " ".join(g.__doc__.split("\n\n")[0].split()) for g in GROUPS},
-            "leftovers": leftover_processes()}
+            "isolate": cfg.isolate,
+            "leftovers": "; ".join(filter(None, [*common.LEFTOVERS, leftover_processes()]))}
     out = os.path.abspath(args.out)
     # RESULTS.md -> results.json; any other name -> the same name with .json (RESULTS-x.json)
     json_path = (os.path.join(os.path.dirname(out), "results.json") if os.path.basename(out) == "RESULTS.md"

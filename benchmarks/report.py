@@ -51,7 +51,8 @@ def markdown(measurements: list[Measurement], meta: dict) -> str:
              f"{meta['seconds']:.0f} s; {meta['reps']} repetitions of every measurement.", "",
              "How to read: *median (min–max)* of the repetitions, taken interleaved across "
              "systems (round 1: A, B, C; round 2: A, B, C; ...; "
-             f"{_UP[bool(meta.get('keep_up'))]}). "
+             f"{_UP[bool(meta.get('keep_up'))]}"
+             f"{_ISOLATED if meta.get('isolate') else ''}). "
              "**rxgrid ÷ peer** is the ratio of medians, given only when every repetition's "
              "check of the results agrees on both sides (else *refused*). The verdict is by "
              "whole min-max ranges: a side is faster only when its whole range is better, "
@@ -82,6 +83,7 @@ def markdown(measurements: list[Measurement], meta: dict) -> str:
     return "\n".join(lines)
 
 
+_ISOLATED = ", every turn in a process of its own forked from the benchmark's"
 _UP = {False: "each system started for its turn and shut down after it",
        True: "every system of a group kept up for all its rounds"}
 

@@ -30,7 +30,8 @@ Run as a script, it imports ``benchmarks.__main__``, which sets ``NUMBA_NUM_THRE
 puts this checkout on ``PYTHONPATH`` for every process started from here (not on import:
 the tests import this module) (Ray's workers import
 ``benchmarks.tasks`` by reference). Rounds are interleaved (rxgrid, chain, ray, rxgrid,
-...; ``common.interleave``), each system started for its turn and shut down after it.
+...; ``common.interleave``), each system started for its turn and shut down after it,
+every turn in a process of its own (``Config.isolate``).
 CPU figures come in 10 ms ticks per process: at 300 calls a tick is 0.03 ms per round
 trip. Writes ``--out`` and prints it.
 """
@@ -54,7 +55,16 @@ if __name__ == "__main__":  # not on import (tests): NUMBA_NUM_THREADS=1, PYTHON
     from . import __main__  # noqa: F401
 
 from . import machine, systems
-from .common import Config, Recorder, cpu_by_role, interleave, rxgrid_role, timed
+from .common import (
+    LEFTOVERS,
+    Config,
+    Recorder,
+    cpu_by_role,
+    interleave,
+    leftover_processes,
+    rxgrid_role,
+    timed,
+)
 from .overhead import WARMUP_CALLS
 from .tasks import trivial
 
@@ -262,7 +272,7 @@ def measure(system, calls: int, rec: Recorder, rnd: int) -> None:
 
 def run(calls: int, rounds: int, names: tuple[str, ...]) -> Recorder:
     rec = Recorder()
-    interleave(GROUP, Config(reps=rounds, systems=names), rec, ["roundtrip"],
+    interleave(GROUP, Config(reps=rounds, systems=names, isolate=True), rec, ["roundtrip"],
                lambda system, _, rnd: measure(system, calls, rec, rnd), make=make)
     return rec
 
@@ -374,8 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = run(args.calls, args.rounds, names)
     text = markdown(rec, args.calls, args.rounds, names,
                     "python -m benchmarks.roundtrip_cost " + " ".join(argv))
-    from .__main__ import leftover_processes
-    left = leftover_processes()
+    left = "; ".join(filter(None, [*LEFTOVERS, leftover_processes()]))
     text += f"\nProcesses left behind: {left or 'none'}.\n"
     with open(args.out, "w") as f:
         f.write(text)

@@ -158,6 +158,88 @@ def test_interleave_drops_a_failing_workload_after_reporting_it_once():
     assert [m.status for m in rec.items] == ["error: RuntimeError: boom"]
 
 
+def test_isolated_turns_run_a_b_c_a_b_c_each_in_a_process_of_its_own():
+    """Config.isolate: every turn runs in a fresh child of this process (its pid differs
+    from this one and from every other turn's), what it records comes back in order, and
+    what it changes elsewhere in memory does not."""
+    import os
+    rec, changed = Recorder(), []
+
+    def measure(system, workload, rnd):
+        changed.append(system.name)  # stays in the child
+        rec.add("g", workload, "pid", "", "lower", system.name, float(os.getpid()), round=rnd)
+        rec.add("g", workload, "order", "", "lower", "all", float("abc".index(system.name) + 3 * rnd))
+    interleave("g", Config(reps=3, systems=("a", "b", "c"), isolate=True), rec, ["w"], measure,
+               make=lambda name: _FakeSystem(name, []))
+    pids = [v for m in rec.items if m.metric == "pid" for v in m.values]
+    assert len(pids) == len(set(pids)) == 9 and os.getpid() not in pids
+    assert next(m.values for m in rec.items if m.metric == "order") == [float(i) for i in range(9)]
+    assert changed == []
+
+
+def test_an_isolated_turn_that_fails_is_reported_once_and_left_out_later():
+    rec, seen = Recorder(), []
+
+    def measure(system, workload, rnd):
+        if system.name == "b" and workload == "w1":
+            raise RuntimeError("boom")
+        rec.add("g", workload, "ran", "", "lower", system.name, float(rnd))
+    interleave("g", Config(reps=3, systems=("a", "b"), isolate=True), rec, ["w1", "w2"], measure,
+               make=lambda name: _FakeSystem(name, seen))
+    ran = {(m.system, m.workload): m.values for m in rec.items if m.metric == "ran"}
+    assert ran == {("a", "w1"): [0.0, 1.0, 2.0], ("a", "w2"): [0.0, 1.0, 2.0],
+                   ("b", "w2"): [0.0, 1.0, 2.0]}
+    assert [m.status for m in rec.items if m.status != "ok"] == ["error: RuntimeError: boom"]
+
+
+def test_an_isolated_turn_whose_process_dies_is_reported_and_its_system_left_out():
+    import os
+    rec = Recorder()
+
+    def measure(system, workload, rnd):
+        if system.name == "b":
+            os._exit(7)  # a crash that no exception handler sees
+        rec.add("g", workload, "ran", "", "lower", system.name, float(rnd))
+    interleave("g", Config(reps=2, systems=("a", "b"), isolate=True), rec, ["w"], measure,
+               make=lambda name: _FakeSystem(name, []))
+    assert [m.values for m in rec.items if m.metric == "ran"] == [[0.0, 1.0]]
+    failures = [m.status for m in rec.items if m.status != "ok"]
+    assert failures == ["error: RuntimeError: g/b round 1: its process ended with exit code 7 "
+                        "before it reported"]
+
+
+def test_a_process_an_isolated_turn_leaves_behind_is_reported_and_killed(monkeypatch):
+    import subprocess
+    import sys
+
+    import psutil
+
+    from benchmarks import common
+    monkeypatch.setattr(common, "LEFTOVERS", [])
+    monkeypatch.setattr(common, "LEFTOVER_GRACE", 0.5)
+    rec = Recorder()
+
+    def measure(system, workload, rnd):
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        rec.add("g", workload, "pid", "", "lower", system.name, float(child.pid))
+    interleave("g", Config(reps=1, systems=("a",), isolate=True), rec, ["w"], measure,
+               make=lambda name: _FakeSystem(name, []))
+    pid = int(rec.items[0].values[0])
+    assert len(common.LEFTOVERS) == 1 and common.LEFTOVERS[0].startswith(f"g/a round 1: pid {pid}:")
+    try:
+        proc = psutil.Process(pid)
+        proc.wait(timeout=10)  # killed, and reaped by init once its parent is gone
+    except psutil.NoSuchProcess:
+        pass
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_isolation_refuses_systems_kept_up_across_rounds():
+    with pytest.raises(ValueError, match="keep_up off"):
+        interleave("g", Config(reps=3, systems=("a",), isolate=True, keep_up=True), Recorder(),
+                   ["w"], lambda s, w, r: None, make=lambda name: _FakeSystem(name, []))
+
+
 def test_peers_batch_in_rxgrids_automatic_chunk_sizes():
     class Peer(_FakeSystem):
         def run_tasks(self, fn, rows, common=()):
