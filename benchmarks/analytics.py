@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import systems
-from .common import Config, Recorder, guarded, interleave, timed
+from .common import Config, Recorder, guarded, in_turn_process, interleave, timed
 from .fair import Check
 
 GROUP = "analytics"
@@ -91,10 +91,11 @@ def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
     chosen = [w for w in chosen if w in paths]
     if "lin_mod" in chosen:
         with guarded(rec, GROUP, "numpy.sum", "lin_mod"):
-            memory_bandwidth(cfg, rec)
+            in_turn_process(cfg, rec, lambda: memory_bandwidth(cfg, rec), "numpy.sum")
     if "logit-sklearn" in chosen:
         with guarded(rec, GROUP, "sklearn-newton-cholesky", "logit-sklearn"):
-            sklearn_same_rows(cfg, rec, paths["logit-sklearn"])
+            in_turn_process(cfg, rec, lambda: sklearn_same_rows(cfg, rec, paths["logit-sklearn"]),
+                            "scikit-learn")
     if "logit-1b" in chosen:
         rec.add(GROUP, "logit-1b", "wall", "s", "lower", "seed000-5-nodes", SEED000_SECONDS,
                 rows=rows["logit-1b"], note="quoted by seed 000, not measured")  # fmt: skip

@@ -198,6 +198,14 @@ def isolated(rec: Recorder, fn: Callable[[], object], label: str) -> object:
     return value
 
 
+def in_turn_process(cfg: Config, rec: Recorder, fn: Callable[[], object], label: str) -> object:
+    """``fn()`` in a process of its own when ``cfg.isolate`` (:func:`isolated`), else here:
+    for what a group measures outside :func:`interleave` (a start from nothing, a
+    baseline), so that nothing it loads (Ray's state, an OpenMP pool) reaches the
+    processes later turns fork from."""
+    return isolated(rec, fn, label) if cfg.isolate else fn()
+
+
 def _isolated_child(rec: Recorder, fn: Callable[[], object], send) -> None:
     value = fn()
     left = leftover_processes(kill=True, grace=LEFTOVER_GRACE)

@@ -5,7 +5,8 @@ this process: ``rxgrid.local(workers=2)``; ``ray.init(num_cpus=2)``; Dask's
 ``LocalCluster`` + ``Client``; a ``ProcessPoolExecutor(2)``. Imports are already done
 (they are paid once per program, not per cluster) and kernels are not warmed. Shutdown
 is outside the timing but inside each repetition, so every start is from nothing.
-Repetitions are interleaved: round 1 starts A, B, C, round 2 again, and so on.
+Repetitions are interleaved: round 1 starts A, B, C, round 2 again, and so on; with
+``Config.isolate`` every start is in a process of its own (``common.in_turn_process``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 import time
 
 from . import systems
-from .common import Config, Recorder, guarded
+from .common import Config, Recorder, guarded, in_turn_process
 from .fair import Check
 from .tasks import trivial
 
@@ -30,7 +31,8 @@ def run(cfg: Config, rec: Recorder, only: set[str]) -> None:
             if name in down:
                 continue
             with guarded(rec, GROUP, name) as outcome:
-                seconds = time_to_first_result(name)
+                seconds = in_turn_process(cfg, rec, lambda n=name: time_to_first_result(n),
+                                          f"{GROUP}/{name} round {rnd + 1}")
                 rec.add(GROUP, "startup", "to first result", "s", "lower", name, seconds,
                         Check("first result 1", "1"), workers=systems.WORKERS)
                 log.info("[startup] %s round %d: %.2f s", name, rnd + 1, seconds)

@@ -234,6 +234,17 @@ def test_a_process_an_isolated_turn_leaves_behind_is_reported_and_killed(monkeyp
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def test_what_a_group_measures_outside_its_turns_runs_apart_when_isolated():
+    """startup's starts and analytics' baselines use in_turn_process: with isolate, in a
+    child (so Ray's or OpenMP's state never reaches the process later turns fork from)."""
+    import os
+
+    from benchmarks.common import in_turn_process
+    here = os.getpid()
+    assert in_turn_process(Config(isolate=False), Recorder(), os.getpid, "x") == here
+    assert in_turn_process(Config(isolate=True), Recorder(), os.getpid, "x") != here
+
+
 def test_isolation_refuses_systems_kept_up_across_rounds():
     with pytest.raises(ValueError, match="keep_up off"):
         interleave("g", Config(reps=3, systems=("a",), isolate=True, keep_up=True), Recorder(),
