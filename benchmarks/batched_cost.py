@@ -62,8 +62,9 @@ EXECUTOR_CATEGORIES = [
     ("profile switch (this script)", ("benchmarks/batched_cost.py",)),
 ]
 EXECUTOR_IDLE = ("<built-in method posix.read>",)  # waiting on the pipe for the next chunk
-CLIENT_SPLIT = [("benchmark harness (rows, rows to columns, the failure check)",
-                 ("benchmarks/systems.py", "benchmarks/batched_cost.py")), *CLIENT_CATEGORIES]
+CLIENT_SPLIT = [("the rows (built in every system's timed call)", ("benchmarks/batched_cost.py",)),
+                ("rxgrid's adapter: rows to each() columns, the failure scan (benchmarks/systems.py)",
+                 ("benchmarks/systems.py",)), *CLIENT_CATEGORIES]
 TOP = 12
 
 
@@ -90,12 +91,14 @@ def _checked(results: list, system, n: int) -> None:
 def _timed_jobs(system, n: int, jobs: int) -> tuple[list[float], dict[str, float]]:
     """Walls (s) of ``jobs`` batched jobs and the CPU seconds per task of each role."""
     role_of = ROLE_OF.get(system.name, rxgrid_role)
-    before, walls = cpu_by_role(role_of, ROLES[1:]), []
+    before, walls, answers = cpu_by_role(role_of, ROLES[1:]), [], []
     for _ in range(jobs):
         seconds, results = timed(batched_job, system, n)
-        _checked(results, system, n)
         walls.append(seconds)
+        answers.append(results)
     after = cpu_by_role(role_of, ROLES[1:])
+    for results in answers:  # after the CPU is read: the check is not the row's work
+        _checked(results, system, n)
     return walls, {r: (after[r] - before[r]) / (n * jobs) for r in ROLES}
 
 
@@ -150,9 +153,10 @@ def profile(n: int, jobs: int, warm_kernels: bool) -> dict:
         pids = cluster.exec(start_executor_profile, per_node=True)
         client = cProfile.Profile()
         client.enable()
-        for _ in range(jobs):
-            _checked(batched_job(system, n), system, n)
+        answers = [batched_job(system, n) for _ in range(jobs)]
         client.disable()
+        for results in answers:
+            _checked(results, system, n)
         paths = sorted(cluster.exec(stop_executor_profile, folder, per_node=True).values())
     client.dump_stats(os.path.join(folder, "client.prof"))
     if len(set(pids.values())) != len(paths):
@@ -244,7 +248,8 @@ def markdown(rec: Recorder, n: int, rounds: int, reps: int, names: tuple[str, ..
              f"`{command}`: {n:,} trivial tasks per job in rxgrid's automatic chunks, "
              f"{rounds} interleaved rounds, each on a freshly started system: its first job, "
              f"then {reps} warm jobs; median (min–max) over jobs (walls) or rounds (CPU). "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at the end "
+             f"{os.getloadavg()[0]:.2f} (other processes share this machine); machine: "
              f"{machine.facts()}. CPU comes in 10 ms ticks per process: "
              f"{1e4 / n:.3f} us per task for a first job.", "",
              "## Wall per job (s)", "", "| system | chunks | first job (the row) | warm jobs |",
@@ -304,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     profiled = (profile(args.tasks, args.profile_reps, args.warm_kernels)
                 if args.profile_reps and "rxgrid" in names else None)
     text = markdown(rec, args.tasks, args.rounds, args.reps, names, profiled,
-                    "python -m benchmarks.batched_cost " + " ".join(argv))
+                    " ".join(["python -m benchmarks.batched_cost", *argv]))
     from .__main__ import leftover_processes
     left = leftover_processes()
     text += f"\nProcesses left behind: {left or 'none'}.\n"
