@@ -322,7 +322,7 @@ def test_importing_the_benchmark_modules_the_tests_use_leaves_the_environment_al
     import sys
 
     code = ("import importlib, os; before = dict(os.environ)\n"
-            "for name in ('common', 'cpu_bounds', 'fair', 'goals', 'headprofile', 'load', "
+            "for name in ('batched_cost', 'common', 'cpu_bounds', 'fair', 'goals', 'headprofile', 'load', "
             "'report', 'roundtrip_cost', 'roundtrip_profile', 'scale', 'speedup', 'systems', 'tasks'):\n"
             "    importlib.import_module('benchmarks.' + name)\n"
             "print(sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)))")

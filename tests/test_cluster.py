@@ -434,3 +434,12 @@ def test_large_results_are_streamed_without_shared_files(fresh_cluster, monkeypa
     cluster = fresh_cluster(workers=2)
     values = cluster.exec(fixtures.zeros_plus, 300_000, each(range(6)), chunk_size=3)
     assert [float(v[0]) for v in values] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_a_job_right_after_local_starts_is_chunked_for_every_slot():
+    """The client connects before the workers register; local() waits for them and must
+    then know their slots, or its first jobs are laid out for one (6 chunks, not 14)."""
+    from rxgrid.runtime.chunk_sizes import guided_sizes
+    with rxgrid.local(workers=2, cores_per_worker=1) as cluster:
+        assert cluster.exec(fixtures.square, each(range(1000)))[:3] == [0, 1, 4]
+        assert cluster.last_job.info().chunks_total == len(guided_sizes(1000, 2)) == 14

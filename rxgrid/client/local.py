@@ -75,6 +75,9 @@ class LocalCluster(Cluster):
             # Warming may compile every kernel on a machine's first run: give it time.
             self.wait_for_workers(workers * self.cores_per_worker,
                                   max(startup_timeout, 900.0) if warm_kernels else startup_timeout)
+            # Connected before the workers registered: the slot count jobs are chunked for
+            # was 1 until its next refresh, 2 s on.
+            self._total_slots()
         except BaseException:
             self.close()
             raise
