@@ -7,8 +7,9 @@ client's and the executors' time goes.
 The job is the overhead group's ``throughput-batched`` (``benchmarks.overhead``): ``--tasks``
 trivial tasks through ``system.map_batched`` (rxgrid: ``cluster.exec(trivial, each(...))``
 in its automatic chunks; ProcessPoolExecutor: one ``tasks.run_batch`` per chunk of the same
-sizes), the rows built inside the timed call as the row builds them. Rounds are interleaved
-(``common.interleave``), each system started for its turn as the row starts it. In each
+sizes), the input laid out before the clock starts as the row lays it out
+(``System.batched_input``). Rounds are interleaved (``common.interleave``), each system
+started for its turn as the row starts it, every turn in a process of its own. In each
 round the system's *first* batched job is timed alone (this is what the row measures when
 it runs alone: the first job on a freshly started system), then ``--reps`` more (*warm*
 jobs). Around each, psutil reads the CPU (user + system) of this process and of every
@@ -42,7 +43,16 @@ if __name__ == "__main__":  # not on import (tests): NUMBA_NUM_THREADS=1, PYTHON
     from . import __main__  # noqa: F401
 
 from . import headprofile, machine, systems
-from .common import Config, Recorder, cpu_by_role, interleave, rxgrid_role, timed
+from .common import (
+    LEFTOVERS,
+    Config,
+    Recorder,
+    cpu_by_role,
+    interleave,
+    leftover_processes,
+    rxgrid_role,
+    timed,
+)
 from .roundtrip_profile import CLIENT_CATEGORIES, CLIENT_IDLE
 from .tasks import trivial
 
@@ -62,8 +72,8 @@ EXECUTOR_CATEGORIES = [
     ("profile switch (this script)", ("benchmarks/batched_cost.py",)),
 ]
 EXECUTOR_IDLE = ("<built-in method posix.read>",)  # waiting on the pipe for the next chunk
-CLIENT_SPLIT = [("the rows (built in every system's timed call)", ("benchmarks/batched_cost.py",)),
-                ("rxgrid's adapter: rows to each() columns, the failure scan (benchmarks/systems.py)",
+CLIENT_SPLIT = [("this script", ("benchmarks/batched_cost.py",)),
+                ("rxgrid's adapter: the failure scan (benchmarks/systems.py)",
                  ("benchmarks/systems.py",)), *CLIENT_CATEGORIES]
 TOP = 12
 
@@ -77,9 +87,14 @@ ROLE_OF = {"rxgrid": rxgrid_role, "processpool": pool_role}
 
 
 # ---------------------------------------------------------------- measuring
-def batched_job(system, n: int) -> list:
-    """The row's timed call: the rows are built inside it, as ``overhead`` builds them."""
-    return system.map_batched(trivial, [(i,) for i in range(n)])
+def batched_input(system, n: int):
+    """The row's input, laid out for ``system`` before the clock starts (as ``overhead``)."""
+    return system.batched_input([(i,) for i in range(n)])
+
+
+def batched_job(system, prepared) -> list:
+    """The row's timed call."""
+    return system.map_batched(trivial, prepared)
 
 
 def _checked(results: list, system, n: int) -> None:
@@ -91,9 +106,10 @@ def _checked(results: list, system, n: int) -> None:
 def _timed_jobs(system, n: int, jobs: int) -> tuple[list[float], dict[str, float]]:
     """Walls (s) of ``jobs`` batched jobs and the CPU seconds per task of each role."""
     role_of = ROLE_OF.get(system.name, rxgrid_role)
+    prepared = batched_input(system, n)
     before, walls, answers = cpu_by_role(role_of, ROLES[1:]), [], []
     for _ in range(jobs):
-        seconds, results = timed(batched_job, system, n)
+        seconds, results = timed(batched_job, system, prepared)
         walls.append(seconds)
         answers.append(results)
     after = cpu_by_role(role_of, ROLES[1:])
@@ -119,7 +135,7 @@ def measure(system, n: int, reps: int, rec: Recorder, rnd: int) -> None:
 
 def run(n: int, rounds: int, reps: int, names: tuple[str, ...], warm_kernels: bool) -> Recorder:
     rec = Recorder()
-    interleave(GROUP, Config(reps=rounds, systems=names), rec, ["batched"],
+    interleave(GROUP, Config(reps=rounds, systems=names, isolate=True), rec, ["batched"],
                lambda system, _, rnd: measure(system, n, reps, rec, rnd),
                make=lambda name: systems.make(name, warm=warm_kernels))
     return rec
@@ -148,12 +164,13 @@ def profile(n: int, jobs: int, warm_kernels: bool) -> dict:
     rxgrid cluster; the folder that holds them."""
     folder = tempfile.mkdtemp(prefix="rxgrid-batched-prof-")
     with systems.make("rxgrid", warm=warm_kernels) as system:
-        _checked(batched_job(system, n), system, n)
+        prepared = batched_input(system, n)
+        _checked(batched_job(system, prepared), system, n)
         cluster = system.cluster
         pids = cluster.exec(start_executor_profile, per_node=True)
         client = cProfile.Profile()
         client.enable()
-        answers = [batched_job(system, n) for _ in range(jobs)]
+        answers = [batched_job(system, prepared) for _ in range(jobs)]
         client.disable()
         for results in answers:
             _checked(results, system, n)
@@ -310,8 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.profile_reps and "rxgrid" in names else None)
     text = markdown(rec, args.tasks, args.rounds, args.reps, names, profiled,
                     " ".join(["python -m benchmarks.batched_cost", *argv]))
-    from .__main__ import leftover_processes
-    left = leftover_processes()
+    left = "; ".join(filter(None, [*LEFTOVERS, leftover_processes()]))
     text += f"\nProcesses left behind: {left or 'none'}.\n"
     with open(args.out, "w") as f:
         f.write(text)

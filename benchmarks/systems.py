@@ -6,7 +6,9 @@ Inside, the same verbs run work the way a user of that system would write it:
 
 ``call(fn, x)``               one blocking trivial call (round-trip latency)
 ``map_each(fn, n)``           ``fn(i)`` for i < n, one task (one remote call) per item
-``map_batched(fn, rows)``     ``fn(*row)`` for every row, in the chunks rxgrid's automatic
+``batched_input(rows)``       the rows laid out as the system's API takes them (untimed:
+                              rows for the peers, one ``each()`` column per argument for rxgrid)
+``map_batched(fn, prepared)`` ``fn(*row)`` for every row, in the chunks rxgrid's automatic
                               chunking picks (``guided_sizes(len(rows), workers)``): rxgrid
                               chunks them itself, peers run one ``tasks.run_batch`` per chunk
 ``run_tasks(fn, rows, common)`` one task per row: ``fn(*common, *row)``
@@ -80,6 +82,10 @@ class System:
         self.chunks = n
         return self.run_tasks(fn, [(i,) for i in range(n)])
 
+    def batched_input(self, rows: list[tuple]):
+        """What ``map_batched`` takes: the rows as they are."""
+        return rows
+
     def map_batched(self, fn, rows):
         """``fn(*row)`` for every row; a task per chunk of rxgrid's guided sizes."""
         batches, first = [], 0
@@ -137,9 +143,15 @@ class Rxgrid(System):
         import rxgrid
         return _no_failures(self.cluster.exec(fn, rxgrid.each(range(n)), chunk_size=1))
 
-    def map_batched(self, fn, rows):
+    def batched_input(self, rows: list[tuple]):
+        """One ``each()`` column per argument: the shape rxgrid's ``exec`` takes, as a user
+        with N values would write ``each(values)``."""
+        import rxgrid
+        return [rxgrid.each(list(col)) for col in zip(*rows, strict=True)]
+
+    def map_batched(self, fn, columns):
         # rxgrid's automatic chunking: guided_sizes(len(rows), slots), the peers' batches
-        return self.run_tasks(fn, rows)
+        return _no_failures(self.cluster.exec(fn, *columns))
 
     def chunks_of_last_map(self) -> int:
         """The chunks the head laid out for the last job (proves the granularity)."""
