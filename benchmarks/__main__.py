@@ -20,14 +20,8 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 
-from . import (  # noqa: E402
-    GROUPS,
-    common,  # noqa: E402
-    machine,
-    report,
-    systems,
-)
-from .common import Config, Recorder, leftover_processes  # noqa: E402
+from . import GROUPS, machine, report, systems  # noqa: E402
+from .common import Config, Recorder, left_behind  # noqa: E402
 
 log = logging.getLogger("benchmarks")
 
@@ -89,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": time.perf_counter() - t0, "machine": facts,
             "descriptions": {g.GROUP: " ".join(g.__doc__.split("\n\n")[0].split()) for g in GROUPS},
             "isolate": cfg.isolate,
-            "leftovers": "; ".join(filter(None, [*common.LEFTOVERS, leftover_processes()]))}
+            "leftovers": left_behind()}
     out = os.path.abspath(args.out)
     # RESULTS.md -> results.json; any other name -> the same name with .json (RESULTS-x.json)
     json_path = (os.path.join(os.path.dirname(out), "results.json") if os.path.basename(out) == "RESULTS.md"

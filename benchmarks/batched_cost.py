@@ -44,12 +44,11 @@ if __name__ == "__main__":  # not on import (tests): NUMBA_NUM_THREADS=1, PYTHON
 
 from . import headprofile, machine, systems
 from .common import (
-    LEFTOVERS,
     Config,
     Recorder,
     cpu_by_role,
     interleave,
-    leftover_processes,
+    left_behind,
     rxgrid_role,
     timed,
 )
@@ -327,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                 if args.profile_reps and "rxgrid" in names else None)
     text = markdown(rec, args.tasks, args.rounds, args.reps, names, profiled,
                     " ".join(["python -m benchmarks.batched_cost", *argv]))
-    left = "; ".join(filter(None, [*LEFTOVERS, leftover_processes()]))
+    left = left_behind()
     text += f"\nProcesses left behind: {left or 'none'}.\n"
     with open(args.out, "w") as f:
         f.write(text)

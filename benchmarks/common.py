@@ -237,6 +237,12 @@ def leftover_processes(kill: bool = False, grace: float = 15.0) -> str:
     return text
 
 
+def left_behind() -> str:
+    """Every process a run left behind: what isolated turns left (:data:`LEFTOVERS`, killed
+    then) and this process's descendants still alive now; empty when none."""
+    return "; ".join(filter(None, [*LEFTOVERS, leftover_processes()]))
+
+
 def _cmdline(p) -> list[str]:
     try:
         return p.cmdline()

@@ -56,12 +56,11 @@ if __name__ == "__main__":  # not on import (tests): NUMBA_NUM_THREADS=1, PYTHON
 
 from . import machine, systems
 from .common import (
-    LEFTOVERS,
     Config,
     Recorder,
     cpu_by_role,
     interleave,
-    leftover_processes,
+    left_behind,
     rxgrid_role,
     timed,
 )
@@ -384,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     rec = run(args.calls, args.rounds, names)
     text = markdown(rec, args.calls, args.rounds, names,
                     "python -m benchmarks.roundtrip_cost " + " ".join(argv))
-    left = "; ".join(filter(None, [*LEFTOVERS, leftover_processes()]))
+    left = left_behind()
     text += f"\nProcesses left behind: {left or 'none'}.\n"
     with open(args.out, "w") as f:
         f.write(text)
