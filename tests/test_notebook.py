@@ -35,7 +35,7 @@ cluster.exec(held, rxgrid.each(range(4)), {folder!r}, chunk_size=1)
 
 REATTACH = """
 job = cluster.last_job
-line = f"{{job.result(timeout=120)}} {{job.status().value}}"
+line = f"{{job.result(timeout=60)}} {{job.status().value}}"
 open({reattached!r}, "w").write(line)
 print(line)
 """
@@ -68,8 +68,9 @@ def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_pa
     reattached = os.path.join(folder, "reattached")
     reattach = nbformat.v4.new_code_cell(REATTACH.format(reattached=reattached))
     nb.cells = [*tour, blocking, reattach, close]
-    client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
-                                     resources={"metadata": {"path": folder}})
+    client = nbclient.NotebookClient(  # the re-attach cell: its job.result waits 60 s at most
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": folder}},
+        timeout_func=lambda cell: 90 if cell is reattach else 240)
     with client.setup_kernel(env={**os.environ, "PYTHONPATH": ROOT}):
         for index, cell in enumerate(tour):
             client.execute_cell(cell, index)  # CellExecutionError on any error
@@ -83,15 +84,24 @@ def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_pa
             done.set()
             watcher.join()
         open(os.path.join(folder, "release"), "w").close()
-        client.execute_cell(reattach, len(tour) + 1)
-        if os.path.exists(reattached):
+        try:
+            client.execute_cell(reattach, len(tour) + 1)
+            replied = True
+        except nbclient.exceptions.CellTimeoutError:
+            # The kernel sent no reply to the cell. Seen in CI on 2026-12-02, in both venvs
+            # at once under load (ipykernel 7.4 and 6.29): ipykernel's own reply failed with
+            # "ZMQError: Socket operation on non-socket" (its shell socket closed under it,
+            # after the interrupt), so nbclient waited out the cell's timeout. Whether the
+            # cell ran is told by its file; the job is checked on the cluster either way.
+            replied = False
+        if replied and os.path.exists(reattached):
             client.execute_cell(close, len(tour) + 2)
-        else:
+        elif not os.path.exists(reattached):
             # The kernel did not run the cell. ipykernel aborts requests that come in while
             # it winds down from an error, and nbclient takes an aborted cell silently (CI
-            # saw it three times under load; once the same cell sent again then hung, cause
-            # not found). The job must still be on the cluster: re-attach from another
-            # client, while the kernel (and the cluster it started) is alive.
+            # saw it three times under load). The job must still be on the cluster:
+            # re-attach from another client, while the kernel (and the cluster it started)
+            # is alive.
             match = re.search(r"job (\S+) keeps running", _outputs(blocking, "stderr"))
             assert match, _outputs(blocking, "stderr")
             with open(os.path.join(folder, "address")) as f:
@@ -111,5 +121,5 @@ def test_the_quickstart_notebook_runs_and_ctrl_c_detaches_a_blocking_exec(tmp_pa
     assert "keeps running on the cluster" in _outputs(blocking, "stderr")
     with open(reattached) as f:
         assert f.read() == "[0, 1, 4, 9] finished"
-    if reattach.get("outputs"):
+    if replied and reattach.get("outputs"):
         assert _outputs(reattach, "stdout").strip() == "[0, 1, 4, 9] finished"
