@@ -202,12 +202,11 @@ def _split_lines(title: str, stats: pstats.Stats, categories: list, idle: tuple,
                  us_per_task: float, tasks: int) -> list[str]:
     """A profile's categories scaled to ``us_per_task`` of unprofiled CPU, and its top
     functions by own time (per task, profiled and scaled)."""
-    seconds = headprofile.categorize(stats, categories, idle)
-    busy = {c: s for c, s in seconds.items() if c != headprofile.IDLE}
+    busy, waited = _busy(stats, categories, idle)
     total = sum(busy.values()) or 1.0
     scale = us_per_task / (1e6 * total / tasks)
     lines = [title, "", f"Profiled: busy {1e6 * total / tasks:.3f} us per task, idle "
-             f"{1e6 * seconds.get(headprofile.IDLE, 0.0) / tasks:.3f}; scaled to the unprofiled "
+             f"{1e6 * waited / tasks:.3f}; scaled to the unprofiled "
              f"{us_per_task:.3f} us of CPU per task ({scale:.2f}x the profiled times).", "",
              "| category | us per task (scaled) | share |", "|---|---|---|"]
     for c, s in sorted(busy.items(), key=lambda kv: -kv[1]):
@@ -223,10 +222,16 @@ def _split_lines(title: str, stats: pstats.Stats, categories: list, idle: tuple,
     return lines + [""]
 
 
+def _busy(stats: pstats.Stats, categories: list, idle: tuple) -> tuple[dict[str, float], float]:
+    """A profile's own seconds by busy category, and its idle seconds."""
+    seconds = headprofile.categorize(stats, categories, idle)
+    waited = seconds.pop(headprofile.IDLE, 0.0)
+    return seconds, waited
+
+
 def shares(stats: pstats.Stats, categories: list, idle: tuple) -> dict[str, float]:
     """Each busy category's share of a profile's busy time."""
-    seconds = headprofile.categorize(stats, categories, idle)
-    busy = {c: s for c, s in seconds.items() if c != headprofile.IDLE}
+    busy, _ = _busy(stats, categories, idle)
     total = sum(busy.values()) or 1.0
     return {c: s / total for c, s in sorted(busy.items(), key=lambda kv: -kv[1])}
 

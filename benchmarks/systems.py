@@ -158,9 +158,7 @@ class Rxgrid(System):
         return self.cluster.last_job.info().chunks_total
 
     def run_tasks(self, fn, rows, common=()):
-        import rxgrid
-        columns = [rxgrid.each(col) for col in zip(*rows, strict=True)]
-        return _no_failures(self.cluster.exec(fn, *common, *columns))
+        return _no_failures(self.cluster.exec(fn, *common, *self.batched_input(rows)))
 
     def run_seeded(self, fn, args=(), times=None, seed=0, each=None):
         """rxgrid's own seeding: ``seed=`` gives task i the stream (seed, i)."""
